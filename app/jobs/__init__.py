@@ -1,0 +1,1 @@
+"""Training jobs: the runner interface and its back-ends."""

@@ -1,0 +1,129 @@
+"""The job-runner interface shared by every back-end (embedded processes today, RQ later).
+
+The HTTP layer only ever talks to a :class:`JobRunner`; swapping the back-end must not change
+the API. Records are plain dataclasses so they serialise the same way from SQLite or Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+# Error codes a job can end with (``JobRecord.error["code"]``).
+ERROR_DIVERGED = "diverged"  # non-finite loss or weights
+ERROR_INTERRUPTED = "interrupted"  # the job's process died twice (server crash, kill -9)
+ERROR_DISK_FULL = "disk_full"  # no space left while saving the model
+ERROR_TIMEOUT = "timeout"  # ran longer than MLP_JOB_TIMEOUT_SECONDS
+ERROR_INVALID_DATA = "invalid_data"  # the dataset vanished or does not fit the request
+ERROR_WORKER_LOST = "worker_lost"  # RQ back-end: the worker died twice
+ERROR_INTERNAL = "internal"  # anything else (details are logged, never returned)
+
+
+class JobError(Exception):
+    """Base class of the runner's typed errors (mapped to HTTP statuses in one place)."""
+
+
+class JobNotFound(JobError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} not found")
+        self.job_id = job_id
+
+
+class JobStateError(JobError):
+    """The job is in the wrong state for the request (HTTP 409)."""
+
+
+class QueueFull(JobError):
+    """Running + queued jobs are at capacity (HTTP 429 with Retry-After)."""
+
+    def __init__(self, capacity: int, retry_after: int) -> None:
+        super().__init__(
+            f"the job queue is full ({capacity} running or queued jobs); retry in {retry_after} s"
+        )
+        self.capacity = capacity
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs to run a job; validated by the API before it gets here.
+
+    ``training`` holds the engine's keyword arguments (``MLPClassifier(**training)``) with every
+    default already resolved; ``architecture`` is ``{"hidden_layers": [...], "activation": ...}``.
+    ``model_id`` is chosen at submission so that a re-run overwrites the same model atomically.
+    """
+
+    dataset_id: str
+    task: Literal["classification", "regression"]
+    architecture: dict[str, Any]
+    training: dict[str, Any]
+    model_id: str
+    name: str | None = None
+
+
+@dataclass
+class JobRecord:
+    """The public state of one job (the API's ``JobPublic`` is built from this)."""
+
+    id: str
+    status: JobStatus
+    created_at: datetime
+    spec: JobSpec
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # Latest per-epoch row: {epoch, epochs, loss, accuracy?, val_loss?, val_accuracy?}.
+    progress: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    model_id: str | None = None  # set once the model file is completely written
+    error: dict[str, str] | None = None  # {"code": ..., "message": ...}
+    attempts: int = 0
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One server-sent event: ``progress`` (data = a history row) or ``status`` (the final one)."""
+
+    event: Literal["progress", "status"]
+    data: dict[str, Any]
+
+
+class JobRunner(Protocol):
+    """What the API needs from a job back-end."""
+
+    def start(self) -> None:
+        """Recover interrupted jobs, then begin running queued ones."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop scheduling; running jobs are interrupted and re-queued for the next start."""
+
+    def ready(self) -> bool:
+        """True once recovery has run and the runner can accept and run jobs."""
+
+    def submit(self, spec: JobSpec) -> JobRecord:
+        """Queue a job (FIFO). Raises :class:`QueueFull` when at capacity."""
+
+    def get(self, job_id: str) -> JobRecord:
+        """Raises :class:`JobNotFound`."""
+
+    def list(self, status: JobStatus | None = None, limit: int = 100) -> list[JobRecord]:
+        """Newest first, optionally filtered by status."""
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Request cancellation. Queued: cancelled at once. Running: stops within one epoch,
+        killed after the grace period. Raises :class:`JobStateError` if already terminal."""
+
+    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """Progress events for every reported epoch (from the start), then one final status
+        event; ends when the job is terminal. Raises :class:`JobNotFound` before yielding."""
+
+    def snapshot(self, job_id: str) -> bytes | None:
+        """The latest weights snapshot of a running job as model-file bytes (``.npz``), if any."""
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status (for /metrics)."""

@@ -1,0 +1,70 @@
+"""Service configuration, read from ``MLP_``-prefixed environment variables (and ``.env``)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_concurrency() -> int:
+    """Cores minus one (one core stays free for requests), at least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service. Each field is ``MLP_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MLP_", env_file=".env", extra="ignore")
+
+    # Where datasets, models and the job database live.
+    data_dir: Path = Path("./data")
+    # HTTP server (used by `mlp-service serve` / `make run`).
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes over one data dir")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+    # Comma-separated bearer keys; empty means the API is open.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Jobs.
+    job_backend: Literal["embedded", "rq"] = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    max_concurrent_jobs: int = Field(default_factory=_default_concurrency, ge=1, le=256)
+    max_queued_jobs: int = Field(32, ge=0, le=100_000)
+    job_cancel_grace_seconds: float = Field(5.0, gt=0, le=300)
+    job_timeout_seconds: float = Field(3600.0, gt=0)
+    progress_interval_seconds: float = Field(0.2, ge=0, le=60)
+    snapshot_every_epochs: int = Field(5, ge=1)
+
+    # Input limits (each is inclusive: a value at the cap is accepted, cap + 1 is a 422).
+    max_body_bytes: int = Field(64 * 2**20, ge=1024)
+    max_rows: int = Field(100_000, ge=1)
+    max_features: int = Field(1024, ge=1)
+    max_hidden_layers: int = Field(10, ge=1)
+    max_units: int = Field(1024, ge=1)
+    max_epochs: int = Field(10_000, ge=1)
+    max_batch_size: int = Field(100_000, ge=1)
+    max_grid_resolution: int = Field(1000, ge=2)
+    max_classes: int = Field(100, ge=2)
+    max_model_bytes: int = Field(64 * 2**20, ge=1024)
+    # rows x parameters x epochs; about a few minutes of training on one core.
+    compute_budget: float = Field(2e10, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
