@@ -1,0 +1,217 @@
+"""Fast JSON <-> NumPy helpers for large numeric bodies.
+
+Request bodies such as ``{"X": [[...], ...]}`` are parsed with orjson and turned straight into a
+``float64`` array (no per-element pydantic validation); responses go out through orjson, which
+serialises NumPy arrays natively. Errors are :class:`app.errors.InvalidInput` naming the element.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.responses import Response
+
+from app.errors import InvalidInput
+
+__all__ = [
+    "Loc",
+    "ORJSONResponse",
+    "as_labels",
+    "as_matrix",
+    "check_finite",
+    "dumps",
+    "loads",
+]
+
+Loc = tuple[str | int, ...]
+
+_FLOAT_LIMIT = 2**1024  # integers at least this large do not fit a float64
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+
+
+def loads(body: bytes) -> Any:
+    """Parse a JSON body with orjson; malformed JSON is a 422 naming the request body.
+
+    orjson refuses ``NaN``/``Infinity`` literals (and integers beyond 64 bits) for the whole
+    document. On that (error) path the body is parsed again by the standard library, which
+    accepts them, so the caller's finiteness check can name the element, e.g. ``X[3][1]``:
+    callers must check every number they use (``as_matrix``, ``as_labels``, ``check_finite``).
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidInput(("body",), f"request body is not valid JSON: {reason}") from None
+
+
+def dumps(content: Any) -> bytes:
+    """Serialise ``content`` (dicts, lists, NumPy arrays and scalars, datetimes) to JSON bytes."""
+    return orjson.dumps(content, default=_default, option=_ORJSON_OPTIONS)
+
+
+def _default(value: Any) -> Any:
+    # orjson handles numeric/bool arrays; string label arrays and numpy strings go through here.
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class ORJSONResponse(Response):
+    """A JSON response rendered by orjson with native NumPy support (not ``jsonable_encoder``)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def check_finite(array: np.ndarray, loc: Loc) -> None:
+    """Raise a 422 naming the first NaN/Infinity element of a numeric 1-D or 2-D array."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    index = tuple(int(i) for i in np.argwhere(~finite)[0])
+    name = _element_name(loc, index)
+    raise InvalidInput((*loc, *index), f"{name} must be a finite number, got {float(array[index])}")
+
+
+def as_matrix(
+    value: Any,
+    loc: Loc,
+    *,
+    max_rows: int,
+    n_features: int | None = None,
+    max_features: int | None = None,
+    raw: bytes | None = None,
+) -> np.ndarray:
+    """Turn parsed JSON into a finite ``float64`` array of shape (n_rows, n_features).
+
+    Accepts only a non-empty list of equally long lists of JSON numbers (no strings, booleans or
+    nulls). ``raw`` is the request body the value came from: when it contains no ``true``/``false``
+    literal the booleans check is skipped (NumPy would silently turn ``true`` into 1.0).
+    Every failure is a 422 whose message names the offending element, e.g. ``X[3][1]``.
+    """
+    name = _element_name(loc, ())
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(loc, f"{name} must be a non-empty list of rows (lists of numbers)")
+    if len(value) > max_rows:
+        raise InvalidInput(loc, f"{name} has {len(value)} rows; at most {max_rows} are allowed")
+    may_hold_bools = raw is None or b"true" in raw or b"false" in raw
+    array: np.ndarray | None = None
+    if not may_hold_bools:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError):
+            array = None  # ragged or odd: diagnosed below
+    if array is None or array.ndim != 2 or array.dtype.kind not in "iuf":
+        _diagnose(value, loc)  # always raises for bad input
+        array = np.asarray(value, dtype=np.float64)  # well-formed after all
+    expected = n_features if n_features is not None else array.shape[1]
+    if array.shape[1] != expected:
+        raise InvalidInput(
+            loc, f"{name} rows have {array.shape[1]} features; the model expects {expected}"
+        )
+    if max_features is not None and array.shape[1] > max_features:
+        raise InvalidInput(
+            loc, f"{name} rows have {array.shape[1]} features; at most {max_features} are allowed"
+        )
+    if array.shape[1] == 0:
+        raise InvalidInput(loc, f"{name} rows must hold at least one number")
+    result = np.ascontiguousarray(array, dtype=np.float64)
+    check_finite(result, loc)
+    return result
+
+
+def _diagnose(value: list[Any], loc: Loc) -> None:
+    """Walk a nested list and raise for its first malformed element (slow path, errors only)."""
+    width: int | None = None
+    for i, row in enumerate(value):
+        if not isinstance(row, list):
+            raise InvalidInput((*loc, i), f"{_element_name(loc, (i,))} must be a list of numbers")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise InvalidInput(
+                (*loc, i),
+                f"{_element_name(loc, (i,))} has {len(row)} values; row 0 has {width} "
+                "(all rows must have the same length)",
+            )
+        for j, item in enumerate(row):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise InvalidInput(
+                    (*loc, i, j),
+                    f"{_element_name(loc, (i, j))} must be a number, got {_json_type(item)}",
+                )
+            if isinstance(item, int) and abs(item) >= _FLOAT_LIMIT:
+                raise InvalidInput(
+                    (*loc, i, j),
+                    f"{_element_name(loc, (i, j))} must be a finite number (it overflows float64)",
+                )
+
+
+def as_labels(value: Any, loc: Loc, *, n_rows: int) -> np.ndarray:
+    """Turn a JSON list of labels into a 1-D array: int64, float64 or a unicode ``U`` array.
+
+    Labels must all be numbers or all be strings (422 naming the first offender otherwise).
+    """
+    name = _element_name(loc, ())
+    if not isinstance(value, list):
+        raise InvalidInput(loc, f"{name} must be a list of labels")
+    if len(value) != n_rows:
+        raise InvalidInput(loc, f"{name} has {len(value)} labels; X has {n_rows} rows")
+    if not value:
+        raise InvalidInput(loc, f"{name} must not be empty")
+    want_str = isinstance(value[0], str)
+    for i, item in enumerate(value):
+        ok = isinstance(item, str) if want_str else _is_number(item)
+        if not ok:
+            kind = "a string like y[0]" if want_str else "a number like y[0]"
+            raise InvalidInput(
+                (*loc, i), f"{_element_name(loc, (i,))} must be {kind}, got {_json_type(item)}"
+            )
+        if not want_str and isinstance(item, int) and not -(2**63) <= item < 2**63:
+            raise InvalidInput(
+                (*loc, i), f"{_element_name(loc, (i,))} is too large an integer (64-bit at most)"
+            )
+    if want_str:
+        return np.asarray(value, dtype=str)
+    array = np.asarray(value)
+    if array.dtype.kind == "f":
+        check_finite(array, loc)
+    return array
+
+
+def _is_number(item: Any) -> bool:
+    return not isinstance(item, bool) and isinstance(item, int | float)
+
+
+def _json_type(item: Any) -> str:
+    if item is None:
+        return "null"
+    if isinstance(item, bool):
+        return "a boolean"
+    if isinstance(item, str):
+        return "a string"
+    if isinstance(item, list):
+        return "a list"
+    if isinstance(item, dict):
+        return "an object"
+    return type(item).__name__
+
+
+def _element_name(loc: Loc, index: tuple[int, ...]) -> str:
+    """``("body", "X"), (3, 1)`` -> ``"X[3][1]"`` (the ``body``/``query`` prefix is dropped)."""
+    parts = [p for p in loc if p not in ("body", "query")]
+    text = ".".join(str(p) for p in parts if isinstance(p, str)) or "body"
+    for p in parts:
+        if isinstance(p, int):
+            text += f"[{p}]"
+    return text + "".join(f"[{i}]" for i in index)

@@ -1,0 +1,328 @@
+"""ModelStore: engine model files (``.npz``) under ``<data_dir>/models``, with cached loads.
+
+The service's own metadata (name, job_id, dataset_id, created_at) lives inside the model file
+(``est.save(fh, metadata=...)``, read back as ``est.metadata_``), so a model is one file and
+appears only once that file is completely written (atomic ``os.replace``). Loaded estimators are
+kept in an LRU cache keyed by ID and file identity ``(st_ino, st_mtime_ns, st_size)``: a predict
+costs one ``stat``, and a file replaced by a job retry is read again.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+import mlp_engine
+from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.storage.ids import ID_RE, check_id, new_id
+from mlp_engine import MLPClassifier, MLPRegressor
+from mlp_engine.estimators import from_config
+from mlp_engine.persistence import load_model_file, remove_stale_temp_files, write_atomic
+
+__all__ = ["Estimator", "ModelMeta", "ModelStore"]
+
+logger = logging.getLogger(__name__)
+
+FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
+_SUFFIX = ".npz"
+_RESOURCE = "model"
+_INVALID = "not a valid model file"
+# get_params() keys that describe the architecture rather than the training run.
+_ARCHITECTURE_KEYS = frozenset({"hidden_layers", "hidden_layer_sizes", "activation"})
+
+
+Estimator = MLPClassifier | MLPRegressor
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What the API shows about a stored model."""
+
+    id: str
+    name: str
+    created_at: datetime
+    job_id: str | None
+    dataset_id: str | None
+    task: str
+    classes: list[int | str] | None
+    layers: list[int]
+    activation: str
+    training: dict[str, Any]
+    metrics: dict[str, Any]
+    n_parameters: int
+    size_bytes: int
+
+
+class ModelStore:
+    """Save, import, load (cached), list and delete models."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        cache_size: int = 32,
+        max_model_bytes: int = 64 * 2**20,
+        clean_temp: bool = True,
+    ) -> None:
+        self.root = Path(data_dir) / "models"
+        self.root.mkdir(parents=True, exist_ok=True)
+        if clean_temp:
+            remove_stale_temp_files(self.root)
+        self.cache_size = max(1, cache_size)
+        self.max_model_bytes = max_model_bytes
+        self._lock = threading.Lock()
+        self._models: OrderedDict[str, tuple[FileIdentity, Estimator]] = OrderedDict()
+        self._metas: dict[str, tuple[FileIdentity, ModelMeta]] = {}
+
+    def save(
+        self,
+        model: Estimator,
+        *,
+        model_id: str,
+        name: str | None,
+        job_id: str | None,
+        dataset_id: str | None,
+    ) -> ModelMeta:
+        """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically)."""
+        check_id(_RESOURCE, model_id)
+        metadata = {
+            "name": name or model_id,
+            "job_id": job_id,
+            "dataset_id": dataset_id,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        path = self._path(model_id)
+
+        def write(fh: BinaryIO) -> None:
+            model.save(fh, metadata=metadata)
+
+        write_atomic(path, write)
+        identity = _identity(path, model_id)
+        meta = _build_meta(model_id, model, metadata, identity)
+        with self._lock:
+            self._metas[model_id] = (identity, meta)
+        return meta
+
+    def import_file(self, data: bytes) -> ModelMeta:
+        """Validate an uploaded model file with the engine's safe loader and store it anew."""
+        if len(data) > self.max_model_bytes:
+            raise PayloadTooLarge(
+                f"the model file has {len(data)} bytes; at most {self.max_model_bytes} are allowed"
+            )
+        try:
+            # Limits as tight as the upload: a deflated member cannot expand past the size a
+            # stored (uncompressed) model file of the allowed size could hold.
+            weights, biases, config = load_model_file(
+                io.BytesIO(data),
+                max_member_bytes=self.max_model_bytes,
+                max_total_bytes=self.max_model_bytes,
+            )
+            model = from_config(weights, biases, config)
+        except mlp_engine.ModelFormatError as exc:
+            message = str(exc)
+            if not message.startswith(_INVALID):
+                message = f"{_INVALID}: {message}"
+            raise InvalidInput(("body",), message) from None
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:  # the safe loader should wrap everything; never leak internals
+            logger.warning("model import rejected: %s: %s", type(exc).__name__, exc)
+            raise InvalidInput(("body",), _INVALID) from None
+        source = model.metadata_
+        name = source.get("name")
+        dataset_id = source.get("dataset_id")
+        return self.save(
+            model,
+            model_id=new_id("mdl_"),
+            name=name if isinstance(name, str) and name else None,
+            job_id=None,
+            dataset_id=dataset_id if _is_id(dataset_id) else None,
+        )
+
+    def get(self, model_id: str) -> ModelMeta:
+        """Metadata of one model; ``NotFound("model", id)`` if it does not exist."""
+        path = self._path(check_id(_RESOURCE, model_id))
+        identity = _identity(path, model_id)
+        with self._lock:
+            cached_meta = self._metas.get(model_id)
+            cached_model = self._models.get(model_id)
+        if cached_meta is not None and cached_meta[0] == identity:
+            return cached_meta[1]
+        if cached_model is not None and cached_model[0] == identity:
+            identity, model = cached_model
+        else:
+            identity, model = self._read(path, model_id)
+        meta = _build_meta(model_id, model, model.metadata_, identity)
+        with self._lock:
+            self._metas[model_id] = (identity, meta)
+        return meta
+
+    def cached(self, model_id: str) -> Estimator | None:
+        """The cached estimator if its file is unchanged, else ``None`` (one ``stat``, no read)."""
+        path = self._path(check_id(_RESOURCE, model_id))
+        identity = _identity(path, model_id)
+        with self._lock:
+            entry = self._models.get(model_id)
+            if entry is None or entry[0] != identity:
+                return None
+            self._models.move_to_end(model_id)
+            return entry[1]
+
+    def load(self, model_id: str) -> Estimator:
+        """The fitted estimator, from the LRU cache unless its file changed."""
+        model = self.cached(model_id)
+        if model is not None:
+            return model
+        identity, model = self._read(self._path(model_id), model_id)
+        with self._lock:
+            self._models[model_id] = (identity, model)
+            self._models.move_to_end(model_id)
+            while len(self._models) > self.cache_size:
+                self._models.popitem(last=False)
+        return model
+
+    def path(self, model_id: str) -> Path:
+        """The model file (for download); ``NotFound`` if it does not exist."""
+        path = self._path(check_id(_RESOURCE, model_id))
+        if not path.is_file():
+            raise NotFound(_RESOURCE, model_id)
+        return path
+
+    def list(self) -> builtins.list[ModelMeta]:
+        """Every completely written model, newest first (unreadable files are skipped)."""
+        metas: builtins.list[ModelMeta] = []
+        for model_id in self._ids():
+            try:
+                metas.append(self.get(model_id))
+            except NotFound:
+                continue  # deleted meanwhile
+            except Conflict:
+                continue  # logged by _read
+        metas.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return metas
+
+    def count(self) -> int:
+        """Number of model files (cheap: no file is read)."""
+        return len(self._ids())
+
+    def delete(self, model_id: str) -> None:
+        """Remove a model; ``NotFound`` if it does not exist."""
+        path = self._path(check_id(_RESOURCE, model_id))
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise NotFound(_RESOURCE, model_id) from None
+        _fsync_dir(self.root)
+        with self._lock:
+            self._models.pop(model_id, None)
+            self._metas.pop(model_id, None)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _path(self, model_id: str) -> Path:
+        return self.root / f"{model_id}{_SUFFIX}"
+
+    def _ids(self) -> builtins.list[str]:
+        ids = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                stem = entry.name[: -len(_SUFFIX)]
+                if entry.name.endswith(_SUFFIX) and ID_RE.fullmatch(stem) and entry.is_file():
+                    ids.append(stem)
+        return ids
+
+    def _read(self, path: Path, model_id: str) -> tuple[FileIdentity, Estimator]:
+        """Load a stored model file; identity comes from the open file (no stat/read race)."""
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                model = mlp_engine.load(fh)
+        except FileNotFoundError:
+            raise NotFound(_RESOURCE, model_id) from None
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:
+            logger.error("model %s cannot be loaded: %s: %s", model_id, type(exc).__name__, exc)
+            raise Conflict(
+                f"model {model_id!r} cannot be loaded: its file is damaged or unsupported"
+            ) from None
+        return (st.st_ino, st.st_mtime_ns, st.st_size), model
+
+
+def _build_meta(
+    model_id: str, model: Estimator, metadata: Mapping[str, Any], identity: FileIdentity
+) -> ModelMeta:
+    """``created_at`` falls back to the file's mtime for files without service metadata."""
+    params = model.get_params()
+    classes = model.classes_.tolist() if isinstance(model, MLPClassifier) else None
+    name = metadata.get("name")
+    return ModelMeta(
+        id=model_id,
+        name=name if isinstance(name, str) and name else model_id,
+        created_at=_parse_time(metadata.get("created_at"), fallback_ns=identity[1]),
+        job_id=_str_or_none(metadata.get("job_id")),
+        dataset_id=_str_or_none(metadata.get("dataset_id")),
+        task=model.task,
+        classes=classes,
+        layers=[int(n) for n in model.layers_],  # e.g. [2, 5, 3, 1]
+        activation=str(params.get("activation")),
+        training={k: _plain(v) for k, v in params.items() if k not in _ARCHITECTURE_KEYS},
+        metrics={k: _plain(v) for k, v in model.metrics_.items()},
+        n_parameters=int(model.n_parameters_),
+        size_bytes=identity[2],
+    )
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars/arrays and tuples -> plain JSON-able Python values."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _parse_time(value: Any, *, fallback_ns: int) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(fallback_ns / 1e9, UTC)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
+
+
+def _identity(path: Path, model_id: str) -> FileIdentity:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise NotFound(_RESOURCE, model_id) from None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
