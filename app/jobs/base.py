@@ -112,7 +112,8 @@ class JobRunner(Protocol):
         """Raises :class:`JobNotFound`."""
 
     def list(self, status: JobStatus | None = None, limit: int = 100) -> list[JobRecord]:
-        """Newest first, optionally filtered by status."""
+        """Newest first, optionally filtered by status. ``history`` may be left empty (a listing
+        would carry every epoch of every job); :meth:`get` returns it."""
 
     def cancel(self, job_id: str) -> JobRecord:
         """Request cancellation. Queued: cancelled at once. Running: stops within one epoch,

@@ -1,0 +1,460 @@
+"""EmbeddedRunner with real job processes, the real engine and the real stores on a temp dir.
+
+Covers: success with a model and history; FIFO behind a concurrency of one; QueueFull; cancel of
+a queued job, of a running job, and of one that ignores the cancel (killed after the grace);
+divergence; missing dataset; disk full; timeout; kill -9 of a job process (re-run once, then
+`interrupted`); a job process whose server is killed exits, and a new runner finishes the job;
+SIGTERM-style stop re-queues and the next start resumes; SSE events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import mlp_engine
+from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobSpec, JobStateError, QueueFull
+from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
+from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
+from app.jobs.worker import JobControl, WorkerOptions, execute_job
+from app.settings import Settings
+from app.storage.datasets import DatasetStore
+from app.storage.models import ModelStore
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+# A job that never ends on its own (~2.5 ms per epoch with batch_size 1 on 200 rows).
+FOREVER: dict[str, Any] = {"epochs": 1_000_000, "batch_size": 1}
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def job_pid(data_dir: Path, job_id: str) -> int | None:
+    """The job process of a running job, read straight from the database."""
+    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
+        row = conn.execute(
+            "SELECT pid FROM jobs WHERE id = ? AND status = 'running'", (job_id,)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def pid_gone(pid: int) -> bool:
+    """True once ``pid`` no longer runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def make_data(n: int = 200, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X * scale, y
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def dataset_id(data_dir: Path) -> str:
+    X, y = make_data()
+    return DatasetStore(data_dir).create(X, y, name="xor", task="classification").id
+
+
+def make_spec(dataset_id: str, model_id: str = "model_1", **training: Any) -> JobSpec:
+    return JobSpec(
+        dataset_id=dataset_id,
+        task="classification",
+        architecture={"hidden_layers": [8], "activation": "relu"},
+        training={"epochs": 5, "learning_rate": 0.05, "seed": 0, **training},
+        model_id=model_id,
+        name="test model",
+    )
+
+
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "max_concurrent_jobs": 1,
+        "max_queued_jobs": 10,
+        "progress_interval_seconds": 0.05,
+        "job_cancel_grace_seconds": 3.0,
+        "snapshot_every_epochs": 5,
+        "log_json": False,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+RunnerFactory = Callable[..., EmbeddedRunner]
+
+
+@pytest.fixture
+def make_runner(data_dir: Path) -> Iterator[RunnerFactory]:
+    """Build and start runners with fast heartbeats; every one is stopped at teardown."""
+    runners: list[EmbeddedRunner] = []
+
+    def factory(start: bool = True, **overrides: Any) -> EmbeddedRunner:
+        runner = EmbeddedRunner(
+            settings_for(data_dir, **overrides),
+            heartbeat_interval=0.2,
+            stale_after=1.0,
+            poll_interval=0.05,
+            events_poll_interval=0.05,
+        )
+        runners.append(runner)
+        if start:
+            runner.start()
+        return runner
+
+    yield factory
+    for runner in runners:
+        runner.stop(timeout=5.0)
+
+
+def wait_terminal(runner: EmbeddedRunner, job_id: str, timeout: float = 30.0) -> JobRecord:
+    record: JobRecord = wait_for(
+        lambda: (r := runner.get(job_id)).status in TERMINAL and r,
+        timeout,
+        f"job {job_id} to end",
+    )
+    return record
+
+
+def wait_running(runner: EmbeddedRunner, data_dir: Path, job_id: str) -> int:
+    """Wait until the job runs and has reported an epoch; return its process ID."""
+    wait_for(lambda: runner.get(job_id).progress is not None, what=f"job {job_id} to report")
+    pid = job_pid(data_dir, job_id)
+    assert pid is not None
+    return pid
+
+
+# -- the happy paths --------------------------------------------------------------------------
+
+
+def test_job_runs_to_succeeded_with_model_and_history(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    runner = make_runner()
+    assert runner.ready()
+    submitted = runner.submit(make_spec(dataset_id, epochs=8))
+    assert submitted.status == "queued"
+    record = wait_terminal(runner, submitted.id)
+    assert record.status == "succeeded", record.error
+    assert record.model_id == "model_1" and record.error is None
+    assert [row["epoch"] for row in record.history] == list(range(1, 9))
+    assert {"loss", "accuracy"} <= set(record.history[-1])
+    assert record.progress is not None
+    assert (record.progress["epoch"], record.progress["epochs"]) == (8, 8)
+    assert record.started_at is not None and record.finished_at is not None
+    assert record.created_at <= record.started_at <= record.finished_at
+    assert record.attempts == 1
+    meta = ModelStore(data_dir).get("model_1")
+    assert meta.job_id == submitted.id and meta.dataset_id == dataset_id
+    assert runner.snapshot(submitted.id) is None  # removed when the job ends
+    assert runner.counts()["succeeded"] == 1
+    assert [r.id for r in runner.list("succeeded")] == [submitted.id]
+
+
+def test_two_jobs_behind_concurrency_one_run_in_order(
+    make_runner: RunnerFactory, dataset_id: str
+) -> None:
+    runner = make_runner(max_concurrent_jobs=1)
+    first = runner.submit(make_spec(dataset_id, "m_first", epochs=40, batch_size=4))
+    second = runner.submit(make_spec(dataset_id, "m_second", epochs=5))
+    a = wait_terminal(runner, first.id)
+    b = wait_terminal(runner, second.id)
+    assert (a.status, b.status) == ("succeeded", "succeeded")
+    assert a.finished_at is not None and b.started_at is not None
+    assert a.finished_at <= b.started_at
+    assert [r.id for r in runner.list()] == [second.id, first.id]  # newest first
+
+
+def test_events_yield_every_epoch_then_status(make_runner: RunnerFactory, dataset_id: str) -> None:
+    runner = make_runner()
+    with pytest.raises(JobNotFound):
+        runner.events("job_unknown")
+    job = runner.submit(make_spec(dataset_id, epochs=30, batch_size=8))
+
+    async def collect() -> list[JobEvent]:
+        return [event async for event in runner.events(job.id)]
+
+    events = asyncio.run(collect())
+    progress = [e for e in events if e.event == "progress"]
+    assert [e.data["epoch"] for e in progress] == list(range(1, 31))
+    assert events[-1].event == "status"
+    assert events[-1].data == {
+        "id": job.id,
+        "status": "succeeded",
+        "model_id": "model_1",
+        "error": None,
+    }
+    # A stream opened after the end replays the history, then the status.
+    again = asyncio.run(collect())
+    assert [e.event for e in again] == ["progress"] * 30 + ["status"]
+
+
+# -- capacity and cancellation ----------------------------------------------------------------
+
+
+def test_queue_full_and_cancel_of_queued_and_running_jobs(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    runner = make_runner(max_concurrent_jobs=1, max_queued_jobs=1, job_cancel_grace_seconds=3.0)
+    running = runner.submit(make_spec(dataset_id, "m_running", **FOREVER))
+    queued = runner.submit(make_spec(dataset_id, "m_queued", epochs=5))
+    with pytest.raises(QueueFull) as info:
+        runner.submit(make_spec(dataset_id, "m_rejected"))
+    assert info.value.capacity == 2 and info.value.retry_after >= 1
+    pid = wait_running(runner, data_dir, running.id)
+
+    # BLAS threads are limited in the job process.
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for key, value in JOB_ENVIRONMENT.items():
+        assert f"{key}={value}".encode() in environ
+    # A snapshot of the live weights is a loadable model file.
+    snapshot = wait_for(lambda: runner.snapshot(running.id), 10.0, "a snapshot")
+    assert mlp_engine.load(io.BytesIO(snapshot)).layers_[0] == 2
+
+    cancelled = runner.cancel(queued.id)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(JobStateError):
+        runner.cancel(queued.id)
+
+    started = time.monotonic()
+    assert runner.cancel(running.id).cancel_requested
+    record = wait_terminal(runner, running.id, timeout=10.0)
+    assert time.monotonic() - started < 3.0  # stopped at an epoch end, well within the grace
+    assert record.status == "cancelled" and record.model_id is None
+    assert record.history and record.error is None
+    assert not (data_dir / "models" / "m_running.npz").exists()
+    assert runner.snapshot(running.id) is None
+    wait_for(lambda: pid_gone(pid), 5.0, "the job process to exit")
+    with pytest.raises(JobNotFound):
+        runner.cancel("job_unknown")
+
+
+def test_cancel_kills_a_job_that_does_not_stop_within_the_grace(
+    make_runner: RunnerFactory, data_dir: Path
+) -> None:
+    X, y = make_data(n=300_000)  # one epoch with batch_size 1 takes far longer than the grace
+    dataset_id = DatasetStore(data_dir).create(X, y, name="big", task="classification").id
+    runner = make_runner(job_cancel_grace_seconds=0.3)
+    job = runner.submit(make_spec(dataset_id, epochs=3, batch_size=1))
+    wait_for(lambda: job_pid(data_dir, job.id), what="the job process")
+    pid = job_pid(data_dir, job.id)
+    assert pid is not None
+    time.sleep(0.2)  # inside the first epoch
+    started = time.monotonic()
+    runner.cancel(job.id)
+    record = wait_terminal(runner, job.id, timeout=10.0)
+    assert record.status == "cancelled"
+    assert time.monotonic() - started < 2.0
+    assert record.history == []  # it never finished an epoch
+    wait_for(lambda: pid_gone(pid), 5.0, "the job process to be killed")
+
+
+def test_timeout(make_runner: RunnerFactory, dataset_id: str) -> None:
+    runner = make_runner(job_timeout_seconds=0.5)
+    job = runner.submit(make_spec(dataset_id, **FOREVER))
+    record = wait_terminal(runner, job.id, timeout=10.0)
+    assert record.status == "failed" and record.error is not None
+    assert record.error["code"] == "timeout"
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def test_diverging_job_fails_diverged_without_a_model(
+    make_runner: RunnerFactory, data_dir: Path
+) -> None:
+    X, y = make_data(scale=1e150)
+    dataset_id = DatasetStore(data_dir).create(X, y, name="huge", task="classification").id
+    runner = make_runner()
+    spec = make_spec(dataset_id, epochs=50, learning_rate=10.0, optimizer="sgd", standardize=False)
+    record = wait_terminal(runner, runner.submit(spec).id)
+    assert record.status == "failed" and record.error is not None
+    assert record.error["code"] == "diverged"
+    assert "epoch 1" in record.error["message"]
+    assert record.model_id is None
+    assert not (data_dir / "models" / "model_1.npz").exists()
+
+
+def test_missing_dataset_fails_invalid_data(make_runner: RunnerFactory) -> None:
+    runner = make_runner()
+    record = wait_terminal(runner, runner.submit(make_spec("ds_missing")).id)
+    assert record.status == "failed" and record.error is not None
+    assert record.error["code"] == "invalid_data"
+    assert "ds_missing" in record.error["message"]
+
+
+def test_disk_full_while_saving_fails_disk_full_and_keeps_older_models(
+    data_dir: Path, dataset_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs the job function in-process so the model store can be made to hit ENOSPC."""
+    store = SQLiteJobStore(data_dir / DB_FILENAME)
+    owner = RunnerIdentity("test", "scope", os.getpid())
+
+    def run(model_id: str) -> JobRecord:
+        job_id = f"job_{model_id}"
+        store.insert(job_id, make_spec(dataset_id, model_id), capacity=10, concurrency=1)
+        claim = store.claim(owner, max_running=1)
+        assert claim is not None and claim.job_id == job_id
+        execute_job(store, data_dir, job_id, JobControl(), WorkerOptions(run_id=claim.run_id))
+        record = store.get(job_id)
+        assert record is not None
+        return record
+
+    assert run("m_old").status == "succeeded"
+
+    def no_space(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ModelStore, "save", no_space)
+    record = run("m_new")
+    assert record.status == "failed" and record.error is not None
+    assert record.error["code"] == "disk_full"
+    assert record.model_id is None and len(record.history) == 5
+    monkeypatch.undo()
+    assert ModelStore(data_dir).get("m_old").id == "m_old"  # the older model is intact
+    store.close()
+
+
+# -- processes dying --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_killed_job_process_is_rerun_once_then_interrupted(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    runner = make_runner(max_concurrent_jobs=2)
+    # Killed once: re-run, and the re-run succeeds.
+    once = runner.submit(make_spec(dataset_id, "m_once", epochs=150, batch_size=1))
+    # Killed twice: failed `interrupted`.
+    twice = runner.submit(make_spec(dataset_id, "m_twice", **FOREVER))
+    pid_once = wait_running(runner, data_dir, once.id)
+    pid_twice = wait_running(runner, data_dir, twice.id)
+    os.kill(pid_once, signal.SIGKILL)
+    os.kill(pid_twice, signal.SIGKILL)
+    new_pid = wait_for(
+        lambda: (p := job_pid(data_dir, twice.id)) not in (None, pid_twice) and p,
+        what="the re-run",
+    )
+    assert runner.get(twice.id).attempts == 2
+    os.kill(new_pid, signal.SIGKILL)
+
+    record = wait_terminal(runner, twice.id)
+    assert record.status == "failed" and record.error is not None
+    assert record.error["code"] == "interrupted" and record.attempts == 2
+    record = wait_terminal(runner, once.id)
+    assert record.status == "succeeded" and record.attempts == 2
+    assert [row["epoch"] for row in record.history] == list(range(1, 151))
+
+
+_SERVER_SCRIPT = """
+import sys, time
+from pathlib import Path
+from app.jobs.embedded import EmbeddedRunner
+from app.settings import Settings
+settings = Settings(data_dir=Path(sys.argv[1]), max_concurrent_jobs=1, log_json=False,
+                    progress_interval_seconds=0.05)
+runner = EmbeddedRunner(settings, heartbeat_interval=0.2, stale_after=1.0, poll_interval=0.05)
+runner.start()
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_job_process_exits_when_its_server_is_killed_and_a_restart_finishes_the_job(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    submitter = make_runner(start=False)  # submits only; the server in a subprocess runs it
+    assert not submitter.ready()
+    job = submitter.submit(make_spec(dataset_id, epochs=300, batch_size=1))
+    server = subprocess.Popen([sys.executable, "-c", _SERVER_SCRIPT, str(data_dir)])
+    try:
+        pid = wait_running(submitter, data_dir, job.id)
+        server.kill()  # kill -9: no shutdown code runs in the server
+        server.wait(10)
+        wait_for(lambda: pid_gone(pid), 5.0, "the orphaned job process to exit")
+        record = submitter.get(job.id)
+        assert record.status == "running"  # nobody finished it; recovery's turn
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+
+    restarted = make_runner()  # sees the dead owner's PID is gone: re-runs at once
+    record = wait_terminal(restarted, job.id)
+    assert record.status == "succeeded" and record.attempts == 2
+    assert [row["epoch"] for row in record.history] == list(range(1, 301))
+
+
+@pytest.mark.slow
+def test_stop_requeues_running_jobs_and_the_next_start_resumes_them(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    first = make_runner()
+    job = first.submit(make_spec(dataset_id, epochs=200, batch_size=1))
+    pid = wait_running(first, data_dir, job.id)
+    started = time.monotonic()
+    first.stop(timeout=5.0)
+    assert time.monotonic() - started < 5.0
+    assert not first.ready()
+    assert pid_gone(pid)
+    record = first.get(job.id)
+    assert (record.status, record.attempts) == ("queued", 0)  # a clean stop is no attempt
+
+    second = make_runner()
+    record = wait_terminal(second, job.id)
+    assert record.status == "succeeded" and record.attempts == 1
+
+
+def test_job_of_a_runner_that_stopped_heartbeating_is_recovered(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    """An owner on another host (its PID cannot be checked) is judged by its heartbeat alone."""
+    store = SQLiteJobStore(data_dir / DB_FILENAME)
+    job_id = "job_orphan"
+    store.insert(job_id, make_spec(dataset_id), capacity=10, concurrency=1)
+    ghost = RunnerIdentity("ghost", "another-host|pid:[1]|boot", 1)
+    claim = store.claim(ghost, max_running=1)
+    assert claim is not None
+    claimed_at = time.monotonic()
+    runner = make_runner()  # stale_after=1.0
+    record = wait_terminal(runner, job_id)
+    assert time.monotonic() - claimed_at >= 1.0  # not before the heartbeat went stale
+    assert record.status == "succeeded" and record.attempts == 2
+    store.close()
