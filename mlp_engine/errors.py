@@ -22,4 +22,6 @@ class DivergedError(MLPEngineError, ArithmeticError):
 
     def __init__(self, epoch: int, message: str | None = None) -> None:
         self.epoch = epoch
-        super().__init__(message or f"training diverged at epoch {epoch}: loss or weights are not finite")
+        super().__init__(
+            message or f"training diverged at epoch {epoch}: loss or weights are not finite"
+        )

@@ -1,0 +1,366 @@
+"""The network: parameters in one flat vector, forward and backward passes, training epochs.
+
+Layout. Layer ``i`` (``i = 0 .. L-1``) maps ``layers[i]`` units to ``layers[i+1]`` units and owns
+one *block* ``(layers[i] + 1, layers[i+1])`` of the flat vector ``params: (n_parameters,)``: its
+first ``layers[i]`` rows are the weights ``W[i]`` and its last row is the bias ``b[i]``, so
+
+    z = a @ W[i] + b[i] = [a, 1] @ block[i]
+
+``weights`` / ``biases`` / ``blocks`` are views into ``params``: an optimizer updates every layer
+with a few vectorised operations on ``params``, and the views always show the live values. The
+training passes keep each layer's input with a trailing column of ones (``[a, 1]``), so a layer's
+forward is one matrix product and its weight-and-bias gradient is another (``[a, 1].T @ delta``).
+
+Two passes: a lean one for prediction (``Network.logits``, in bounded-memory chunks) and a caching
+one for training (``Workspace.forward_backward``, which keeps each layer's activations for the
+backward pass). ``batch_size=1`` (the notebook's per-sample SGD) has its own loop in
+``sample_epoch``; it and ``batch_epoch`` preallocate their buffers and work in place because they
+are the measured hot paths.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlp_engine.activations import Activation, FloatArray
+from mlp_engine.losses import Output
+
+__all__ = [
+    "INITS",
+    "GradientTransform",
+    "Network",
+    "Workspace",
+    "batch_epoch",
+    "sample_epoch",
+]
+
+Initializer = Callable[[np.random.Generator, int, int], tuple[FloatArray, FloatArray]]
+"""``(rng, fan_in, fan_out) -> (W: (fan_in, fan_out), b: (fan_out,))``, float64 draws."""
+StepFn = Callable[[FloatArray, FloatArray], None]
+
+_CHUNK_ELEMENTS = 1 << 20
+"""Rows per chunk in the lean forward pass are chosen so one layer's output has about this many
+elements (8 MiB in float64), which keeps prediction memory bounded for any number of rows."""
+
+
+def init_notebook(
+    rng: np.random.Generator, fan_in: int, fan_out: int
+) -> tuple[FloatArray, FloatArray]:
+    """The notebook's ``init_model``: W then b, both normal(0, 0.1); W: (fan_in, fan_out)."""
+    weights = rng.normal(0.0, 0.1, size=(fan_in, fan_out))
+    bias = rng.normal(0.0, 0.1, size=fan_out)
+    return weights, bias
+
+
+def init_he(rng: np.random.Generator, fan_in: int, fan_out: int) -> tuple[FloatArray, FloatArray]:
+    """He normal: W ~ normal(0, sqrt(2 / fan_in)), zero biases."""
+    weights = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+    return weights, np.zeros(fan_out)
+
+
+def init_glorot(
+    rng: np.random.Generator, fan_in: int, fan_out: int
+) -> tuple[FloatArray, FloatArray]:
+    """Glorot (Xavier) uniform: W ~ U(-l, l), l = sqrt(6 / (fan_in + fan_out)), zero biases."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    weights = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+    return weights, np.zeros(fan_out)
+
+
+INITS: dict[str, Initializer] = {
+    "notebook": init_notebook,
+    "he": init_he,
+    "glorot": init_glorot,
+}
+"""Weight initialisations by public name. Draws are float64 (then cast), layer by layer."""
+
+
+class Network:
+    """An MLP's parameters and its lean forward pass.
+
+    Attributes:
+        layers: units per layer including input and output, e.g. ``(2, 5, 3, 1)``.
+        activation: hidden-layer activation; output: output activation paired with its loss.
+        params: ``(n_parameters,)`` every weight and bias.
+        blocks: ``blocks[i]: (layers[i] + 1, layers[i+1])`` views of ``params``.
+        weights: ``weights[i]: (layers[i], layers[i+1])`` views; biases: ``(layers[i+1],)`` views.
+    """
+
+    def __init__(
+        self, layers: Sequence[int], activation: Activation, output: Output, dtype: Any
+    ) -> None:
+        self.layers = tuple(int(n) for n in layers)
+        self.activation = activation
+        self.output = output
+        self.dtype = np.dtype(dtype)
+        sizes = [(n_in + 1) * n_out for n_in, n_out in itertools.pairwise(self.layers)]
+        self.params: FloatArray = np.zeros(sum(sizes), dtype=self.dtype)
+        self.blocks = self.block_views(self.params)
+        self.weights = [block[:-1] for block in self.blocks]
+        self.biases = [block[-1] for block in self.blocks]
+
+    @classmethod
+    def initialized(
+        cls,
+        layers: Sequence[int],
+        activation: Activation,
+        output: Output,
+        init: str,
+        rng: np.random.Generator,
+        dtype: Any,
+    ) -> Network:
+        """A network with parameters drawn by ``INITS[init]`` from ``rng``, layer by layer."""
+        net = cls(layers, activation, output, dtype)
+        for block, (n_in, n_out) in zip(net.blocks, itertools.pairwise(net.layers), strict=True):
+            weights, bias = INITS[init](rng, n_in, n_out)
+            block[:-1] = weights
+            block[-1] = bias
+        return net
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of weights and biases."""
+        return int(self.params.size)
+
+    def block_views(self, flat: FloatArray) -> list[FloatArray]:
+        """Split ``flat: (n_parameters,)`` into per-layer ``(layers[i] + 1, layers[i+1])`` views."""
+        views, start = [], 0
+        for n_in, n_out in itertools.pairwise(self.layers):
+            stop = start + (n_in + 1) * n_out
+            views.append(flat[start:stop].reshape(n_in + 1, n_out))
+            start = stop
+        return views
+
+    def set_parameters(self, weights: Sequence[FloatArray], biases: Sequence[FloatArray]) -> None:
+        """Copy ``weights[i]: (layers[i], layers[i+1])`` and ``biases[i]: (layers[i+1],)`` in."""
+        for block, w, b in zip(self.blocks, weights, biases, strict=True):
+            block[:-1] = w
+            block[-1] = b
+
+    def logits(self, X: FloatArray) -> FloatArray:
+        """Lean forward pass: ``X: (n_samples, layers[0])`` -> logits ``(n_samples, layers[-1])``.
+
+        Runs in row chunks so memory stays bounded whatever ``n_samples`` is.
+        """
+        X = np.asarray(X, dtype=self.dtype)
+        rows = max(1, _CHUNK_ELEMENTS // max(self.layers))
+        if X.shape[0] <= rows:
+            return self._logits(X)
+        result = np.empty((X.shape[0], self.layers[-1]), dtype=self.dtype)
+        for start in range(0, X.shape[0], rows):
+            result[start : start + rows] = self._logits(X[start : start + rows])
+        return result
+
+    def _logits(self, a: FloatArray) -> FloatArray:
+        """``logits`` for one chunk ``a: (m, layers[0])``."""
+        act_fn = self.activation.fn
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            z = a.dot(w)
+            z += b
+            a = act_fn(z)
+        logits: FloatArray = a.dot(self.weights[-1])
+        logits += self.biases[-1]
+        return logits
+
+    def predict(self, X: FloatArray) -> FloatArray:
+        """Output activations ``(n_samples, layers[-1])`` for ``X: (n_samples, layers[0])``."""
+        return self.output.fn(self.logits(X))
+
+    def loss_and_gradient(
+        self, X: FloatArray, Y: FloatArray, l2: float = 0.0
+    ) -> tuple[float, FloatArray]:
+        """Objective and its gradient on a whole set, through the training pass.
+
+        Objective = mean loss + ``0.5 * l2 * sum(W**2)`` over weights (not biases).
+        ``X: (n, layers[0])``, ``Y: (n, layers[-1])`` -> ``(loss, grads: (n_parameters,))``.
+        """
+        ws = Workspace(self, X.shape[0])
+        logits = ws.forward_backward(with_ones(X, self.dtype), np.asarray(Y, self.dtype))
+        grads = ws.grads
+        GradientTransform(self, l2, None)(grads)
+        penalty = 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
+        return self.output.loss(logits, np.asarray(Y, self.dtype)) + penalty, grads
+
+    def evaluate(self, X: FloatArray, Y: FloatArray, classify: bool) -> tuple[float, float | None]:
+        """Mean loss and (if ``classify``) accuracy; ``X: (n, layers[0])``, ``Y: (n, layers[-1])``.
+
+        Targets ``Y`` are encoded as in training: one column of 0/1 for two classes, one-hot
+        columns for more.
+        """
+        logits = self.logits(X)
+        loss = self.output.loss(logits, Y)
+        if not classify:
+            return loss, None
+        if Y.shape[1] == 1:
+            hits = (logits[:, 0] > 0) == (Y[:, 0] > 0.5)
+        else:
+            hits = logits.argmax(axis=1) == Y.argmax(axis=1)
+        return loss, float(np.mean(hits))
+
+
+def with_ones(X: FloatArray, dtype: Any) -> FloatArray:
+    """``[X, 1]``: ``X: (n, d)`` -> ``(n, d + 1)`` in ``dtype`` with a trailing column of ones."""
+    out = np.ones((X.shape[0], X.shape[1] + 1), dtype=dtype)
+    out[:, :-1] = X
+    return out
+
+
+class GradientTransform:
+    """L2 penalty and global-norm clipping applied to a flat gradient, in place.
+
+    ``l2``: adds ``l2 * W`` to every weight gradient (biases untouched). ``clip_norm``: if the
+    global L2 norm of the whole gradient exceeds it, scales the gradient down to that norm.
+    """
+
+    def __init__(self, net: Network, l2: float, clip_norm: float | None) -> None:
+        self.params = net.params
+        self.l2 = l2
+        self.clip_norm = clip_norm
+        self._scaled_mask: FloatArray | None = None
+        self._tmp: FloatArray | None = None
+        if l2:
+            mask = np.zeros_like(net.params)
+            for block in net.block_views(mask):
+                block[:-1] = l2
+            self._scaled_mask, self._tmp = mask, np.empty_like(mask)
+
+    @property
+    def active(self) -> bool:
+        """Whether calling this changes anything."""
+        return bool(self.l2) or self.clip_norm is not None
+
+    def __call__(self, grads: FloatArray) -> None:
+        """Transform ``grads: (n_parameters,)`` in place."""
+        if self._scaled_mask is not None and self._tmp is not None:
+            np.multiply(self.params, self._scaled_mask, out=self._tmp)
+            grads += self._tmp
+        if self.clip_norm is not None:
+            norm = math.sqrt(float(grads @ grads))
+            if norm > self.clip_norm:
+                grads *= self.clip_norm / norm
+
+
+class Workspace:
+    """Preallocated buffers for the caching training pass over batches of up to ``rows`` rows.
+
+    ``buffers[i]: (rows, layers[i+1] + 1)`` holds hidden layer i's activation followed by a
+    column of ones (the input of layer i + 1); ``hidden[i]`` is the activation part. The
+    backward pass reads them, so they must not change between forward and backward.
+    ``grads: (n_parameters,)`` receives the gradient (``grad_blocks``: its per-layer views).
+    """
+
+    def __init__(self, net: Network, rows: int) -> None:
+        self.net = net
+        self.rows = rows
+        self.buffers = [np.ones((rows, n + 1), dtype=net.dtype) for n in net.layers[1:-1]]
+        self.hidden = [buf[:, :-1] for buf in self.buffers]
+        self.grads: FloatArray = np.zeros_like(net.params)
+        self.grad_blocks = net.block_views(self.grads)
+        self.transposed_weights = [w.T for w in net.weights]
+        self.write_activation = net.activation.writer()
+        # Per-call lists for full batches; slot 0 is the batch itself.
+        self._inputs: list[FloatArray] = [net.params, *self.buffers]
+        self._transposed: list[FloatArray] = [net.params, *(buf.T for buf in self.buffers)]
+
+    def forward_backward(self, xb: FloatArray, yb: FloatArray, scale: float = 1.0) -> FloatArray:
+        """``scale`` times the gradient of the mean loss over one batch, into ``grads``.
+
+        ``xb: (m, layers[0] + 1)`` with a trailing ones column, ``yb: (m, layers[-1])``,
+        ``m <= rows``. Returns the logits ``(m, layers[-1])``.
+        """
+        net, m = self.net, xb.shape[0]
+        write, blocks = self.write_activation, net.blocks
+        if m == self.rows:
+            inputs, hidden, transposed = self._inputs, self.hidden, self._transposed
+            inputs[0], transposed[0] = xb, xb.T
+        else:  # the last, partial batch of an epoch
+            inputs = [xb, *(buf[:m] for buf in self.buffers)]
+            hidden = [h[:m] for h in self.hidden]
+            transposed = [a.T for a in inputs]
+        for block, a, h in zip(blocks, inputs, hidden, strict=False):
+            write(a.dot(block), h)
+        logits: FloatArray = inputs[-1].dot(blocks[-1])
+        delta = net.output.fn(logits) - yb
+        delta *= scale / m
+        self.backward(transposed, hidden, delta)
+        return logits
+
+    def backward(
+        self, transposed: list[FloatArray], hidden: list[FloatArray], delta: FloatArray
+    ) -> None:
+        """Backpropagate the output ``delta: (m, layers[-1])`` through the cached activations.
+
+        ``transposed[i]: (layers[i] + 1, m)`` is layer i's input (with its ones column)
+        transposed; ``hidden[i]: (m, layers[i + 1])`` is hidden layer i's activation.
+        """
+        derivative, gblocks = self.net.activation.derivative, self.grad_blocks
+        for i in range(len(gblocks) - 1, 0, -1):
+            np.dot(transposed[i], delta, out=gblocks[i])
+            delta = delta.dot(self.transposed_weights[i])
+            delta *= derivative(hidden[i - 1])
+        np.dot(transposed[0], delta, out=gblocks[0])
+
+
+def batch_epoch(
+    ws: Workspace, X1: FloatArray, Y: FloatArray, step: StepFn, scale: float = 1.0
+) -> None:
+    """One epoch of mini-batch training (batches of ``ws.rows``) over rows in the given order.
+
+    ``X1: (n, layers[0] + 1)`` inputs with a trailing ones column, ``Y: (n, layers[-1])``
+    targets, both in ``net.dtype``. ``step(params, grads)`` applies one update in place from
+    ``scale`` times the gradient: plain SGD passes ``scale = -learning_rate`` and a step that
+    only adds, which saves a pass per update on the hot path.
+    """
+    params, grads, rows = ws.net.params, ws.grads, ws.rows
+    for start in range(0, X1.shape[0], rows):
+        stop = start + rows
+        ws.forward_backward(X1[start:stop], Y[start:stop], scale)
+        step(params, grads)
+
+
+def sample_epoch(
+    ws: Workspace, X1: FloatArray, Y: FloatArray, step: StepFn, scale: float = 1.0
+) -> None:
+    """One epoch of per-sample training (batch_size=1, the notebook's loop): the hot path.
+
+    Same contract as ``batch_epoch`` with ``ws.rows == 1``, and the same arithmetic as
+    ``Workspace.forward_backward`` with one row, written out flat: views are prepared once,
+    products use ``ndarray.dot`` (less call overhead than ``@`` on tiny arrays), and a single
+    output unit is handled with Python floats.
+    """
+    net = ws.net
+    grads, gblocks = ws.grads, ws.grad_blocks
+    write, derivative, blocks = ws.write_activation, net.activation.derivative, net.blocks
+    forward = list(zip(blocks[:-1], ws.hidden, ws.buffers, strict=True))
+    backward = [
+        (gblocks[i], ws.buffers[i - 1].T, ws.transposed_weights[i], ws.hidden[i - 1])
+        for i in range(len(blocks) - 1, 0, -1)
+    ]
+    last, first_grad, params = blocks[-1], gblocks[0], net.params
+    scalar_fn = net.output.scalar_fn if net.layers[-1] == 1 else None
+    out_fn = net.output.fn
+    delta1 = np.zeros((1, 1), dtype=net.dtype)
+    targets: Sequence[Any] = Y[:, 0].tolist() if scalar_fn is not None else list(Y[:, None, :])
+    for x, x_col, y in zip(X1[:, None, :], X1[:, :, None], targets, strict=True):
+        a = x
+        for block, h, buf in forward:
+            write(a.dot(block), h)
+            a = buf
+        logits = a.dot(last)
+        if scalar_fn is not None:
+            delta1[0, 0] = (scalar_fn(logits.item()) - y) * scale
+            delta = delta1
+        else:
+            delta = out_fn(logits) - y
+            delta *= scale
+        for grad, a_col, w_t, h in backward:
+            np.dot(a_col, delta, out=grad)
+            delta = delta.dot(w_t)
+            delta *= derivative(h)
+        np.dot(x_col, delta, out=first_grad)
+        step(params, grads)
