@@ -1,0 +1,69 @@
+"""``Annotated`` dependency shortcuts: the settings, the two stores and the job runner.
+
+Each reads what the lifespan put on ``app.state``; tests override them through
+``app.dependency_overrides[get_settings]`` and friends. They are ``async`` only because they
+never block: FastAPI then runs them on the event loop instead of hopping to the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from app.errors import ServiceError
+from app.jobs.base import JobRunner
+from app.settings import Settings
+from app.storage.datasets import DatasetStore
+from app.storage.models import ModelStore
+
+__all__ = [
+    "DatasetStoreDep",
+    "JobsDep",
+    "ModelStoreDep",
+    "SettingsDep",
+    "get_dataset_store",
+    "get_jobs",
+    "get_model_store",
+    "get_settings",
+]
+
+
+class NotReady(ServiceError):
+    """The lifespan has not (or not yet) built this component: 503."""
+
+    status_code = 503
+    code = "not_ready"
+
+
+def _state(request: Request, name: str) -> object:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise NotReady(f"the service is starting or stopping ({name} is not available yet)")
+    return value
+
+
+async def get_settings(request: Request) -> Settings:
+    """The app's settings (given to ``create_app``)."""
+    return cast(Settings, _state(request, "settings"))
+
+
+async def get_dataset_store(request: Request) -> DatasetStore:
+    """The dataset store built in the lifespan."""
+    return cast(DatasetStore, _state(request, "dataset_store"))
+
+
+async def get_model_store(request: Request) -> ModelStore:
+    """The model store built in the lifespan."""
+    return cast(ModelStore, _state(request, "model_store"))
+
+
+async def get_jobs(request: Request) -> JobRunner:
+    """The job runner built in the lifespan (any :class:`JobRunner` back-end)."""
+    return cast(JobRunner, _state(request, "jobs"))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatasetStoreDep = Annotated[DatasetStore, Depends(get_dataset_store)]
+ModelStoreDep = Annotated[ModelStore, Depends(get_model_store)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]

@@ -1,0 +1,166 @@
+"""The one place where typed errors become HTTP responses.
+
+Every response body is JSON: ``{"detail": <message>, "code": <machine code>}``, or FastAPI's
+``{"detail": [{"loc", "msg", "type"}, ...]}`` list for 422s. Nothing here ever returns a
+traceback, an exception's ``repr`` or a file-system path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from app.errors import InvalidInput, ServiceError
+from app.jobs.base import JobError, JobNotFound, JobStateError, QueueFull
+from app.middleware import BodyTooLarge
+
+__all__ = ["register_exception_handlers", "validation_detail"]
+
+logger = logging.getLogger("app.errors")
+
+_MAX_ECHOED_INPUT = 100  # characters of an offending scalar input echoed back in a 422
+_LOC_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
+def _request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def _json(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    request_id = _request_id(request)
+    all_headers = dict(headers or {})
+    if request_id:
+        all_headers.setdefault("X-Request-ID", request_id)
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def field_name(loc: Sequence[str | int]) -> str:
+    """A loc as people read it: ``("body", "X", 3, 1)`` -> ``X[3][1]``."""
+    parts = list(loc)
+    source = str(parts.pop(0)) if parts and parts[0] in _LOC_SOURCES else "body"
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    if source == "body":
+        return text or "request body"
+    return f"{source} parameter {text}" if text else source
+
+
+def _safe_input(value: Any) -> Any:
+    """Echo only small scalars; never a large or nested input (and never a 10,000-char ID)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "nan" / "inf": JSON has no spelling for them
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and len(value) <= _MAX_ECHOED_INPUT:
+        return value
+    return None
+
+
+def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's error list, each message prefixed with the field it is about, inputs trimmed."""
+    detail: list[dict[str, Any]] = []
+    for error in errors:
+        loc = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
+        msg = str(error.get("msg", "invalid value"))
+        item: dict[str, Any] = {
+            "loc": loc,
+            "msg": f"{field_name(loc)}: {msg}",
+            "type": str(error.get("type", "value_error")),
+        }
+        echoed = _safe_input(error.get("input"))
+        if echoed is not None:
+            item["input"] = echoed
+        detail.append(item)
+    return detail
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return _json(request, 422, {"detail": validation_detail(exc.errors())})
+
+
+async def _invalid_input(request: Request, exc: InvalidInput) -> JSONResponse:
+    loc = list(exc.loc)
+    msg = exc.message
+    name = field_name(loc)
+    if not msg.startswith(name):
+        msg = f"{name}: {msg}"
+    return _json(request, 422, {"detail": [{"loc": loc, "msg": msg, "type": exc.code}]})
+
+
+async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    if exc.status_code == 500:
+        logger.error("service error: %s", exc.message, exc_info=exc)
+        return _json(request, exc.status_code, _internal_body(request))
+    return _json(request, exc.status_code, {"detail": exc.message, "code": exc.code})
+
+
+async def _job_error(request: Request, exc: JobError) -> JSONResponse:
+    if isinstance(exc, JobNotFound):
+        return _json(request, 404, {"detail": str(exc), "code": "not_found"})
+    if isinstance(exc, JobStateError):
+        return _json(request, 409, {"detail": str(exc), "code": "conflict"})
+    if isinstance(exc, QueueFull):
+        return _json(
+            request,
+            429,
+            {"detail": str(exc), "code": "queue_full", "retry_after": exc.retry_after},
+            {"Retry-After": str(max(1, int(exc.retry_after)))},
+        )
+    logger.error("unexpected job error", exc_info=exc)
+    return _json(request, 500, _internal_body(request))
+
+
+async def _body_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+    return _json(
+        request,
+        413,
+        {"detail": exc.detail, "code": "payload_too_large"},
+        {"Connection": "close"},
+    )
+
+
+def _internal_body(request: Request) -> dict[str, Any]:
+    return {"detail": "internal error", "code": "internal", "request_id": _request_id(request)}
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error(
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path[:200],
+        exc_info=exc,
+        extra={"request_id": _request_id(request)},
+    )
+    return _json(request, 500, _internal_body(request))
+
+
+_Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    """Install every mapping: ServiceError, JobError, validation, 413 and the 500 catch-all."""
+    handlers: list[tuple[type[Exception], _Handler]] = [
+        (RequestValidationError, _validation_error),
+        (InvalidInput, _invalid_input),
+        (ServiceError, _service_error),
+        (JobError, _job_error),
+        (BodyTooLarge, _body_too_large),
+        (Exception, _unexpected),
+    ]
+    for exc_class, handler in handlers:
+        app.add_exception_handler(exc_class, handler)

@@ -1,0 +1,118 @@
+"""Structured (JSON) logging with the current request's ID on every line."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import time
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "JsonFormatter",
+    "RequestIdFilter",
+    "configure_logging",
+    "log_config",
+    "request_id_var",
+]
+
+# The ID of the request being handled (set by the request-context middleware).
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged too.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
+) | {"message", "asctime", "request_id", "color_message"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` from the context (``None`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": _iso_time(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal (``MLP_LOG_JSON=false``)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        line = super().format(record)
+        extras = {
+            k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and k[:1] != "_"
+        }
+        return f"{line} {extras}" if extras else line
+
+
+def _iso_time(created: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+
+
+def log_config(level: str = "info", json: bool = True) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` mapping for the app and uvicorn (also passed to uvicorn).
+
+    uvicorn's own access log is silenced: the request-context middleware writes one access line
+    per request, with its request ID, route, status and duration.
+    """
+    formatter = "json" if json else "text"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {
+            "json": {"()": JsonFormatter},
+            "text": {"()": TextFormatter},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": formatter,
+                "filters": ["request_id"],
+            }
+        },
+        "loggers": {
+            "app": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
+            "mlp_engine": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
+            "uvicorn": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
+            "uvicorn.error": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
+            "uvicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+        },
+        "root": {"level": "WARNING", "handlers": ["stderr"]},
+    }
+
+
+def configure_logging(level: str = "info", json: bool = True) -> None:
+    """Install :func:`log_config` (idempotent; the CLI calls it before starting uvicorn)."""
+    logging.config.dictConfig(log_config(level, json))
+    logging.captureWarnings(True)

@@ -1,0 +1,92 @@
+"""Prometheus metrics: one registry per app (tests can build many apps in one process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from app.jobs.base import JobRunner
+
+__all__ = ["CONTENT_TYPE", "Metrics", "StateCollector"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+# Request latency buckets (seconds): predict is sub-millisecond, uploads take seconds.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+logger = logging.getLogger(__name__)
+
+
+class StateCollector(Collector):
+    """Reads the job runner and the model store at scrape time (nothing cached, nothing pushed)."""
+
+    def __init__(
+        self, runner: Callable[[], JobRunner | None], models: Callable[[], int | None]
+    ) -> None:
+        self._runner = runner
+        self._models = models
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily("mlp_jobs", "Training jobs by state.", labels=["state"])
+        runner = self._runner()
+        if runner is not None:
+            try:
+                counts = runner.counts()
+            except Exception:
+                logger.exception("could not read job counts for /metrics")
+                counts = {}
+            for state in JOB_STATES:
+                jobs.add_metric([state], float(counts.get(state, 0)))
+        yield jobs
+        models = GaugeMetricFamily("mlp_models_stored", "Models in the model store.")
+        try:
+            stored = self._models()
+        except Exception:
+            logger.exception("could not count models for /metrics")
+            stored = None
+        if stored is not None:
+            models.add_metric([], float(stored))
+        yield models
+
+    def describe(self) -> Iterator[Metric]:
+        # Declared up front so registering does not call collect() (the stores may not exist yet).
+        yield GaugeMetricFamily("mlp_jobs", "Training jobs by state.", labels=["state"])
+        yield GaugeMetricFamily("mlp_models_stored", "Models in the model store.")
+
+
+class Metrics:
+    """The app's registry: request count and latency by route template, plus state gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "mlp_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mlp_http_request_duration_seconds",
+            "Time from request start to the end of the response, by route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one finished request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def watch(self, collector: Any) -> None:
+        """Register a custom collector (e.g. :class:`StateCollector`)."""
+        self.registry.register(collector)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything in this registry."""
+        return bytes(generate_latest(self.registry))

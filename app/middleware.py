@@ -1,0 +1,239 @@
+"""Pure ASGI middleware (no ``BaseHTTPMiddleware``, so streamed and SSE responses pass unbuffered).
+
+Order, outermost first: :class:`RequestContextMiddleware` (request ID, access log, metrics),
+:class:`ApiKeyMiddleware` (401 before any body is read), :class:`BodySizeLimitMiddleware` (413).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.logging import request_id_var
+from app.metrics import Metrics
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "ApiKeyMiddleware",
+    "BodySizeLimitMiddleware",
+    "BodyTooLarge",
+    "RequestContextMiddleware",
+]
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's X-Request-ID is echoed only if it is short and made of harmless characters.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_UNMATCHED = "<unmatched>"
+_MAX_LOGGED_PATH = 200
+
+access_logger = logging.getLogger("app.access")
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path below the app's root path."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
+async def _send_json(
+    send: Send, status: int, body: Mapping[str, object], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestContextMiddleware:
+    """Assigns the request ID, echoes it, writes the access log line and records metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else uuid.uuid4().hex
+        # Shared with the exception handlers, which run outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500  # unless a response starts
+        responded = False
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, responded
+            if message["type"] == "http.response.start":
+                status, responded = message["status"], True
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            if not responded:  # e.g. a stream cut short by the client keeps its 200
+                status = 500
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            self._record(scope, request_id, status, seconds)
+            request_id_var.reset(token)
+
+    def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or _UNMATCHED
+        method: str = scope.get("method", "")
+        if self.metrics is not None:
+            self.metrics.observe(method, route, status, seconds)
+        path = _route_path(scope)
+        client = scope.get("client")
+        access_logger.info(
+            "%s %s %d",
+            method,
+            path[:_MAX_LOGGED_PATH],
+            status,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "path": path[:_MAX_LOGGED_PATH],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": f"{client[0]}:{client[1]}" if client else None,
+            },
+        )
+
+
+class ApiKeyMiddleware:
+    """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401).
+
+    Health, readiness, metrics, the docs and the playground stay open. Keys are compared in
+    constant time against every configured key and never logged.
+    """
+
+    def __init__(self, app: ASGIApp, keys: Sequence[str], prefix: str = "/v1") -> None:
+        self.app = app
+        self.keys = [key.encode() for key in keys if key]
+        self.prefix = prefix
+
+    def _protected(self, scope: Scope) -> bool:
+        path = _route_path(scope)
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def _authorised(self, scope: Scope) -> bool:
+        header = Headers(scope=scope).get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        offered = token.strip().encode()
+        matched = False
+        for key in self.keys:  # no early exit: timing does not reveal which key matched
+            matched |= hmac.compare_digest(offered, key)
+        return matched
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.keys or not self._protected(scope):
+            await self.app(scope, receive, send)
+            return
+        if self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        has_header = "authorization" in Headers(scope=scope)
+        challenge = b'Bearer realm="mlp-service"'
+        if has_header:
+            challenge += b', error="invalid_token"'
+        message = "invalid API key" if has_header else "missing API key"
+        await _send_json(
+            send,
+            401,
+            {
+                "detail": f"{message}: send 'Authorization: Bearer <key>'",
+                "code": "unauthorized",
+            },
+            [(b"www-authenticate", challenge)],
+        )
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit (FastAPI re-raises it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_too_large_message(limit))
+
+
+def _too_large_message(limit: int) -> str:
+    return f"request body too large: the limit is {limit} bytes"
+
+
+class BodySizeLimitMiddleware:
+    """413 for bodies over ``max_bytes``: at once from ``Content-Length``, else while streaming.
+
+    Chunked bodies are counted as they arrive; the request fails as soon as the count passes
+    the limit, so the server never holds more than about ``max_bytes`` of one request.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        body = {"detail": _too_large_message(self.max_bytes), "code": "payload_too_large"}
+        await _send_json(send, 413, body, [(b"connection", b"close")])

@@ -1,0 +1,1 @@
+"""Request and response models: one schema family per resource (``JobCreate``, ``JobPublic``...)."""

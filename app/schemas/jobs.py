@@ -1,0 +1,214 @@
+"""Schemas of the jobs resource: ``JobCreate`` (``Architecture``, ``Training``), ``JobPublic``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.jobs.base import JobRecord, JobStatus
+from app.schemas.common import FiniteFloat, Label, ResourceId, Task
+
+__all__ = [
+    "Activation",
+    "Architecture",
+    "JobCreate",
+    "JobError",
+    "JobProgress",
+    "JobPublic",
+    "JobsPublic",
+    "Training",
+]
+
+# Equal to the engine's tables (``ACTIVATIONS``, ``OPTIMIZERS``, ``INITS``, ``DTYPES``; a test
+# checks it); spelled out so the OpenAPI schema lists the choices.
+Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
+Optimizer = Literal["sgd", "adam"]
+Init = Literal["notebook", "he", "glorot"]
+DType = Literal["float64", "float32"]
+
+_NOTEBOOK_EXAMPLE: dict[str, Any] = {
+    "dataset_id": "ds_Xq3v0c9T1aBzKk2L",
+    "name": "the notebook's network",
+    "architecture": {"hidden_layers": [5, 3], "activation": "relu"},
+    "training": {
+        "epochs": 200,
+        "learning_rate": 0.001,
+        "batch_size": 1,
+        "optimizer": "sgd",
+        "momentum": 0.0,
+        "init": "notebook",
+        "shuffle": False,
+        "standardize": False,
+        "seed": 3,
+    },
+}
+
+
+class Architecture(BaseModel):
+    """The network's hidden layers (input and output sizes follow from the data)."""
+
+    # Strict: ``"5"`` or ``"yes"`` are not silently coerced into numbers and flags.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    hidden_layers: list[Annotated[int, Field(ge=1)]] = Field(
+        default=[16, 16],
+        description=(
+            "Units per hidden layer, e.g. `[5, 3]` (the notebook); `[]` is logistic regression. "
+            "At most `MLP_MAX_HIDDEN_LAYERS` layers of at most `MLP_MAX_UNITS` units."
+        ),
+        examples=[[5, 3]],
+    )
+    activation: Activation = Field("relu", description="Hidden-layer activation.")
+
+
+class Training(BaseModel):
+    """Training settings; each maps 1:1 onto the engine's keyword of the same name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    epochs: int = Field(200, ge=1, description="Passes over the data (<= `MLP_MAX_EPOCHS`).")
+    learning_rate: FiniteFloat = Field(0.01, gt=0, description="Step size.")
+    batch_size: int = Field(
+        32, ge=1, description="Rows per update; 1 = the notebook's per-sample SGD."
+    )
+    optimizer: Optimizer = Field("adam", description="`sgd` (optional momentum) or `adam`.")
+    momentum: FiniteFloat = Field(
+        0.9, ge=0, lt=1, description="SGD momentum (ignored by adam); 0 = plain SGD."
+    )
+    nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
+    l2: FiniteFloat = Field(0.0, ge=0, description="L2 weight penalty.")
+    clip_norm: FiniteFloat | None = Field(
+        None, gt=0, description="Clip gradients to this global norm; null = no clipping."
+    )
+    init: Init = Field(
+        "he", description="`notebook` = normal(0, 0.1) weights and biases, as the notebook."
+    )
+    standardize: bool = Field(
+        True, description="Standardise inputs (statistics are stored in the model)."
+    )
+    validation_fraction: FiniteFloat = Field(
+        0.0, ge=0, lt=1, description="Share of rows held out to compute `val_loss`."
+    )
+    early_stopping: bool = Field(
+        False, description="Stop when `val_loss` stops improving (needs validation_fraction)."
+    )
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="Random seed; if omitted the server draws one and records it in `training`.",
+    )
+    shuffle: bool = Field(True, description="Shuffle rows every epoch (the notebook does not).")
+    dtype: DType = Field("float64", description="Parameter and compute precision.")
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_validation(self) -> Self:
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError("early_stopping requires validation_fraction > 0")
+        return self
+
+
+class JobCreate(BaseModel):
+    """Start training: on a stored dataset (``dataset_id``) **or** on inline ``X`` + ``y``.
+
+    Inline data is first stored as a dataset (its ID is in the job's ``dataset_id``), so the job
+    can be re-run after a crash and the model's decision boundary can show the training points.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_NOTEBOOK_EXAMPLE]})
+
+    dataset_id: ResourceId | None = Field(None, description="A stored dataset to train on.")
+    X: list[list[FiniteFloat]] | None = Field(
+        None, description="Inline rows (instead of `dataset_id`), with `y`."
+    )
+    y: list[Label] | None = Field(None, description="Inline labels (with `X`).")
+    task: Task | None = Field(
+        None,
+        description="For inline data: default `classification`. Ignored with `dataset_id`.",
+    )
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Name given to the model."
+    )
+    architecture: Architecture = Field(default_factory=Architecture)
+    training: Training = Field(default_factory=Training)
+
+    @model_validator(mode="after")
+    def _one_data_source(self) -> Self:
+        inline = self.X is not None or self.y is not None
+        if self.dataset_id is not None and inline:
+            raise ValueError("give either dataset_id or inline X and y, not both")
+        if self.dataset_id is None and (self.X is None or self.y is None):
+            raise ValueError("give dataset_id, or both X and y")
+        return self
+
+
+class JobProgress(BaseModel):
+    """The latest reported epoch (``accuracy`` for classifiers, ``val_*`` with validation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int
+    epochs: int | None = None
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+
+
+class JobError(BaseModel):
+    """Why a job failed: ``diverged``, ``interrupted``, ``disk_full``, ``timeout``..."""
+
+    code: str
+    message: str
+
+
+class JobPublic(BaseModel):
+    """A training job."""
+
+    id: str = Field(examples=["job_Xq3v0c9T1aBzKk2L"])
+    status: JobStatus
+    name: str | None = None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: JobProgress | None
+    history: list[dict[str, Any]] = Field(description="One row per reported epoch.")
+    model_id: str | None = Field(description="Set once the model file is completely written.")
+    error: JobError | None
+    dataset_id: str
+    architecture: dict[str, Any]
+    training: dict[str, Any] = Field(description="Every setting, defaults resolved (incl. seed).")
+
+    @classmethod
+    def from_record(cls, record: JobRecord) -> JobPublic:
+        """Build from the runner's record."""
+        error = record.error
+        return cls(
+            id=record.id,
+            status=record.status,
+            name=record.spec.name,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            progress=JobProgress.model_validate(record.progress) if record.progress else None,
+            history=record.history,
+            model_id=record.model_id,
+            error=JobError(
+                code=str(error.get("code", "internal")), message=str(error.get("message", ""))
+            )
+            if error
+            else None,
+            dataset_id=record.spec.dataset_id,
+            architecture=record.spec.architecture,
+            training=record.spec.training,
+        )
+
+
+class JobsPublic(BaseModel):
+    """Jobs, newest first."""
+
+    data: list[JobPublic]
+    count: int

@@ -1,0 +1,315 @@
+"""Engine benchmark: every figure is a ratio against a baseline measured in the same run.
+
+    python bench/engine.py [--quick]
+
+Prints Markdown tables (pasted into docs/benchmarks.md) and writes bench/results/engine.json.
+Baselines: the teaching notebook's own per-sample loop and double-loop boundary map (copied
+faithfully below), scikit-learn's MLPClassifier (when the `bench` extra is installed), and the
+machine's GEMM rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+from _common import machine, median_time, print_table, write_json
+
+from mlp_engine import MLPClassifier, datasets, decision_grid
+
+# --- The notebook's code, copied faithfully (dicts of layers, column-vector biases) -----------
+
+
+def sig(z):  # type: ignore[no-untyped-def]
+    return 1 / (1 + np.exp(-z))
+
+
+def dsig_dz(z):  # type: ignore[no-untyped-def]
+    return sig(z) * (1 - sig(z))
+
+
+def J(y, yhat):  # type: ignore[no-untyped-def]
+    eps = 1e-8
+    return -(yhat * np.log(y + eps) + (1 - yhat) * np.log(1 - y + eps))
+
+
+def dJ_dy(y, yhat):  # type: ignore[no-untyped-def]
+    eps = 1e-8
+    return (1 - yhat) / (1 - y + eps) - yhat / (y + eps)
+
+
+def relu(z):  # type: ignore[no-untyped-def]
+    return np.where(z > 0, z, 0)
+
+
+def drelu_dz(z):  # type: ignore[no-untyped-def]
+    return np.where(z > 0, 1, 0)
+
+
+def init_model(shape):  # type: ignore[no-untyped-def]
+    w = {}
+    b = {}
+    for layer in range(1, len(shape)):
+        w[layer] = np.random.normal(0, 0.1, size=(shape[layer - 1], shape[layer]))
+        b[layer] = np.random.normal(0, 0.1, size=(shape[layer], 1))
+    return w, b
+
+
+def forwardn(x0, w, b):  # type: ignore[no-untyped-def]
+    n_layers = len(w)
+    x_prev = x0
+    for l in range(1, n_layers):  # noqa: E741
+        x_l = relu(np.dot(x_prev, w[l]) + b[l].T)
+        x_prev = x_l
+    return sig(np.dot(x_prev, w[n_layers]) + b[n_layers].T)
+
+
+def backwardn(x0, w, b, y, yhat, alpha):  # type: ignore[no-untyped-def]
+    n_layers = len(w)
+    z = {}
+    x = {0: x0}
+    for l in range(1, n_layers + 1):  # noqa: E741
+        z[l] = np.dot(x[l - 1], w[l]) + b[l].T
+        x[l] = relu(z[l])
+    delta = {}
+    for l in range(n_layers, 0, -1):  # noqa: E741
+        if l == n_layers:
+            delta[l] = dJ_dy(y, yhat) * dsig_dz(z[n_layers])
+        else:
+            delta[l] = np.dot(w[l + 1], delta[l + 1]) * drelu_dz(z[l]).T
+        w[l] -= alpha * np.multiply(delta[l], x[l - 1]).T
+        b[l] -= alpha * delta[l]
+    return w, b
+
+
+def trainn(X, yhat, shape, alpha, n_epoch):  # type: ignore[no-untyped-def]
+    """The notebook's training loop, minus its print of progress every 10 epochs."""
+    n_samples = X.shape[0]
+    costs = np.zeros(shape=(n_epoch, 1))
+    w, b = init_model(shape)
+    for epoch in range(n_epoch):
+        for i in range(n_samples):
+            x0 = X[i, :]
+            yh = yhat[i]
+            y = forwardn(x0, w, b)
+            w, b = backwardn(x0, w, b, y, yh, alpha)
+        predictions = forwardn(X, w, b)
+        costs[epoch] = np.mean(J(predictions, yhat))
+        _accuracy = np.mean(predictions.round() == yhat)
+    return w, b, costs
+
+
+def notebook_boundary(w, b):  # type: ignore[no-untyped-def]
+    x1 = np.linspace(-8, 8, 250)
+    x2 = np.linspace(-10, 10, 250)
+    fun_map = np.empty((x1.size, x2.size))
+    for n, i in enumerate(x1):
+        for m, j in enumerate(x2):
+            fun_map[m, n] = forwardn([i, -j], w, b)[0, 0]
+    return fun_map
+
+
+# --- Measurements -------------------------------------------------------------------------
+
+
+def engine_fit_seconds(X: np.ndarray, y: np.ndarray, epochs: int, **kw: Any) -> float:
+    def run() -> None:
+        MLPClassifier(epochs=epochs, seed=0, **kw).fit(X, y)
+
+    return median_time(run, repeat=3)
+
+
+NOTEBOOK_KW: dict[str, Any] = {
+    "hidden_layers": (5, 3),
+    "activation": "relu",
+    "optimizer": "sgd",
+    "momentum": 0.0,
+    "learning_rate": 0.001,
+    "init": "notebook",
+    "shuffle": False,
+    "standardize": False,
+}
+
+
+def bench_per_sample(X: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, Any]:
+    n = len(X)
+    np.random.seed(0)
+    yhat = y.reshape(-1, 1).astype(float)
+    nb = median_time(lambda: trainn(X, yhat, (2, 5, 3, 1), 0.001, epochs), repeat=3)
+    eng = engine_fit_seconds(X, y, epochs, batch_size=1, **NOTEBOOK_KW)
+    nb_us = nb / (epochs * n) * 1e6
+    eng_us = eng / (epochs * n) * 1e6
+    return {
+        "case": "per-sample SGD, (2,5,3,1)",
+        "baseline": "notebook loop",
+        "baseline_us": nb_us,
+        "engine_us": eng_us,
+        "speedup": nb_us / eng_us,
+        "target": ">= 5x",
+        "met": nb_us / eng_us >= 5,
+    }
+
+
+def bench_batches(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str, Any]]:
+    n = len(X)
+    rows = []
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier as SkMLP
+    except ImportError:  # the `bench` extra is not installed
+        SkMLP = None
+    for batch in (32, n):
+        eng = engine_fit_seconds(X, y, epochs, batch_size=batch, **NOTEBOOK_KW)
+        row: dict[str, Any] = {
+            "case": f"batch {batch}, (2,5,3,1)",
+            "engine_us": eng / (epochs * n) * 1e6,
+        }
+        if SkMLP is not None:
+
+            def sk_fit(batch: int = batch) -> None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    SkMLP(
+                        hidden_layer_sizes=(5, 3),
+                        solver="sgd",
+                        batch_size=batch,
+                        learning_rate_init=0.001,
+                        momentum=0.0,
+                        max_iter=epochs,
+                        shuffle=False,
+                        n_iter_no_change=10**9,
+                        tol=0.0,
+                        random_state=0,
+                    ).fit(X, y)
+
+            sk = median_time(sk_fit, repeat=3)
+            row["baseline"] = "scikit-learn sgd"
+            row["baseline_us"] = sk / (epochs * n) * 1e6
+            row["speedup"] = row["baseline_us"] / row["engine_us"]
+            if batch == 32:
+                row["target"] = ">= 5x"
+                row["met"] = row["speedup"] >= 5
+        rows.append(row)
+    return rows
+
+
+def bench_grid(X: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
+    np.random.seed(1)
+    w, b = init_model((2, 5, 3, 1))
+    nb = median_time(lambda: notebook_boundary(w, b), repeat=3)
+    clf = MLPClassifier(epochs=1, batch_size=len(X), seed=0, **NOTEBOOK_KW).fit(X, y)
+    g250 = median_time(
+        lambda: decision_grid(clf, (-8, 8), (-10, 10), resolution=250), repeat=7, number=5
+    )
+    g1000 = median_time(lambda: decision_grid(clf, (-8, 8), (-10, 10), resolution=1000), repeat=5)
+    return [
+        {
+            "case": "boundary 250x250",
+            "baseline": "notebook double loop",
+            "baseline_ms": nb * 1e3,
+            "engine_ms": g250 * 1e3,
+            "speedup": nb / g250,
+            "target": ">= 300x",
+            "met": nb / g250 >= 300,
+        },
+        {"case": "boundary 1000x1000", "engine_ms": g1000 * 1e3},
+    ]
+
+
+def gemm_gflops(dtype: np.dtype[Any], n: int = 1024) -> float:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    a @ b  # warm-up
+    t = median_time(lambda: a @ b, repeat=7)
+    return 2 * n**3 / t / 1e9
+
+
+def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
+    rows = []
+    layers = (784, 512, 512, 10)
+    n_params = sum(a * b + b for a, b in itertools.pairwise(layers))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, 784))
+    y = rng.integers(0, 10, n_samples)
+    for dtype in ("float64", "float32"):
+        peak = gemm_gflops(np.dtype(dtype))
+        t = engine_fit_seconds(
+            X,
+            y,
+            epochs,
+            hidden_layers=(512, 512),
+            optimizer="sgd",
+            learning_rate=0.01,
+            batch_size=128,
+            dtype=dtype,
+            standardize=False,
+        )
+        # forward 2P + backward 4P flops per sample, plus the per-epoch loss pass (2P).
+        flops = epochs * n_samples * 6 * n_params + epochs * n_samples * 2 * n_params
+        achieved = flops / t / 1e9
+        rows.append(
+            {
+                "case": f"(784,512,512,10) batch 128 {dtype}",
+                "gemm_gflops": peak,
+                "engine_gflops": achieved,
+                "fraction": achieved / peak,
+                "target": ">= 40%",
+                "met": achieved / peak >= 0.4,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs (a smoke run)")
+    args = parser.parse_args()
+    epochs = 2 if args.quick else 5
+    X, y = datasets.make("notebook", n_samples=1000, seed=0)
+    started = time.perf_counter()
+
+    per_sample = bench_per_sample(X, y, epochs)
+    print_table(
+        "Per-sample training (us per sample-step)",
+        [per_sample],
+        ["case", "baseline", "baseline_us", "engine_us", "speedup", "target", "met"],
+    )
+    batches = bench_batches(X, y, epochs * 4)
+    print_table(
+        "Mini-batch and full batch (us per sample per epoch)",
+        batches,
+        ["case", "baseline", "baseline_us", "engine_us", "speedup", "target", "met"],
+    )
+    grid = bench_grid(X, y)
+    print_table(
+        "Decision-boundary grid",
+        grid,
+        ["case", "baseline", "baseline_ms", "engine_ms", "speedup", "target", "met"],
+    )
+    compute = bench_compute_bound(2048 if args.quick else 8192, 1 if args.quick else 2)
+    print_table(
+        "Compute-bound network vs the machine's GEMM rate",
+        compute,
+        ["case", "gemm_gflops", "engine_gflops", "fraction", "target", "met"],
+    )
+    path = write_json(
+        "engine",
+        {
+            "machine": machine(),
+            "seconds": time.perf_counter() - started,
+            "per_sample": per_sample,
+            "batches": batches,
+            "grid": grid,
+            "compute_bound": compute,
+        },
+    )
+    print(f"\nwritten {path}")
+
+
+if __name__ == "__main__":
+    main()

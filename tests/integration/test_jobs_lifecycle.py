@@ -1,0 +1,101 @@
+"""Jobs against a real server: kill -9 and restart, FIFO behind a concurrency of one, 429."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def notebook_job(dataset_id: str, epochs: int, seed: int = 1) -> dict[str, Any]:
+    return {
+        "dataset_id": dataset_id,
+        "architecture": {"hidden_layers": [5, 3]},
+        "training": {
+            "epochs": epochs,
+            "learning_rate": 0.001,
+            "batch_size": 1,
+            "optimizer": "sgd",
+            "momentum": 0.0,
+            "init": "notebook",
+            "shuffle": False,
+            "standardize": False,
+            "seed": seed,
+        },
+    }
+
+
+def notebook_dataset(client: httpx.Client) -> str:
+    response = client.post("/v1/datasets/generate", json={"kind": "notebook"})
+    assert response.status_code == 201, response.text
+    dataset_id: str = response.json()["id"]
+    return dataset_id
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_kill_9_mid_job_then_restart_finishes_the_job(start_server: Any, wait_job: Any) -> None:
+    server = start_server()
+    with server.client() as client:
+        dataset_id = notebook_dataset(client)
+        job = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=400)).json()
+        running = wait_job(client, job["id"], until={"running"}, timeout=30)
+        deadline = time.monotonic() + 30
+        while (running["progress"] or {}).get("epoch", 0) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            running = client.get(f"/v1/jobs/{job['id']}").json()
+        assert running["status"] == "running" and running["progress"]["epoch"] >= 3
+
+    old_group = server.groups[-1]
+    server.kill9()
+    # The job process notices its server is gone and exits: nothing runs unsupervised.
+    deadline = time.monotonic() + 15
+    while group_alive(old_group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not group_alive(old_group), "a process of the killed server is still running"
+
+    server.start()  # same data directory
+    with server.client() as client:
+        done = wait_job(client, job["id"], timeout=90)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["progress"]["epoch"] == 400
+        assert client.get(f"/v1/models/{done['model_id']}").status_code == 200
+        assert client.get(f"/v1/datasets/{dataset_id}").status_code == 200
+
+
+def test_fifo_behind_one_slot_and_429_when_full(start_server: Any, wait_job: Any) -> None:
+    server = start_server(mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="1")
+    with server.client() as client:
+        dataset_id = notebook_dataset(client)
+        first = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=40))
+        second = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=20, seed=3))
+        assert (first.status_code, second.status_code) == (202, 202)
+        # One running + one queued = capacity: the next one is refused with Retry-After.
+        third = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=20))
+        assert third.status_code == 429, third.text
+        assert int(third.headers["retry-after"]) >= 1
+        assert "queue" in third.json()["detail"]
+
+        a = wait_job(client, first.json()["id"])
+        b = wait_job(client, second.json()["id"])
+        assert a["status"] == b["status"] == "succeeded"
+        finished, started = (
+            datetime.fromisoformat(a["finished_at"]),
+            datetime.fromisoformat(b["started_at"]),
+        )
+        assert finished <= started, (finished, started)
+        jobs = client.get("/v1/jobs").json()["data"]
+        assert [j["id"] for j in jobs] == [b["id"], a["id"]]  # newest first; the 429 left none
+        assert client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=1)).status_code == 202
