@@ -7,9 +7,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -23,6 +23,41 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 5, number: int = 1) -> f
             fn()
         times.append((time.perf_counter() - start) / number)
     return statistics.median(times)
+
+
+class Timing(NamedTuple):
+    """Median seconds per call: wall-clock, and CPU time of this process (all its threads)."""
+
+    wall: float
+    cpu: float
+
+
+def interleaved_medians(
+    fns: Mapping[str, Callable[[], Any]],
+    *,
+    repeat: int = 5,
+    number: Mapping[str, int] | None = None,
+) -> dict[str, Timing]:
+    """Median time per call of each of ``fns``, measured in alternation.
+
+    Each of ``repeat`` rounds times every function once in turn (``number[name]`` calls, default
+    1), so a change in the load of a shared machine hits a baseline and the engine alike and
+    their ratio stays meaningful. The CPU time depends less on the load for single-threaded
+    work (it also counts BLAS threads, spinning ones included).
+    """
+    counts = dict.fromkeys(fns, 1) | dict(number or {})
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(counts[name]):
+                fn()
+            walls[name].append((time.perf_counter() - wall) / counts[name])
+            cpus[name].append((time.process_time() - cpu) / counts[name])
+    return {
+        name: Timing(statistics.median(walls[name]), statistics.median(cpus[name])) for name in fns
+    }
 
 
 def machine() -> dict[str, Any]:

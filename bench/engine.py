@@ -1,23 +1,27 @@
 """Engine benchmark: every figure is a ratio against a baseline measured in the same run.
 
-    python bench/engine.py [--quick]
+    python bench/engine.py [--quick] [--blas-threads N]
 
 Prints Markdown tables (pasted into docs/benchmarks.md) and writes bench/results/engine.json.
 Baselines: the teaching notebook's own per-sample loop and double-loop boundary map (copied
 faithfully below), scikit-learn's MLPClassifier (when the `bench` extra is installed), and the
-machine's GEMM rate.
+machine's GEMM rate. Each baseline and the engine are timed in alternation; ``speedup`` is the
+ratio of median wall times, ``speedup_cpu`` that of median process CPU times (which depends
+less on how busy a shared machine is, for single-threaded work).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _common import machine, median_time, print_table, write_json
+from _common import interleaved_medians, machine, median_time, print_table, write_json
 
 from mlp_engine import MLPClassifier, datasets, decision_grid
 
@@ -114,13 +118,15 @@ def notebook_boundary(w, b):  # type: ignore[no-untyped-def]
 
 
 # --- Measurements -------------------------------------------------------------------------
+# Every baseline/engine pair is timed in alternation (``interleaved_medians``): on a shared
+# machine the load changes within seconds, and a ratio of medians taken minutes apart is noise.
 
 
-def engine_fit_seconds(X: np.ndarray, y: np.ndarray, epochs: int, **kw: Any) -> float:
+def engine_fit(X: np.ndarray, y: np.ndarray, epochs: int, **kw: Any) -> Callable[[], None]:
     def run() -> None:
         MLPClassifier(epochs=epochs, seed=0, **kw).fit(X, y)
 
-    return median_time(run, repeat=3)
+    return run
 
 
 NOTEBOOK_KW: dict[str, Any] = {
@@ -135,61 +141,90 @@ NOTEBOOK_KW: dict[str, Any] = {
 }
 
 
-def bench_per_sample(X: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, Any]:
+def bench_per_sample(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str, Any]]:
+    """The notebook's loop vs the engine at batch_size=1: sgd (true gradient) and notebook."""
     n = len(X)
     np.random.seed(0)
     yhat = y.reshape(-1, 1).astype(float)
-    nb = median_time(lambda: trainn(X, yhat, (2, 5, 3, 1), 0.001, epochs), repeat=3)
-    eng = engine_fit_seconds(X, y, epochs, batch_size=1, **NOTEBOOK_KW)
-    nb_us = nb / (epochs * n) * 1e6
-    eng_us = eng / (epochs * n) * 1e6
-    return {
-        "case": "per-sample SGD, (2,5,3,1)",
-        "baseline": "notebook loop",
-        "baseline_us": nb_us,
-        "engine_us": eng_us,
-        "speedup": nb_us / eng_us,
-        "target": ">= 5x",
-        "met": nb_us / eng_us >= 5,
+    optimizers = {
+        "sgd": "per-sample SGD, (2,5,3,1)",
+        "notebook": "per-sample, notebook order, (2,5,3,1)",
     }
+    fns: dict[str, Callable[[], Any]] = {
+        "baseline": lambda: trainn(X, yhat, (2, 5, 3, 1), 0.001, epochs)
+    }
+    for optimizer in optimizers:
+        kw = {**NOTEBOOK_KW, "optimizer": optimizer}
+        fns[optimizer] = engine_fit(X, y, epochs, batch_size=1, **kw)
+    timings = interleaved_medians(fns, repeat=5)
+    steps = epochs * n
+    nb = timings["baseline"]
+    rows = []
+    for optimizer, case in optimizers.items():
+        eng = timings[optimizer]
+        rows.append(
+            {
+                "case": case,
+                "optimizer": optimizer,
+                "baseline": "notebook loop",
+                "baseline_us": nb.wall / steps * 1e6,
+                "engine_us": eng.wall / steps * 1e6,
+                "speedup": nb.wall / eng.wall,
+                "speedup_cpu": nb.cpu / eng.cpu,
+                "target": ">= 5x",
+                "met": nb.wall / eng.wall >= 5,
+            }
+        )
+    return rows
+
+
+def sklearn_fit(X: np.ndarray, y: np.ndarray, epochs: int, batch: int) -> Callable[[], None] | None:
+    """scikit-learn's MLPClassifier with the same layers, sgd and batch size, or None."""
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier as SkMLP
+    except ImportError:  # the `bench` extra is not installed
+        return None
+
+    def run() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            SkMLP(
+                hidden_layer_sizes=(5, 3),
+                solver="sgd",
+                batch_size=batch,
+                learning_rate_init=0.001,
+                momentum=0.0,
+                max_iter=epochs,
+                shuffle=False,
+                n_iter_no_change=10**9,
+                tol=0.0,
+                random_state=0,
+            ).fit(X, y)
+
+    return run
 
 
 def bench_batches(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str, Any]]:
     n = len(X)
     rows = []
-    try:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier as SkMLP
-    except ImportError:  # the `bench` extra is not installed
-        SkMLP = None
     for batch in (32, n):
-        eng = engine_fit_seconds(X, y, epochs, batch_size=batch, **NOTEBOOK_KW)
+        fns = {"engine": engine_fit(X, y, epochs, batch_size=batch, **NOTEBOOK_KW)}
+        sk_fit = sklearn_fit(X, y, epochs, batch)
+        if sk_fit is not None:
+            fns["baseline"] = sk_fit
+        timings = interleaved_medians(fns, repeat=5)
+        eng = timings["engine"]
         row: dict[str, Any] = {
             "case": f"batch {batch}, (2,5,3,1)",
-            "engine_us": eng / (epochs * n) * 1e6,
+            "engine_us": eng.wall / (epochs * n) * 1e6,
         }
-        if SkMLP is not None:
-
-            def sk_fit(batch: int = batch) -> None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    SkMLP(
-                        hidden_layer_sizes=(5, 3),
-                        solver="sgd",
-                        batch_size=batch,
-                        learning_rate_init=0.001,
-                        momentum=0.0,
-                        max_iter=epochs,
-                        shuffle=False,
-                        n_iter_no_change=10**9,
-                        tol=0.0,
-                        random_state=0,
-                    ).fit(X, y)
-
-            sk = median_time(sk_fit, repeat=3)
+        if sk_fit is not None:
+            base = timings["baseline"]
             row["baseline"] = "scikit-learn sgd"
-            row["baseline_us"] = sk / (epochs * n) * 1e6
-            row["speedup"] = row["baseline_us"] / row["engine_us"]
+            row["baseline_us"] = base.wall / (epochs * n) * 1e6
+            row["speedup"] = base.wall / eng.wall
+            row["speedup_cpu"] = base.cpu / eng.cpu
             if batch == 32:
                 row["target"] = ">= 5x"
                 row["met"] = row["speedup"] >= 5
@@ -200,11 +235,16 @@ def bench_batches(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str, A
 def bench_grid(X: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     np.random.seed(1)
     w, b = init_model((2, 5, 3, 1))
-    nb = median_time(lambda: notebook_boundary(w, b), repeat=3)
     clf = MLPClassifier(epochs=1, batch_size=len(X), seed=0, **NOTEBOOK_KW).fit(X, y)
-    g250 = median_time(
-        lambda: decision_grid(clf, (-8, 8), (-10, 10), resolution=250), repeat=7, number=5
+    timings = interleaved_medians(
+        {
+            "baseline": lambda: notebook_boundary(w, b),
+            "engine": lambda: decision_grid(clf, (-8, 8), (-10, 10), resolution=250),
+        },
+        repeat=7,
+        number={"engine": 5},
     )
+    nb, g250 = timings["baseline"].wall, timings["engine"].wall
     g1000 = median_time(lambda: decision_grid(clf, (-8, 8), (-10, 10), resolution=1000), repeat=5)
     return [
         {
@@ -213,20 +253,12 @@ def bench_grid(X: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
             "baseline_ms": nb * 1e3,
             "engine_ms": g250 * 1e3,
             "speedup": nb / g250,
+            "speedup_cpu": timings["baseline"].cpu / timings["engine"].cpu,
             "target": ">= 300x",
             "met": nb / g250 >= 300,
         },
         {"case": "boundary 1000x1000", "engine_ms": g1000 * 1e3},
     ]
-
-
-def gemm_gflops(dtype: np.dtype[Any], n: int = 1024) -> float:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(dtype)
-    b = rng.standard_normal((n, n)).astype(dtype)
-    a @ b  # warm-up
-    t = median_time(lambda: a @ b, repeat=7)
-    return 2 * n**3 / t / 1e9
 
 
 def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
@@ -236,9 +268,12 @@ def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n_samples, 784))
     y = rng.integers(0, 10, n_samples)
+    n = 1024  # the GEMM: (n, n) @ (n, n)
     for dtype in ("float64", "float32"):
-        peak = gemm_gflops(np.dtype(dtype))
-        t = engine_fit_seconds(
+        a = rng.standard_normal((n, n)).astype(dtype)
+        b = rng.standard_normal((n, n)).astype(dtype)
+        a @ b  # warm-up
+        fit = engine_fit(
             X,
             y,
             epochs,
@@ -249,9 +284,13 @@ def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
             dtype=dtype,
             standardize=False,
         )
+        timings = interleaved_medians(
+            {"gemm": lambda a=a, b=b: a @ b, "engine": fit}, repeat=3, number={"gemm": 10}
+        )
+        peak = 2 * n**3 / timings["gemm"].wall / 1e9
         # forward 2P + backward 4P flops per sample, plus the per-epoch loss pass (2P).
         flops = epochs * n_samples * 6 * n_params + epochs * n_samples * 2 * n_params
-        achieved = flops / t / 1e9
+        achieved = flops / timings["engine"].wall / 1e9
         rows.append(
             {
                 "case": f"(784,512,512,10) batch 128 {dtype}",
@@ -265,31 +304,74 @@ def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
     return rows
 
 
+def machine_facts() -> dict[str, Any]:
+    """``machine()`` plus the CPU model and the BLAS NumPy uses."""
+    facts = machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            models = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+        facts["cpu_model"] = models[0] if models else None
+    except OSError:
+        facts["cpu_model"] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        facts["blas"] = [
+            {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        ]
+    except ImportError:  # the `bench` extra is not installed
+        facts["blas"] = None
+    return facts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs (a smoke run)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit BLAS threads (needs threadpoolctl); the default leaves the library's own",
+    )
     args = parser.parse_args()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
+    print(machine_facts())
     epochs = 2 if args.quick else 5
     X, y = datasets.make("notebook", n_samples=1000, seed=0)
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
 
     per_sample = bench_per_sample(X, y, epochs)
     print_table(
         "Per-sample training (us per sample-step)",
-        [per_sample],
-        ["case", "baseline", "baseline_us", "engine_us", "speedup", "target", "met"],
+        per_sample,
+        [
+            "case",
+            "optimizer",
+            "baseline",
+            "baseline_us",
+            "engine_us",
+            "speedup",
+            "speedup_cpu",
+            "target",
+            "met",
+        ],
     )
     batches = bench_batches(X, y, epochs * 4)
     print_table(
         "Mini-batch and full batch (us per sample per epoch)",
         batches,
-        ["case", "baseline", "baseline_us", "engine_us", "speedup", "target", "met"],
+        ["case", "baseline", "baseline_us", "engine_us", "speedup", "speedup_cpu", "target", "met"],
     )
     grid = bench_grid(X, y)
     print_table(
         "Decision-boundary grid",
         grid,
-        ["case", "baseline", "baseline_ms", "engine_ms", "speedup", "target", "met"],
+        ["case", "baseline", "baseline_ms", "engine_ms", "speedup", "speedup_cpu", "target", "met"],
     )
     compute = bench_compute_bound(2048 if args.quick else 8192, 1 if args.quick else 2)
     print_table(
@@ -300,8 +382,10 @@ def main() -> None:
     path = write_json(
         "engine",
         {
-            "machine": machine(),
+            "machine": machine_facts(),
+            "blas_threads": args.blas_threads,
             "seconds": time.perf_counter() - started,
+            "load_average_before_after": [load_before, os.getloadavg()],  # a shared machine
             "per_sample": per_sample,
             "batches": batches,
             "grid": grid,

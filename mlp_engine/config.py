@@ -78,6 +78,30 @@ class MLPConfig:
             object.__setattr__(self, name, value)
         if self.early_stopping and self.validation_fraction == 0.0:
             raise ValueError("early_stopping requires validation_fraction > 0, got 0")
+        if OPTIMIZERS[self.optimizer].layerwise:
+            self._check_layerwise()
+
+    def _check_layerwise(self) -> None:
+        """Settings a layerwise optimizer (``notebook``) cannot honour.
+
+        It updates each layer during one sample's backward pass, so it needs per-sample batches
+        and nothing that transforms the whole gradient first.
+        """
+        name = f"optimizer={self.optimizer!r}"
+        if self.batch_size != 1:
+            raise ValueError(
+                f"batch_size must be 1 with {name}, got {self.batch_size}: it updates the "
+                "weights after every sample, as the notebook's backwardn"
+            )
+        if self.l2 != 0.0:
+            raise ValueError(
+                f"l2 must be 0 with {name}, got {self.l2}: the notebook has no penalty"
+            )
+        if self.clip_norm is not None:
+            raise ValueError(
+                f"clip_norm must be None with {name}, got {self.clip_norm}: clipping needs the "
+                "whole gradient before any layer is updated"
+            )
 
     def to_params(self) -> dict[str, Any]:
         """JSON-able settings; a ``np.random.Generator`` seed is recorded as None."""

@@ -45,12 +45,19 @@ _PARAM_DOC = """
         hidden_layers: units per hidden layer, e.g. ``(16, 16)``; ``()`` means no hidden layer.
         activation: hidden activation, a key of ``ACTIVATIONS``: ``relu`` (default),
             ``leaky_relu``, ``tanh``, ``sigmoid``, ``identity``.
-        optimizer: ``adam`` (default; betas 0.9/0.999, eps 1e-8) or ``sgd``.
+        optimizer: ``adam`` (default; betas 0.9/0.999, eps 1e-8), ``sgd`` or ``notebook``.
+            ``sgd`` always steps along the true gradient. ``notebook`` reproduces the teaching
+            notebook's ``backwardn`` exactly: per-sample SGD without momentum in which each
+            layer, from the output down, is updated as soon as its delta is computed and the
+            delta of the layer below is propagated through the already-updated weights (so the
+            lower layers' steps are not the true gradient's). It needs ``batch_size=1``,
+            ``l2=0`` and no ``clip_norm`` (``ValueError`` otherwise) and ignores ``momentum``.
         learning_rate: step size, > 0 (default 0.01).
-        momentum: sgd momentum in [0, 1) (default 0.9; 0 gives plain SGD); ignored by adam.
+        momentum: sgd momentum in [0, 1) (default 0.9; 0 gives plain SGD); ignored by adam and
+            notebook.
         nesterov: Nesterov momentum for sgd (default False).
         batch_size: samples per update, >= 1, capped at the training-set size (default 32);
-            1 is the notebook's per-sample SGD.
+            1 is the notebook's per-sample SGD (with ``sgd``, on the true gradient).
         epochs: passes over the training data, >= 1 (default 200).
         l2: L2 penalty; ``l2 * W`` is added to every weight gradient, biases excluded
             (default 0).
@@ -288,7 +295,8 @@ class _BaseMLP:
         """Standardise (if configured) and cast ``X: (n, n_features)`` to the model dtype."""
         if self.mean_ is not None and self.scale_ is not None:
             X = (X - self.mean_) / self.scale_
-        return np.ascontiguousarray(X, dtype=self._network().dtype)
+        # Any memory order: training copies its rows anyway and the lean forward pass reads X.T.
+        return np.asarray(X, dtype=self._network().dtype)
 
     def _forward(self, X: npt.ArrayLike) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X: (n, n_features)``."""
@@ -374,11 +382,14 @@ class MLPClassifier(_BaseMLP):
     Two classes use one sigmoid output unit with binary cross-entropy (layers ``(d, ..., 1)``);
     three or more use softmax with cross-entropy and one unit per class. Labels may be ints or
     strings (bools and integral floats such as the notebook's 0.0/1.0 are read as ints);
-    ``predict`` returns the original labels. The teaching notebook's exact setup::
+    ``predict`` returns the original labels. The teaching notebook's setup::
 
         MLPClassifier(hidden_layers=(5, 3), activation="relu", optimizer="sgd", momentum=0.0,
                       learning_rate=0.001, batch_size=1, epochs=200, init="notebook",
                       shuffle=False, standardize=False, seed=s)
+
+    trains on the true gradient; ``optimizer="notebook"`` instead reproduces the notebook's
+    ``backwardn`` update order exactly (to rounding, given the same initial weights).
 """
         + _PARAM_DOC
         + _FITTED_DOC
@@ -638,8 +649,9 @@ def _epoch_runner(
 ) -> Callable[[FloatArray, FloatArray], None]:
     """A function running one epoch over ``(X1, Y)`` with the configured optimizer.
 
-    Plain SGD (no momentum, L2 or clipping) takes the fast route: the learning rate is folded
-    into the output delta (``scale = -learning_rate``), so an update is one ``params += grads``.
+    Plain SGD (no momentum, L2 or clipping; ``notebook`` included) takes the fast route: the
+    learning rate is folded into the output delta (``scale = -learning_rate``), so an update is
+    one ``params += grads`` (for ``notebook``, one ``block += grad`` per layer).
     """
     optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum, cfg.nesterov)
     transform = GradientTransform(net, cfg.l2, cfg.clip_norm)
@@ -653,6 +665,8 @@ def _epoch_runner(
     elif isinstance(optimizer, SGD) and optimizer.momentum == 0.0:
         step, scale = _add, -optimizer.lr
     ws = Workspace(net, min(cfg.batch_size, n_train))
+    if optimizer.layerwise:  # the notebook's order; MLPConfig ensures batch_size == 1
+        return lambda X1, Y: sample_epoch(ws, X1, Y, step, scale, layerwise=True)
     epoch = sample_epoch if ws.rows == 1 else batch_epoch
     return lambda X1, Y: epoch(ws, X1, Y, step, scale)
 

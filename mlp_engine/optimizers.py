@@ -6,6 +6,11 @@ vectorised operations whatever the depth. ``step`` runs once per mini-batch (onc
 ``batch_size=1``), so it updates ``params`` and its own state in place and may overwrite
 ``grads`` (a measured hot path: fresh arrays per step cost more than the arithmetic for small
 networks).
+
+An optimizer with ``layerwise = True`` (only ``notebook``) is instead stepped once per *layer*,
+from the output down, on that layer's block of ``params`` as soon as its gradient is known, and
+the backward pass then propagates through the updated weights: the teaching notebook's
+``backwardn`` order. That needs per-sample updates (``batch_size=1``).
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import numpy as np
 
 from mlp_engine.activations import FloatArray
 
-__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "NotebookSGD", "Optimizer", "make_optimizer"]
 
 
 class Optimizer(Protocol):
     """What the training loop needs from an optimizer."""
 
     name: ClassVar[str]
+    layerwise: ClassVar[bool]
 
     def step(self, params: FloatArray, grads: FloatArray) -> None:
         """Update ``params: (P,)`` in place from ``grads: (P,)`` (which may be overwritten)."""
@@ -43,6 +49,7 @@ class SGD:
     """
 
     name: ClassVar[str] = "sgd"
+    layerwise: ClassVar[bool] = False
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
         self.lr = lr
@@ -83,6 +90,7 @@ class Adam:
     """
 
     name: ClassVar[str] = "adam"
+    layerwise: ClassVar[bool] = False
 
     def __init__(
         self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
@@ -125,14 +133,43 @@ class Adam:
         params += tmp
 
 
-OPTIMIZERS: dict[str, type[SGD] | type[Adam]] = {cls.name: cls for cls in (SGD, Adam)}
-"""Optimizer classes by public name."""
+class NotebookSGD(SGD):
+    """The teaching notebook's ``backwardn``, reproduced exactly: per-sample SGD, no momentum.
+
+    For each sample, each layer from the output down is updated (``W <- W - lr * dW``,
+    ``b <- b - lr * db``) as soon as its delta is computed, and the delta of the layer below is
+    propagated through the *updated* weights. So only the output layer takes a true gradient
+    step; the layers below take a step whose error is of order ``lr`` relative to it. ``sgd``
+    with ``momentum=0`` and ``batch_size=1`` is the true-gradient version of the same loop.
+
+    ``layerwise``: the training loop calls ``step`` on each layer's block in turn; valid only
+    with ``batch_size=1``, without ``l2`` or ``clip_norm``; ``momentum`` and ``nesterov`` are
+    ignored.
+    """
+
+    name: ClassVar[str] = "notebook"
+    layerwise: ClassVar[bool] = True
+
+    def __init__(self, lr: float) -> None:
+        super().__init__(lr)
+
+    @classmethod
+    def from_settings(cls, learning_rate: float, momentum: float, nesterov: bool) -> NotebookSGD:
+        """Build from the estimator's ``learning_rate`` (``momentum``, ``nesterov``: ignored)."""
+        return cls(learning_rate)
+
+
+OPTIMIZERS: dict[str, type[SGD] | type[Adam]] = {cls.name: cls for cls in (SGD, Adam, NotebookSGD)}
+"""Optimizer classes by public name: ``sgd``, ``adam`` and ``notebook`` (``NotebookSGD``)."""
 
 
 def make_optimizer(
     name: str, learning_rate: float, momentum: float = 0.0, nesterov: bool = False
 ) -> SGD | Adam:
-    """A fresh optimizer from the estimator's settings (``momentum``, ``nesterov``: sgd only)."""
+    """A fresh optimizer from the estimator's settings (``momentum``, ``nesterov``: sgd only).
+
+    ``notebook`` gives a ``NotebookSGD`` (an ``SGD`` with ``layerwise = True``).
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
     return OPTIMIZERS[name].from_settings(learning_rate, momentum, nesterov)

@@ -24,7 +24,7 @@ __all__ = [
 # Equal to the engine's tables (``ACTIVATIONS``, ``OPTIMIZERS``, ``INITS``, ``DTYPES``; a test
 # checks it); spelled out so the OpenAPI schema lists the choices.
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
-Optimizer = Literal["sgd", "adam"]
+Optimizer = Literal["sgd", "adam", "notebook"]
 Init = Literal["notebook", "he", "glorot"]
 DType = Literal["float64", "float32"]
 
@@ -73,7 +73,12 @@ class Training(BaseModel):
     batch_size: int = Field(
         32, ge=1, description="Rows per update; 1 = the notebook's per-sample SGD."
     )
-    optimizer: Optimizer = Field("adam", description="`sgd` (optional momentum) or `adam`.")
+    optimizer: Optimizer = Field(
+        "adam",
+        description="`sgd` (optional momentum, Nesterov), `adam`, or `notebook`: the teaching "
+        "notebook's per-sample update, each layer updated before the delta is propagated "
+        "through it (batch_size 1 only; reproduces the notebook exactly).",
+    )
     momentum: FiniteFloat = Field(
         0.9, ge=0, lt=1, description="SGD momentum (ignored by adam); 0 = plain SGD."
     )

@@ -161,3 +161,15 @@ def test_network_gradients_are_finite_when_logits_reach_1000(name: str, k: int) 
         loss, grads = net.loss_and_gradient(X, Y)
     assert np.abs(logits).max() > BIG
     assert np.isfinite(loss) and np.isfinite(grads).all()
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 1500), (2, 1024)])
+def test_chunk_writers_equal_the_activation(shape: tuple[int, int]) -> None:
+    """The lean pass's writers (relu keeps a row of zeros for long rows) compute ``fn``."""
+    z = np.random.default_rng(0).normal(size=shape)
+    for activation in ACTIVATIONS.values():
+        write = activation.chunk_writer()
+        for rows in (z, z[:, : shape[1] - 1], z.astype(np.float32)):  # another length and dtype
+            out = np.empty_like(rows)
+            write(rows, out)
+            np.testing.assert_array_equal(out, activation.fn(rows))

@@ -148,3 +148,23 @@ def test_workspace_logits_match_the_lean_forward_pass() -> None:
     np.testing.assert_allclose(partial, net.logits(X[:4]))
     np.testing.assert_allclose(ws.grads, net.loss_and_gradient(X[:4], Y[:4])[1])
     assert not np.allclose(ws.grads, full)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_lean_forward_pass_in_chunks_matches_the_layer_formula(dtype: str, order: str) -> None:
+    """Several chunks and a partial last one, any input memory order, either dtype."""
+    rng = np.random.default_rng(5)
+    net = Network.initialized(
+        (3, 600, 2), ACTIVATIONS["tanh"], OUTPUTS["softmax"], "glorot", rng, dtype
+    )
+    X = np.asarray(rng.normal(size=(3 * 256 + 5, 3)), dtype=dtype, order=order)
+    a = X
+    for w, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
+        a = np.tanh(a @ w + b)
+    expected = a @ net.weights[-1] + net.biases[-1]
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-13}
+    logits = net.logits(X)  # 600 units: 256-row chunks
+    assert logits.dtype == dtype and logits.shape == (773, 2) and logits.flags.c_contiguous
+    np.testing.assert_allclose(logits, expected, **tol)
+    np.testing.assert_allclose(net.logits(X[:7]), expected[:7], **tol)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mlp_engine.optimizers import OPTIMIZERS, SGD, Adam, make_optimizer
+from mlp_engine.optimizers import OPTIMIZERS, SGD, Adam, NotebookSGD, make_optimizer
 
 P0 = np.array([1.0, -2.0, 0.5])
 G1 = np.array([0.5, 0.25, -1.0])
@@ -23,19 +23,23 @@ def _two_steps(optimizer: SGD | Adam) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_table_and_factory() -> None:
-    assert {"sgd": SGD, "adam": Adam} == OPTIMIZERS
+    assert {"sgd": SGD, "adam": Adam, "notebook": NotebookSGD} == OPTIMIZERS
+    assert [cls.layerwise for cls in (SGD, Adam, NotebookSGD)] == [False, False, True]
     sgd = make_optimizer("sgd", 0.1, momentum=0.5, nesterov=True)
     assert isinstance(sgd, SGD) and (sgd.lr, sgd.momentum, sgd.nesterov) == (0.1, 0.5, True)
     adam = make_optimizer("adam", 0.01, momentum=0.5)
     assert isinstance(adam, Adam) and (adam.lr, adam.beta1, adam.beta2) == (0.01, 0.9, 0.999)
+    notebook = make_optimizer("notebook", 0.1, momentum=0.9, nesterov=True)  # both ignored
+    assert isinstance(notebook, NotebookSGD) and (notebook.lr, notebook.momentum) == (0.1, 0.0)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         make_optimizer("rmsprop", 0.1)
 
 
 def test_plain_sgd() -> None:
-    one, two = _two_steps(SGD(0.1))
-    np.testing.assert_allclose(one, [0.95, -2.025, 0.6], rtol=1e-15)
-    np.testing.assert_allclose(two, [0.96, -2.065, 0.4], rtol=1e-15)
+    for sgd in (SGD(0.1), NotebookSGD(0.1)):  # notebook: the same step, applied per layer
+        one, two = _two_steps(sgd)
+        np.testing.assert_allclose(one, [0.95, -2.025, 0.6], rtol=1e-15)
+        np.testing.assert_allclose(two, [0.96, -2.065, 0.4], rtol=1e-15)
 
 
 def test_sgd_momentum() -> None:

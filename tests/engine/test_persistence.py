@@ -8,7 +8,6 @@ entry whose declared size lies, truncated and corrupted files, wrong keys, dtype
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import signal
@@ -27,6 +26,20 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
+from helpers.model_files import (
+    LAYERS,
+    Trap,
+    build_zip,
+    config_npy,
+    make_model,
+    npy,
+    npy_header,
+    patch_central_entry,
+    pickled_object_array,
+    valid_members,
+    with_members,
+    write_zip_bomb,
+)
 
 from mlp_engine import persistence
 from mlp_engine.errors import ModelFormatError
@@ -38,92 +51,11 @@ from mlp_engine.persistence import (
     write_atomic,
 )
 
-LAYERS = (2, 5, 3, 1)
-BOMB_DATA_BYTES = 400 * 2**20
 HEADER_ONLY_LIMIT = 2**20  # a rejection must not allocate more than this (tracemalloc peak)
 
 
 # ----------------------------------------------------------------------------- building files
-
-
-def make_model(
-    layers: tuple[int, ...] = LAYERS, dtype: type = np.float64, seed: int = 0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    weights: list[np.ndarray] = [
-        rng.normal(size=(a, b)).astype(dtype) for a, b in itertools.pairwise(layers)
-    ]
-    biases: list[np.ndarray] = [rng.normal(size=b).astype(dtype) for b in layers[1:]]
-    return weights, biases
-
-
-def npy(arr: np.ndarray, allow_pickle: bool = False) -> bytes:
-    """The .npy bytes of ``arr`` (object arrays are pickled when ``allow_pickle``)."""
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, arr, allow_pickle=allow_pickle)
-    return buf.getvalue()
-
-
-def npy_header(descr: str, shape: tuple[int, ...], fortran: bool = False) -> bytes:
-    """A version 1.0 .npy header alone (magic + length + dict), for hand-made members."""
-    buf = io.BytesIO()
-    header = {"descr": descr, "fortran_order": fortran, "shape": shape}
-    np.lib.format.write_array_header_1_0(buf, header)
-    return buf.getvalue()
-
-
-def config_npy(doc: Any = None, *, raw: bytes | None = None, **changes: Any) -> bytes:
-    """The ``config`` member: JSON of ``doc`` (default: a valid config for LAYERS)."""
-    if raw is None:
-        if doc is None:
-            doc = {"layers": list(LAYERS), "format_version": FORMAT_VERSION, **changes}
-        raw = json.dumps(doc).encode()
-    return npy(np.frombuffer(raw, dtype=np.uint8))
-
-
-def valid_members(layers: tuple[int, ...] = LAYERS) -> dict[str, bytes]:
-    weights, biases = make_model(layers)
-    members = {f"W{i}.npy": npy(w) for i, w in enumerate(weights)}
-    members.update({f"b{i}.npy": npy(b) for i, b in enumerate(biases)})
-    members["config.npy"] = config_npy({"layers": list(layers), "format_version": 1})
-    return members
-
-
-def build_zip(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def with_members(**replace: bytes | None) -> bytes:
-    """A valid file for LAYERS with members replaced (``W1=...``) or removed (``W1=None``)."""
-    members = valid_members()
-    for key, data in replace.items():
-        if data is None:
-            members.pop(f"{key}.npy")
-        else:
-            members[f"{key}.npy"] = data
-    return build_zip(members)
-
-
-def patch_central_entry(
-    data: bytes, name: str, *, file_size: int | None = None, crc: int | None = None
-) -> bytes:
-    """Rewrite the declared size / CRC of ``name`` in the central directory (what zipfile uses)."""
-    out = bytearray(data)
-    pos = out.find(b"PK\x01\x02")
-    while pos >= 0:
-        name_len = struct.unpack_from("<H", out, pos + 28)[0]
-        if out[pos + 46 : pos + 46 + name_len] == name.encode():
-            if crc is not None:
-                struct.pack_into("<L", out, pos + 16, crc)
-            if file_size is not None:
-                struct.pack_into("<L", out, pos + 24, file_size)
-            return bytes(out)
-        pos = out.find(b"PK\x01\x02", pos + 4)
-    raise AssertionError(f"no central directory entry for {name}")
+# The builders live in tests/helpers/model_files.py (shared with tests/reliability).
 
 
 def expect_rejected(data: bytes | BinaryIO, *fragments: str, **limits: int) -> str:
@@ -407,23 +339,6 @@ def test_kill_9_during_writes_never_leaves_a_broken_model(tmp_path: Path) -> Non
 # --------------------------------------------------------------------- hostile: pickles
 
 
-class Trap:
-    """Unpickling this calls ``open(path, "w")``: the file appears if anything unpickles it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (str(self.path), "w"))
-
-
-def pickled_object_array(sentinel: Path, shape: tuple[int, ...]) -> bytes:
-    arr = np.empty(shape, dtype=object)
-    for index in np.ndindex(shape):
-        arr[index] = Trap(sentinel)
-    return npy(arr, allow_pickle=True)
-
-
 def test_the_pickle_trap_is_armed(tmp_path: Path) -> None:
     """Control: numpy with allow_pickle=True does run the payload of the file used below."""
     sentinel = tmp_path / "armed"
@@ -496,21 +411,8 @@ def test_version_2_header_declaring_a_4_gb_header_is_rejected_before_reading_it(
 
 @pytest.fixture(scope="module")
 def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """Layers (1, 2); W0 is a valid header for shape (1, 2) followed by 400 MB of zeros.
-
-    Written by streaming 1 MiB chunks through zipfile's deflater: ~400 KB on disk, and the
-    test never holds the 400 MB.
-    """
-    path = tmp_path_factory.mktemp("bomb") / "bomb.npz"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("config.npy", config_npy({"layers": [1, 2], "format_version": 1}))
-        zf.writestr("b0.npy", npy(np.zeros(2)))
-        with zf.open("W0.npy", "w") as member:
-            member.write(npy_header("<f8", (1, 2)))
-            chunk = bytes(2**20)
-            for _ in range(BOMB_DATA_BYTES // len(chunk)):
-                member.write(chunk)
-    data = path.read_bytes()
+    """~400 KB on disk, 400 MB once inflated (see ``write_zip_bomb``)."""
+    data = write_zip_bomb(tmp_path_factory.mktemp("bomb") / "bomb.npz")
     assert len(data) < 2**20
     return data
 

@@ -116,6 +116,43 @@ def test_float32_per_sample_path() -> None:
     assert clf.weights_[0].dtype == np.float32 and clf.score(X, y) >= 0.95
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_notebook_optimizer_trains_any_network(dtype: str) -> None:
+    """``notebook`` beyond the notebook: softmax output, tanh, float32; momentum is ignored."""
+    X, y = datasets.make("gaussians", n_samples=90, n_classes=3, seed=0)
+    kw: dict[str, Any] = {
+        "hidden_layers": (8, 4),
+        "activation": "tanh",
+        "optimizer": "notebook",
+        "batch_size": 1,
+        "learning_rate": 0.05,
+        "epochs": 30,
+        "dtype": dtype,
+        "seed": 0,
+    }
+    clf = MLPClassifier(**kw).fit(X, y)  # momentum 0.9 by default: ignored
+    assert all(w.dtype == dtype for w in clf.weights_ + clf.biases_)
+    assert clf.score(X, y) >= 0.95
+    plain = MLPClassifier(**kw, momentum=0.0).fit(X, y)
+    np.testing.assert_array_equal(plain.weights_[0], clf.weights_[0])
+    true_gradient = MLPClassifier(**{**kw, "optimizer": "sgd"}, momentum=0.0).fit(X, y)
+    assert not np.array_equal(true_gradient.weights_[0], clf.weights_[0])  # the update order
+
+
+def test_notebook_optimizer_regression_and_divergence() -> None:
+    x = np.linspace(-1.0, 1.0, 40)[:, None]
+    kw: dict[str, Any] = {"hidden_layers": (8,), "optimizer": "notebook", "batch_size": 1}
+    reg = MLPRegressor(**kw, learning_rate=0.01, epochs=40, seed=0).fit(x, np.sin(3 * x[:, 0]))
+    assert reg.history_[-1]["loss"] < 0.4 * reg.history_[0]["loss"]
+    X, y = datasets.make("xor", n_samples=50, seed=0)
+    clf = MLPClassifier(**kw, learning_rate=10.0, standardize=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergedError) as info:
+            clf.fit(X * 1e150, y)
+    assert info.value.epoch == 1
+
+
 # ---------------------------------------------------------------- one epoch vs hand arithmetic
 
 
@@ -362,6 +399,12 @@ def test_wrong_feature_count_at_predict() -> None:
         ({"patience": 0}, "patience must be >= 1, got 0"),
         ({"shuffle": "yes"}, "shuffle must be true or false"),
         ({"seed": -1}, "seed must be None, a non-negative integer"),
+        ({"optimizer": "notebook"}, "batch_size must be 1 with optimizer='notebook', got 32"),
+        ({"optimizer": "notebook", "batch_size": 1, "l2": 0.1}, "l2 must be 0 with optimizer="),
+        (
+            {"optimizer": "notebook", "batch_size": 1, "clip_norm": 1.0},
+            "clip_norm must be None with optimizer='notebook'",
+        ),
     ],
 )
 def test_invalid_settings_name_the_parameter(kwargs: dict[str, Any], message: str) -> None:
