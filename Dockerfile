@@ -8,7 +8,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mlp_engine ./mlp_engine
 COPY app ./app
-RUN python -m pip wheel --wheel-dir /wheels .
+# The checksum file is copied into the runtime stage below: bind mounts do not take part in
+# podman's layer cache key, so without it a rebuilt wheel could be skipped.
+RUN python -m pip wheel --wheel-dir /wheels . && sha256sum /wheels/*.whl > /wheels.sha256
 
 FROM python:3.12-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MLP_DATA_DIR=/data \
     MLP_HOST=0.0.0.0 \
     MLP_PORT=8000
+COPY --from=build /wheels.sha256 /tmp/wheels.sha256
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-index --find-links=/wheels mlp-service \
     && groupadd --system --gid 10001 app \

@@ -6,6 +6,7 @@ import logging
 import logging.config
 import time
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -73,9 +74,14 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
+@lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    """``2024-05-01T12:00:00`` (cached: every log line of one second shares it)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def _iso_time(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    return f"{_utc_second(int(created))}.{int(created % 1 * 1000):03d}Z"
 
 
 def log_config(level: str = "info", json: bool = True) -> dict[str, Any]:

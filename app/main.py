@@ -6,6 +6,8 @@ Importing this module builds nothing: the stores and the job runner are created 
 
 from __future__ import annotations
 
+import gc
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +15,12 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from app.api.deps import reject_unknown_query
 from app.api.errors import register_exception_handlers
 from app.api.routes import datasets, health, job_boundary, jobs, playground
+from app.api.routes.models import PredictFastPath
 from app.api.routes.models import router as models_router
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
@@ -54,15 +58,28 @@ _TAGS = [
 _STOP_TIMEOUT_SECONDS = 3.0
 
 
+# FastAPI versions with native OpenTelemetry look for configured providers on every request
+# (about 10 us, a tenth of a one-row predict: docs/benchmarks.md, HTTP). The service exports its
+# own Prometheus metrics (/metrics) and ships no OpenTelemetry set-up, so those hooks are off.
+_FRAMEWORK_TELEMETRY_OFF: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
+
+
 def build_runner(settings: Settings) -> JobRunner:
     """The job back-end named by ``MLP_JOB_BACKEND``."""
     if settings.job_backend == "embedded":
         from app.jobs.embedded import EmbeddedRunner  # imported late: spawns processes
 
         return EmbeddedRunner(settings)
+    if settings.job_backend == "rq":
+        from app.jobs.rq_runner import RQRunner  # imported late: needs redis and rq
+
+        return RQRunner(settings)
     raise RuntimeError(
-        f"MLP_JOB_BACKEND={settings.job_backend!r} is not available in this version; "
-        "use 'embedded' (the default)"
+        f"MLP_JOB_BACKEND={settings.job_backend!r} is unknown; use 'embedded' (the default) or 'rq'"
     )
 
 
@@ -70,6 +87,20 @@ def _open_stores(app: FastAPI, settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.dataset_store = DatasetStore(settings.data_dir)
     app.state.model_store = ModelStore(settings.data_dir, max_model_bytes=settings.max_model_bytes)
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, the app, its schemas) out of the cyclic
+    collector's reach, once per process.
+
+    Those objects live as long as the process, yet every full collection walks them. A large
+    predict body makes orjson build one list per row, which triggers full collections: at
+    100,000 rows parsing took 3x as long as with the start-up objects frozen
+    (docs/benchmarks.md, HTTP).
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 @asynccontextmanager
@@ -81,6 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Recovery (re-queueing interrupted jobs) touches SQLite and processes: keep it off the loop.
     await anyio.to_thread.run_sync(runner.start)
     app.state.jobs = runner
+    _freeze_startup_objects()
     logger.info(
         "service started",
         extra={"data_dir": str(settings.data_dir), "job_backend": settings.job_backend},
@@ -98,23 +130,43 @@ def _count_models(app: FastAPI) -> int | None:
     return None if store is None else store.count()
 
 
-def _add_security_scheme(app: FastAPI) -> None:
-    """Document the bearer key in OpenAPI when keys are configured (the middleware enforces it)."""
+_JSON = "application/json"
+
+
+def _json_error_content(operation: dict[str, Any]) -> None:
+    """Document every error response (4xx/5xx) as JSON, whatever the route's success type.
+
+    FastAPI files the ``model`` of an extra response under the route's own media type, so the
+    SSE route's 404/422 appeared as ``text/event-stream``; every error body is JSON.
+    """
+    for status, response in operation.get("responses", {}).items():
+        content = response.get("content")
+        if status[:1] not in ("4", "5") or not content or _JSON in content:
+            continue
+        schemas = [media["schema"] for media in content.values() if "schema" in media]
+        response["content"] = {_JSON: {"schema": schemas[0]}} if schemas else {_JSON: {}}
+
+
+def _customise_openapi(app: FastAPI, settings: Settings) -> None:
+    """JSON error bodies everywhere; with keys configured, the bearer scheme on ``/v1`` routes
+    (the middleware enforces it)."""
     base_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = base_openapi()
-        components = schema.setdefault("components", {})
-        components.setdefault("securitySchemes", {})["bearerAuth"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "One of the keys in `MLP_API_KEYS`.",
-        }
+        if settings.api_keys:
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {})["bearerAuth"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "One of the keys in `MLP_API_KEYS`.",
+            }
         for path, operations in schema.get("paths", {}).items():
-            if path.startswith("/v1/"):
-                for operation in operations.values():
+            for operation in operations.values():
+                _json_error_content(operation)
+                if settings.api_keys and path.startswith("/v1/"):
                     operation["security"] = [{"bearerAuth": []}]
         app.openapi_schema = schema
         return schema
@@ -132,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=_TAGS,
         lifespan=lifespan,
         redirect_slashes=False,
+        **_FRAMEWORK_TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.dataset_store = None
@@ -142,17 +195,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     register_exception_handlers(app)
     app.include_router(health.router)
-    v1_errors = error_responses(401)
-    app.include_router(datasets.router, responses=v1_errors)
-    app.include_router(jobs.router, responses=v1_errors)
-    app.include_router(job_boundary.router, responses=v1_errors)
-    app.include_router(models_router, responses=v1_errors)
+    # Every /v1 route: 401 without a valid key (when keys are set), 422 for an unknown query
+    # parameter, 503 while starting/stopping.
+    v1_errors = error_responses(401, 422, 503)
+    v1_checks = [Depends(reject_unknown_query)]
+    app.include_router(datasets.router, responses=v1_errors, dependencies=v1_checks)
+    app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
+    app.include_router(job_boundary.router, responses=v1_errors, dependencies=v1_checks)
+    app.include_router(models_router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(playground.router)
 
-    # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the routes.
+    # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the predict
+    # fast path wraps FastAPI's own stack and the routes.
+    app.add_middleware(PredictFastPath)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    if settings.api_keys:
-        _add_security_scheme(app)
+    _customise_openapi(app, settings)
     return app

@@ -77,11 +77,21 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        # Bounded: methods x route templates (unmatched paths share one label) x statuses.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one finished request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        """Record one finished request (each label set's children are looked up once)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch(self, collector: Any) -> None:
         """Register a custom collector (e.g. :class:`StateCollector`)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 
 import orjson
@@ -30,12 +30,22 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 # A client's X-Request-ID is echoed only if it is short and made of harmless characters.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNMATCHED = "<unmatched>"
 _MAX_LOGGED_PATH = 200
 
 access_logger = logging.getLogger("app.access")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), without building a ``Headers`` object
+    (this runs on every request; ASGI servers give lower-case names)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _route_path(scope: Scope) -> str:
@@ -76,8 +86,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
-        request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else uuid.uuid4().hex
+        offered = _header(scope, _REQUEST_ID_KEY) or ""
+        request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else os.urandom(16).hex()
         # Shared with the exception handlers, which run outside this middleware.
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
@@ -89,8 +99,8 @@ class RequestContextMiddleware:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = [h for h in message.get("headers", []) if h[0].lower() != _REQUEST_ID_KEY]
+                headers.append((_REQUEST_ID_KEY, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -110,6 +120,8 @@ class RequestContextMiddleware:
         method: str = scope.get("method", "")
         if self.metrics is not None:
             self.metrics.observe(method, route, status, seconds)
+        if not access_logger.isEnabledFor(logging.INFO):
+            return
         path = _route_path(scope)
         client = scope.get("client")
         access_logger.info(
@@ -205,10 +217,16 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
-            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._reject(send)
+                return
+            if _header(scope, b"transfer-encoding") is None:
+                # The HTTP server frames the body by Content-Length and never delivers more, so
+                # there is nothing to count (this is every ordinary request: skip the wrappers).
+                await self.app(scope, receive, send)
+                return
         received = 0
         started = False
 

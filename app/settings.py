@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     # Jobs.
     job_backend: Literal["embedded", "rq"] = "embedded"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    rq_queue: str = Field("mlp-jobs", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     max_concurrent_jobs: int = Field(default_factory=_default_concurrency, ge=1, le=256)
     max_queued_jobs: int = Field(32, ge=0, le=100_000)
     job_cancel_grace_seconds: float = Field(5.0, gt=0, le=300)

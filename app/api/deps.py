@@ -7,9 +7,10 @@ never block: FastAPI then runs them on the event loop instead of hopping to the 
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from app.errors import ServiceError
 from app.jobs.base import JobRunner
@@ -26,6 +27,7 @@ __all__ = [
     "get_jobs",
     "get_model_store",
     "get_settings",
+    "reject_unknown_query",
 ]
 
 
@@ -61,6 +63,35 @@ async def get_model_store(request: Request) -> ModelStore:
 async def get_jobs(request: Request) -> JobRunner:
     """The job runner built in the lifespan (any :class:`JobRunner` back-end)."""
     return cast(JobRunner, _state(request, "jobs"))
+
+
+def _declared_query(dependant: Any) -> set[str]:
+    """Names of the query parameters a route and its sub-dependencies declare."""
+    names = {param.alias for param in getattr(dependant, "query_params", ())}
+    for sub in getattr(dependant, "dependencies", ()):
+        names |= _declared_query(sub)
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not take: a typo such as ``?resoluton=10``
+    is reported, never silently ignored."""
+    if not request.url.query:
+        return
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    declared = _declared_query(dependant)
+    for name, value in request.query_params.multi_items():
+        if name not in declared:
+            takes = ", ".join(sorted(declared)) or "none"
+            error = {
+                "loc": ("query", name[:40]),
+                "msg": f"not a parameter of this route (it takes: {takes})",
+                "type": "extra_forbidden",
+                "input": value,
+            }
+            raise RequestValidationError([error])
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.errors import InvalidInput, ServiceError
 from app.jobs.base import JobError, JobNotFound, JobStateError, QueueFull
@@ -133,6 +136,71 @@ async def _body_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
     )
 
 
+_PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+_PARAM_RE = re.compile(r"\{[^}/]+\}")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the request's path answers to, for a 405's ``Allow`` header.
+
+    Starlette names only the methods of the first route whose path matches, but ``/v1/datasets``
+    has one route per method. For a path in the OpenAPI schema the answer is the methods of the
+    best-matching path template there (a literal path beats a template: ``/v1/models/import`` is
+    ``POST`` only, not ``/v1/models/{model_id}``'s ``GET, DELETE``); for other paths (the
+    playground, the docs) every method is tried against the router.
+    """
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    best: tuple[int, list[str]] | None = None
+    for template, methods in _documented_paths(request.app).items():
+        if template.fullmatch(path) is not None:
+            rank = template.pattern.count("[^/]+")  # path parameters
+            if best is None or rank < best[0]:
+                best = (rank, methods)
+    if best is not None:
+        return best[1]
+    allowed = []
+    for method in _PROBED_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+def _documented_paths(app: FastAPI) -> dict[re.Pattern[str], list[str]]:
+    """Each OpenAPI path as a regex (``{param}`` = one segment) -> its methods (cached)."""
+    cached: dict[re.Pattern[str], list[str]] | None = getattr(app.state, "allow_table", None)
+    if cached is None:
+        cached = {}
+        for template, operations in app.openapi().get("paths", {}).items():
+            parts = _PARAM_RE.split(template)
+            regex = "[^/]+".join(re.escape(part) for part in parts)
+            cached[re.compile(regex)] = sorted(method.upper() for method in operations)
+        app.state.allow_table = cached
+    return cached
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Starlette's own errors (unknown path, wrong method): JSON, with a complete ``Allow``."""
+    if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8): invalid input
+        item = {
+            "loc": ["body"],
+            "msg": f"request body: {exc.detail} (send well-formed JSON in UTF-8)",
+            "type": "body_parse_error",
+        }
+        return _json(request, 422, {"detail": [item]})
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    if exc.status_code < 200 or exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    body = {"detail": exc.detail, "code": codes.get(exc.status_code, "http_error")}
+    return _json(request, exc.status_code, body, headers)
+
+
 def _internal_body(request: Request) -> dict[str, Any]:
     return {"detail": "internal error", "code": "internal", "request_id": _request_id(request)}
 
@@ -153,13 +221,15 @@ _Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install every mapping: ServiceError, JobError, validation, 413 and the 500 catch-all."""
+    """Install every mapping: ServiceError, JobError, validation, 413, Starlette's 404/405 and
+    the 500 catch-all."""
     handlers: list[tuple[type[Exception], _Handler]] = [
         (RequestValidationError, _validation_error),
         (InvalidInput, _invalid_input),
         (ServiceError, _service_error),
         (JobError, _job_error),
         (BodyTooLarge, _body_too_large),
+        (StarletteHTTPException, _http_error),
         (Exception, _unexpected),
     ]
     for exc_class, handler in handlers:

@@ -7,7 +7,9 @@ raises a flag that the epoch callback reads, and end-of-file (the server died, e
 ends the process at once with ``os._exit`` so that a job never runs unsupervised; its row stays
 ``running`` and start-up recovery re-runs it.
 
-:func:`execute_job` is the job itself, separate so tests can run it in-process.
+:func:`execute_job` is the job itself, separate so tests can run it in-process. It writes every
+state change through a :class:`JobSink`: the SQLite store here, the Redis store on RQ workers
+(:mod:`app.jobs.rq_runner`), so both back-ends share one training loop.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound
@@ -32,10 +34,12 @@ from app.jobs.base import (
     ERROR_DIVERGED,
     ERROR_INTERNAL,
     ERROR_INVALID_DATA,
+    ERROR_TIMEOUT,
+    JobRecord,
     JobSpec,
     JobStatus,
 )
-from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
+from app.jobs.sqlite_store import DB_FILENAME, Report, SQLiteJobStore
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
 
@@ -43,6 +47,8 @@ __all__ = [
     "MSG_CANCEL",
     "MSG_STOP",
     "JobControl",
+    "JobSink",
+    "JobTimeout",
     "WorkerOptions",
     "execute_job",
     "run_job",
@@ -63,6 +69,43 @@ _METRIC_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 _MIN_SNAPSHOT_INTERVAL = 0.25
 
 Outcome = Literal["succeeded", "failed", "cancelled", "requeued", "lost"]
+
+
+class JobSink(Protocol):
+    """Where a running job records its state. Every write is fenced by ``run_id``: it applies
+    only while the job is ``running`` under that run (see :class:`SQLiteJobStore`, which is one)."""
+
+    def begin_run(self, job_id: str, run_id: str, pid: int) -> JobRecord | None:
+        """The run starts in process ``pid``; None if it is no longer current (skip the job)."""
+
+    def report(
+        self,
+        job_id: str,
+        run_id: str,
+        rows: Iterable[Mapping[str, Any]],
+        progress: Mapping[str, Any] | None,
+    ) -> Report:
+        """Append history rows and set the latest progress; tells whether a cancel is pending."""
+
+    def finish(
+        self,
+        job_id: str,
+        run_id: str,
+        status: JobStatus,
+        *,
+        model_id: str | None = None,
+        error: Mapping[str, str] | None = None,
+        rows: Iterable[Mapping[str, Any]] = (),
+        progress: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Write the final state; False if the run was no longer current."""
+
+    def requeue(self, job_id: str, run_id: str) -> str | None:
+        """Back to the queue without counting the attempt (shutdown); the new status or None."""
+
+
+class JobTimeout(Exception):
+    """Raised inside a job by its back-end when it runs past ``MLP_JOB_TIMEOUT_SECONDS``."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +213,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def execute_job(
-    store: SQLiteJobStore,
+    store: JobSink,
     data_dir: Path,
     job_id: str,
     control: JobControl,
@@ -193,7 +236,7 @@ def execute_job(
 
 
 def _execute(
-    store: SQLiteJobStore,
+    store: JobSink,
     data_dir: Path,
     job_id: str,
     spec: JobSpec,
@@ -222,6 +265,8 @@ def _execute(
     try:
         estimator = _build_estimator(spec)
         estimator.fit(X, y, on_epoch=on_epoch)
+    except JobTimeout as exc:
+        return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)
     except mlp_engine.DivergedError as exc:
         return _fail(store, job_id, run_id, ERROR_DIVERGED, str(exc), reporter)
     except (ValueError, InvalidInput) as exc:
@@ -249,6 +294,8 @@ def _execute(
             job_id=job_id,
             dataset_id=spec.dataset_id,
         )
+    except JobTimeout as exc:
+        return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)
     except Exception as exc:
         if _is_disk_full(exc):
             logger.error("job %s: no space left while saving model %s", job_id, spec.model_id)
@@ -271,7 +318,7 @@ def _build_estimator(spec: JobSpec) -> Any:
 
 
 def _end(
-    store: SQLiteJobStore,
+    store: JobSink,
     job_id: str,
     run_id: str,
     status: JobStatus,
@@ -293,7 +340,7 @@ def _end(
 
 
 def _fail(
-    store: SQLiteJobStore,
+    store: JobSink,
     job_id: str,
     run_id: str,
     code: str,
@@ -337,7 +384,7 @@ class _Reporter:
 
     def __init__(
         self,
-        store: SQLiteJobStore,
+        store: JobSink,
         job_id: str,
         run_id: str,
         epochs: int | None,

@@ -71,7 +71,13 @@ class DatasetGenerate(BaseModel):
         )
     )
     n_samples: int | None = Field(
-        None, ge=1, description="Rows; default per kind (notebook 1000, gaussians 300, else 400)."
+        None,
+        ge=4,
+        le=1_000_000,
+        description=(
+            "Rows, at least two per class and at most `MLP_MAX_ROWS`; default per kind "
+            "(notebook 1000, gaussians 300, else 400)."
+        ),
     )
     noise: FiniteFloat | None = Field(
         None,
@@ -85,7 +91,10 @@ class DatasetGenerate(BaseModel):
         None, ge=0, le=2**63 - 1, description="Random seed; default 0, so runs are reproducible."
     )
     n_classes: int | None = Field(
-        None, ge=2, description="Only for `spirals` (default 2) and `gaussians` (default 3)."
+        None,
+        ge=2,
+        le=10,
+        description="Only for `spirals` (default 2) and `gaussians` (default 3).",
     )
     name: str | None = Field(
         None, min_length=1, max_length=200, description="Default: kind, size and seed."

@@ -77,6 +77,7 @@ class ModelStore:
     ) -> None:
         self.root = Path(data_dir) / "models"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root = str(self.root)
         if clean_temp:
             remove_stale_temp_files(self.root)
         self.cache_size = max(1, cache_size)
@@ -169,9 +170,18 @@ class ModelStore:
         return meta
 
     def cached(self, model_id: str) -> Estimator | None:
-        """The cached estimator if its file is unchanged, else ``None`` (one ``stat``, no read)."""
-        path = self._path(check_id(_RESOURCE, model_id))
-        identity = _identity(path, model_id)
+        """The cached estimator if its file is unchanged, else ``None`` (one ``stat``, no read).
+
+        This runs on every predict, on the event loop: a plain ``os.stat`` of a string path (no
+        ``pathlib``) is the whole cost. The stat is what makes a file replaced or deleted by
+        another process (a job retry, another ``MLP_WORKERS`` process) visible at once.
+        """
+        check_id(_RESOURCE, model_id)
+        try:
+            st = os.stat(f"{self._root}/{model_id}{_SUFFIX}")
+        except FileNotFoundError:
+            raise NotFound(_RESOURCE, model_id) from None
+        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
         with self._lock:
             entry = self._models.get(model_id)
             if entry is None or entry[0] != identity:
@@ -247,7 +257,13 @@ class ModelStore:
         try:
             with open(path, "rb") as fh:
                 st = os.fstat(fh.fileno())
-                model = mlp_engine.load(fh)
+                # Members may not declare more than the file's own size (what a stored model
+                # holds) or the import limit: a planted zip bomb is refused before allocating.
+                limit = max(self.max_model_bytes, st.st_size)
+                weights, biases, config = load_model_file(
+                    fh, max_member_bytes=limit, max_total_bytes=limit
+                )
+                model = from_config(weights, biases, config)
         except FileNotFoundError:
             raise NotFound(_RESOURCE, model_id) from None
         except (MemoryError, RecursionError):

@@ -106,8 +106,9 @@ def test_compose_api_service(compose: dict[str, Any]) -> None:
     assert api["environment"]["MLP_DATA_DIR"] == "/data"
 
 
-def test_env_example_documents_compose_variables(compose: dict[str, Any]) -> None:
-    text = (ROOT / "docker-compose.yml").read_text()
+@pytest.mark.parametrize("compose_file", ["docker-compose.yml", "docker-compose.rq.yml"])
+def test_env_example_documents_compose_variables(compose_file: str) -> None:
+    text = (ROOT / compose_file).read_text()
     used = set(re.findall(r"\$\{(\w+)", text))
     documented = set(re.findall(r"^(\w+)=", (ROOT / ".env.example").read_text(), re.M))
     assert used <= documented, f"undocumented in .env.example: {sorted(used - documented)}"

@@ -97,15 +97,17 @@ def test_compute_cost_counts_weights_and_biases() -> None:
 # -- create and follow --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "notebook"])
 async def test_notebook_setup_runs_and_is_recorded(
-    client: httpx.AsyncClient, gen: Any, wait_job: Any
+    client: httpx.AsyncClient, gen: Any, wait_job: Any, optimizer: str
 ) -> None:
     dataset = await gen(client, "notebook", n_samples=300)
+    training = {**NOTEBOOK_TRAINING, "epochs": 5, "optimizer": optimizer}
     body = {
         "dataset_id": dataset["id"],
         "name": "notebook net",
         "architecture": {"hidden_layers": [5, 3], "activation": "relu"},
-        "training": {**NOTEBOOK_TRAINING, "epochs": 5},
+        "training": training,
     }
     response = await client.post("/v1/jobs", json=body)
     assert response.status_code == 202, response.text
@@ -115,7 +117,7 @@ async def test_notebook_setup_runs_and_is_recorded(
     assert job["status"] in ("queued", "running")
     assert job["dataset_id"] == dataset["id"] and job["name"] == "notebook net"
     assert job["architecture"] == {"hidden_layers": [5, 3], "activation": "relu"}
-    for key, value in {**NOTEBOOK_TRAINING, "epochs": 5}.items():
+    for key, value in training.items():
         assert job["training"][key] == value, key
 
     done = await wait_job(client, job["id"])
@@ -317,6 +319,11 @@ async def test_bad_job_data_is_422_naming_the_field(
         ({"training": {"bogus": 1}}, ["body", "training", "bogus"]),
         ({"training": {"early_stopping": True}}, ["body", "training"]),
         ({"training": {"seed": -1}}, ["body", "training", "seed"]),
+        ({"training": {"optimizer": "notebook"}}, ["body", "training", "batch_size"]),
+        (
+            {"training": {"optimizer": "notebook", "batch_size": 1, "l2": 0.1}},
+            ["body", "training", "l2"],
+        ),
     ],
 )
 async def test_bad_settings_are_422_naming_the_field(

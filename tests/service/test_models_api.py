@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 import mlp_engine
 from app.main import create_app
 from app.settings import Settings
 from app.storage import DatasetStore, ModelStore
 from mlp_engine import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.anyio
 
 MAX_ROWS = 50
 MAX_GRID = 40
@@ -78,9 +80,13 @@ def app(tmp_path: Path) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> TestClient:
-    # Not entered as a context manager: no lifespan, so no job runner; the stores are set above.
-    return TestClient(app, raise_server_exceptions=False)
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # The lifespan is not run: no job runner is needed; the stores are set above.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as client:
+        yield client
 
 
 @pytest.fixture
@@ -127,14 +133,16 @@ def png_size(data: bytes) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- metadata
 
 
-def test_list_get_delete(client: TestClient, store: ModelStore, binary: MLPClassifier) -> None:
-    assert client.get("/v1/models").json() == {"data": [], "count": 0}
+async def test_list_get_delete(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
+) -> None:
+    assert (await client.get("/v1/models")).json() == {"data": [], "count": 0}
     save(store, binary, "mdl_a", job_id="job_1", dataset_id="ds_1")
     save(store, binary, "mdl_b")
-    listing = client.get("/v1/models").json()
+    listing = (await client.get("/v1/models")).json()
     assert listing["count"] == 2
     assert [m["id"] for m in listing["data"]] == ["mdl_b", "mdl_a"]  # newest first
-    body = client.get("/v1/models/mdl_a").json()
+    body = (await client.get("/v1/models/mdl_a")).json()
     assert body["id"] == "mdl_a" and body["name"] == "test model"
     assert body["job_id"] == "job_1" and body["dataset_id"] == "ds_1"
     assert body["task"] == "classification" and body["classes"] == [0, 1]
@@ -144,11 +152,11 @@ def test_list_get_delete(client: TestClient, store: ModelStore, binary: MLPClass
     assert set(body["metrics"]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert body["training"]["epochs"] == 30
     assert body["created_at"].endswith(("Z", "+00:00"))
-    response = client.delete("/v1/models/mdl_a")
+    response = await client.delete("/v1/models/mdl_a")
     assert response.status_code == 204 and response.content == b""
-    assert_error(client.get("/v1/models/mdl_a"), 404, "mdl_a")
-    assert_error(client.delete("/v1/models/mdl_a"), 404, "not_found")
-    assert client.get("/v1/models").json()["count"] == 1
+    assert_error(await client.get("/v1/models/mdl_a"), 404, "mdl_a")
+    assert_error(await client.delete("/v1/models/mdl_a"), 404, "not_found")
+    assert (await client.get("/v1/models")).json()["count"] == 1
 
 
 @pytest.mark.parametrize(
@@ -163,8 +171,8 @@ def test_list_get_delete(client: TestClient, store: ModelStore, binary: MLPClass
     ],
 )
 @pytest.mark.parametrize("suffix", ["", "/download", "/boundary"])
-def test_bad_and_unknown_ids(
-    client: TestClient,
+async def test_bad_and_unknown_ids(
+    client: httpx.AsyncClient,
     path: str,
     statuses: set[int],
     suffix: str,
@@ -178,43 +186,43 @@ def test_bad_and_unknown_ids(
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", spy)
-    response = client.get(path + suffix)
+    response = await client.get(path + suffix)
     assert response.status_code in statuses, response.text
     assert_error(response, response.status_code)
-    response = client.post(path + "/predict", json={"X": [[0, 0]]})
+    response = await client.post(path + "/predict", json={"X": [[0, 0]]})
     assert response.status_code in statuses | {405}, response.text
     assert not [f for f in opened if "passwd" in f or "etc" in f]
     monkeypatch.undo()
     if suffix == "":
-        assert client.delete(path).status_code in statuses
+        assert (await client.delete(path)).status_code in statuses
 
 
-def test_damaged_model_file_is_409_not_500(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_damaged_model_file_is_409_not_500(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary, "mdl_ok")
     (store.root / "mdl_bad.npz").write_bytes(b"PK\x03\x04 this is not a model" * 10)
-    assert_error(client.get("/v1/models/mdl_bad"), 409, "mdl_bad", "damaged")
-    assert_error(client.post("/v1/models/mdl_bad/predict", json={"X": [[0, 0]]}), 409)
-    assert_error(client.get("/v1/models/mdl_bad/boundary"), 409)
-    assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["mdl_ok"]
+    assert_error(await client.get("/v1/models/mdl_bad"), 409, "mdl_bad", "damaged")
+    assert_error(await client.post("/v1/models/mdl_bad/predict", json={"X": [[0, 0]]}), 409)
+    assert_error(await client.get("/v1/models/mdl_bad/boundary"), 409)
+    assert [m["id"] for m in (await client.get("/v1/models")).json()["data"]] == ["mdl_ok"]
 
 
 # ------------------------------------------------------------------------ download/import
 
 
-def test_download_import_round_trip_gives_identical_predictions(
-    client: TestClient, store: ModelStore, multiclass: MLPClassifier
+async def test_download_import_round_trip_gives_identical_predictions(
+    client: httpx.AsyncClient, store: ModelStore, multiclass: MLPClassifier
 ) -> None:
     save(store, multiclass, "mdl_src", dataset_id="ds_gone")
-    download = client.get("/v1/models/mdl_src/download")
+    download = await client.get("/v1/models/mdl_src/download")
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/octet-stream"
     assert download.headers["content-disposition"] == 'attachment; filename="mdl_src.npz"'
     assert download.content == (store.root / "mdl_src.npz").read_bytes()
     assert mlp_engine.load(io.BytesIO(download.content)).n_features_in_ == 2
 
-    raw = client.post(
+    raw = await client.post(
         "/v1/models/import",
         content=download.content,
         headers={"content-type": "application/octet-stream"},
@@ -223,22 +231,22 @@ def test_download_import_round_trip_gives_identical_predictions(
     imported = raw.json()
     assert imported["id"] != "mdl_src" and imported["job_id"] is None
     assert imported["name"] == "test model" and imported["classes"] == ["blue", "green", "red"]
-    form = client.post(
+    form = await client.post(
         "/v1/models/import", files={"file": ("model.npz", download.content, "application/x")}
     )
     assert form.status_code == 201, form.text
     X = np.random.default_rng(9).normal(size=(25, 2)).tolist()
     results = [
-        client.post(f"/v1/models/{model_id}/predict", json={"X": X}).json()
+        (await client.post(f"/v1/models/{model_id}/predict", json={"X": X})).json()
         for model_id in ("mdl_src", imported["id"], form.json()["id"])
     ]
     assert results[0] == results[1] == results[2]
-    assert client.get("/v1/models").json()["count"] == 3
+    assert (await client.get("/v1/models")).json()["count"] == 3
 
 
 @pytest.mark.parametrize("multipart", [False, True])
-def test_import_refuses_hostile_files(
-    client: TestClient,
+async def test_import_refuses_hostile_files(
+    client: httpx.AsyncClient,
     store: ModelStore,
     binary: MLPClassifier,
     tmp_path: Path,
@@ -262,19 +270,19 @@ def test_import_refuses_hostile_files(
     }
     for kind, data in bodies.items():
         if multipart:
-            response = client.post("/v1/models/import", files={"file": ("m.npz", data)})
+            response = await client.post("/v1/models/import", files={"file": ("m.npz", data)})
         else:
-            response = client.post("/v1/models/import", content=data)
+            response = await client.post("/v1/models/import", content=data)
         body = assert_error(response, 422, "not a valid model file")
         assert body["detail"][0]["loc"] == ["body"], kind
     assert not marker.exists()
     assert sorted(p.name for p in store.root.iterdir()) == ["mdl_src.npz"]
 
 
-def test_import_multipart_without_file_field(client: TestClient) -> None:
-    response = client.post("/v1/models/import", data={"other": "x"}, files={"x": ("a", b"b")})
+async def test_import_multipart_without_file_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/models/import", data={"other": "x"}, files={"x": ("a", b"b")})
     assert_error(response, 422, "file")
-    response = client.post(
+    response = await client.post(
         "/v1/models/import",
         content=b"--nope",
         headers={"content-type": "multipart/form-data; boundary=zzz"},
@@ -282,29 +290,31 @@ def test_import_multipart_without_file_field(client: TestClient) -> None:
     assert_error(response, 422)
 
 
-def test_import_size_limit_is_413(client: TestClient, store: ModelStore) -> None:
+async def test_import_size_limit_is_413(client: httpx.AsyncClient, store: ModelStore) -> None:
     big = b"\0" * (MAX_MODEL_BYTES + 1)
-    assert_error(client.post("/v1/models/import", content=big), 413, "too large")
+    assert_error(await client.post("/v1/models/import", content=big), 413, "too large")
 
-    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while streaming
         for _ in range(MAX_MODEL_BYTES // 4096 + 2):
             yield b"\0" * 4096
 
-    assert_error(client.post("/v1/models/import", content=chunks()), 413)
-    assert_error(client.post("/v1/models/import", files={"file": ("m.npz", big)}), 413, "too large")
+    assert_error(await client.post("/v1/models/import", content=chunks()), 413)
+    assert_error(
+        await client.post("/v1/models/import", files={"file": ("m.npz", big)}), 413, "too large"
+    )
     assert list(store.root.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------- predict
 
 
-def test_predict_binary_matches_the_engine(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_predict_binary_matches_the_engine(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary)
     X = np.random.default_rng(4).normal(size=(30, 2)) * 3
     X[0] = [3.0, -1.0]
-    response = client.post("/v1/models/mdl_test/predict", json={"X": X.tolist()})
+    response = await client.post("/v1/models/mdl_test/predict", json={"X": X.tolist()})
     assert response.status_code == 200
     body = response.json()
     assert body["classes"] == [0, 1]
@@ -315,23 +325,23 @@ def test_predict_binary_matches_the_engine(
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_predict_multiclass_string_labels_and_regression(
-    client: TestClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
+async def test_predict_multiclass_string_labels_and_regression(
+    client: httpx.AsyncClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
 ) -> None:
     save(store, multiclass, "mdl_multi")
     save(store, regressor, "mdl_reg")
     X = np.random.default_rng(5).normal(size=(7, 2))
-    multi = client.post("/v1/models/mdl_multi/predict", json={"X": X.tolist()}).json()
+    multi = (await client.post("/v1/models/mdl_multi/predict", json={"X": X.tolist()})).json()
     assert multi["classes"] == ["blue", "green", "red"]
     assert multi["predictions"] == multiclass.predict(X).tolist()
     np.testing.assert_allclose(np.sum(multi["probabilities"], axis=1), 1.0)
-    reg = client.post("/v1/models/mdl_reg/predict", json={"X": X.tolist()}).json()
+    reg = (await client.post("/v1/models/mdl_reg/predict", json={"X": X.tolist()})).json()
     assert set(reg) == {"predictions"}
     np.testing.assert_allclose(reg["predictions"], regressor.predict(X), rtol=1e-15)
 
 
-def test_predict_inline_and_thread_pool_paths_agree(
-    client: TestClient,
+async def test_predict_inline_and_thread_pool_paths_agree(
+    client: httpx.AsyncClient,
     store: ModelStore,
     binary: MLPClassifier,
     monkeypatch: pytest.MonkeyPatch,
@@ -339,10 +349,10 @@ def test_predict_inline_and_thread_pool_paths_agree(
     save(store, binary)
     body = orjson.dumps({"X": np.random.default_rng(6).normal(size=(MAX_ROWS, 2)).tolist()})
     url = "/v1/models/mdl_test/predict"
-    first = client.post(url, content=body)  # not cached yet: loaded in the thread pool
-    inline = client.post(url, content=body)  # cached and small: on the event loop
+    first = await client.post(url, content=body)  # not cached yet: loaded in the thread pool
+    inline = await client.post(url, content=body)  # cached and small: on the event loop
     monkeypatch.setattr("app.api.routes.models._INLINE_BODY_BYTES", 0)
-    threaded = client.post(url, content=body)  # cached but "large": thread pool
+    threaded = await client.post(url, content=body)  # cached but "large": thread pool
     assert first.status_code == inline.status_code == threaded.status_code == 200
     assert first.json() == inline.json() == threaded.json()
 
@@ -369,8 +379,8 @@ def test_predict_inline_and_thread_pool_paths_agree(
         (b"\xff\xfe", ["body"], "not valid JSON"),
     ],
 )
-def test_predict_bad_inputs_are_422_naming_the_field(
-    client: TestClient,
+async def test_predict_bad_inputs_are_422_naming_the_field(
+    client: httpx.AsyncClient,
     store: ModelStore,
     binary: MLPClassifier,
     body: bytes,
@@ -378,54 +388,65 @@ def test_predict_bad_inputs_are_422_naming_the_field(
     fragment: str,
 ) -> None:
     save(store, binary)
-    response = client.post(
+    response = await client.post(
         "/v1/models/mdl_test/predict", content=body, headers={"content-type": "application/json"}
     )
     detail = assert_error(response, 422, fragment)["detail"]
     assert detail[0]["loc"] == loc
 
 
-def test_predict_row_cap_is_inclusive(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_predict_row_cap_is_inclusive(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary)
-    at_cap = client.post("/v1/models/mdl_test/predict", json={"X": [[0.0, 1.0]] * MAX_ROWS})
+    at_cap = await client.post("/v1/models/mdl_test/predict", json={"X": [[0.0, 1.0]] * MAX_ROWS})
     assert at_cap.status_code == 200 and len(at_cap.json()["predictions"]) == MAX_ROWS
-    over = client.post("/v1/models/mdl_test/predict", json={"X": [[0.0, 1.0]] * (MAX_ROWS + 1)})
+    over = await client.post(
+        "/v1/models/mdl_test/predict", json={"X": [[0.0, 1.0]] * (MAX_ROWS + 1)}
+    )
     assert_error(over, 422, f"at most {MAX_ROWS}")
 
 
-def test_predict_unknown_model_and_too_large_body(client: TestClient, app: FastAPI) -> None:
-    assert_error(client.post("/v1/models/mdl_nope/predict", json={"X": [[1, 2]]}), 404)
+async def test_predict_unknown_model_and_too_large_body(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    assert_error(await client.post("/v1/models/mdl_nope/predict", json={"X": [[1, 2]]}), 404)
     too_big = b" " * (app.state.settings.max_body_bytes + 1)
-    assert_error(client.post("/v1/models/mdl_nope/predict", content=too_big), 413)
+    assert_error(await client.post("/v1/models/mdl_nope/predict", content=too_big), 413)
 
 
-def test_predict_uses_the_model_cache(
-    client: TestClient, store: ModelStore, binary: MLPClassifier, monkeypatch: pytest.MonkeyPatch
+async def test_predict_uses_the_model_cache(
+    client: httpx.AsyncClient,
+    store: ModelStore,
+    binary: MLPClassifier,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     save(store, binary)
+    import app.storage.models as storage_models  # the store reads files through it
+
     loads: list[object] = []
-    real_load = mlp_engine.load
+    real_load = storage_models.load_model_file
 
-    def counting_load(source: Any) -> Any:
+    def counting_load(source: Any, **limits: int) -> Any:
         loads.append(source)
-        return real_load(source)
+        return real_load(source, **limits)
 
-    monkeypatch.setattr(mlp_engine, "load", counting_load)
+    monkeypatch.setattr(storage_models, "load_model_file", counting_load)
     for _ in range(5):
-        assert client.post("/v1/models/mdl_test/predict", json={"X": [[1, 2]]}).status_code == 200
+        assert (
+            await client.post("/v1/models/mdl_test/predict", json={"X": [[1, 2]]})
+        ).status_code == 200
     assert len(loads) == 1
 
 
 # ------------------------------------------------------------------------------ boundary
 
 
-def test_boundary_json_matches_decision_grid_and_orientation(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_boundary_json_matches_decision_grid_and_orientation(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary)
-    response = client.get("/v1/models/mdl_test/boundary", params={"nx": 7, "ny": 5})
+    response = await client.get("/v1/models/mdl_test/boundary", params={"nx": 7, "ny": 5})
     assert response.status_code == 200
     body = response.json()
     xs, ys, values = mlp_engine.decision_grid(binary, nx=7, ny=5)
@@ -443,53 +464,59 @@ def test_boundary_json_matches_decision_grid_and_orientation(
     assert "predicted" not in body and "values" not in body
 
 
-def test_boundary_explicit_ranges_and_default_resolution(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_boundary_explicit_ranges_and_default_resolution(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary)
-    body = client.get(
-        "/v1/models/mdl_test/boundary",
-        params={"x_min": -1, "x_max": 1, "y_min": 0, "y_max": 2, "resolution": 11},
+    body = (
+        await client.get(
+            "/v1/models/mdl_test/boundary",
+            params={"x_min": -1, "x_max": 1, "y_min": 0, "y_max": 2, "resolution": 11},
+        )
     ).json()
     assert body["x"][0] == -1 and body["x"][-1] == 1 and len(body["x"]) == 11
     assert body["y"][0] == 0 and body["y"][-1] == 2 and len(body["y"]) == 11
     xs, _, _ = mlp_engine.decision_grid(binary, resolution=MAX_GRID)
-    partial = client.get("/v1/models/mdl_test/boundary", params={"x_min": 0.5, "resolution": 40})
+    partial = await client.get(
+        "/v1/models/mdl_test/boundary", params={"x_min": 0.5, "resolution": 40}
+    )
     assert partial.json()["x"][0] == 0.5
     assert partial.json()["x"][-1] == pytest.approx(xs[-1])
 
 
-def test_boundary_multiclass_and_regression_shapes(
-    client: TestClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
+async def test_boundary_multiclass_and_regression_shapes(
+    client: httpx.AsyncClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
 ) -> None:
     save(store, multiclass, "mdl_multi")
     save(store, regressor, "mdl_reg")
-    multi = client.get("/v1/models/mdl_multi/boundary", params={"nx": 6, "ny": 4}).json()
+    multi = (await client.get("/v1/models/mdl_multi/boundary", params={"nx": 6, "ny": 4})).json()
     probabilities = np.array(multi["probabilities"])
     assert probabilities.shape == (4, 6, 3)
     np.testing.assert_allclose(probabilities.sum(axis=2), 1.0)
     np.testing.assert_array_equal(multi["predicted"], probabilities.argmax(axis=2))
     np.testing.assert_allclose(multi["confidence"], probabilities.max(axis=2))
     assert multi["classes"] == ["blue", "green", "red"]
-    reg = client.get("/v1/models/mdl_reg/boundary", params={"nx": 6, "ny": 4}).json()
+    reg = (await client.get("/v1/models/mdl_reg/boundary", params={"nx": 6, "ny": 4})).json()
     assert reg["task"] == "regression" and reg["classes"] is None
     assert np.array(reg["values"]).shape == (4, 6) and "probabilities" not in reg
     _, _, values = mlp_engine.decision_grid(regressor, nx=6, ny=4)
     np.testing.assert_allclose(reg["values"], values)
 
 
-def test_boundary_features_and_fixed_for_wider_models(
-    client: TestClient, store: ModelStore, wide: MLPClassifier
+async def test_boundary_features_and_fixed_for_wider_models(
+    client: httpx.AsyncClient, store: ModelStore, wide: MLPClassifier
 ) -> None:
     save(store, wide, "mdl_wide")
     url = "/v1/models/mdl_wide/boundary"
-    body = client.get(url, params={"features": "3,0", "fixed": "1.5,2.5", "resolution": 5}).json()
+    body = (
+        await client.get(url, params={"features": "3,0", "fixed": "1.5,2.5", "resolution": 5})
+    ).json()
     assert body["features"] == [3, 0] and body["fixed"] == [1.5, 2.5]
     _, _, values = mlp_engine.decision_grid(
         wide, resolution=5, features=(3, 0), fixed={1: 1.5, 2: 2.5}
     )
     np.testing.assert_allclose(body["probabilities"], values)
-    default = client.get(url, params={"resolution": 5}).json()
+    default = (await client.get(url, params={"resolution": 5})).json()
     midpoints = (wide.data_min_ + wide.data_max_) / 2
     np.testing.assert_allclose(default["fixed"], midpoints[2:])
     for params, name in (
@@ -502,20 +529,20 @@ def test_boundary_features_and_fixed_for_wider_models(
         ({"fixed": "1,inf"}, "fixed"),
         ({"fixed": "1,x"}, "fixed"),
     ):
-        detail = assert_error(client.get(url, params=params), 422, name)["detail"]
+        detail = assert_error(await client.get(url, params=params), 422, name)["detail"]
         assert detail[0]["loc"] == ["query", name], params
 
 
-def test_boundary_query_validation(
-    client: TestClient, store: ModelStore, binary: MLPClassifier
+async def test_boundary_query_validation(
+    client: httpx.AsyncClient, store: ModelStore, binary: MLPClassifier
 ) -> None:
     save(store, binary)
     url = "/v1/models/mdl_test/boundary"
-    default = client.get(url).json()  # default 100 points per axis, or the cap if lower
+    default = (await client.get(url)).json()  # default 100 points per axis, or the cap if lower
     assert len(default["x"]) == len(default["y"]) == min(100, MAX_GRID)
-    at_cap = client.get(url, params={"resolution": MAX_GRID})
+    at_cap = await client.get(url, params={"resolution": MAX_GRID})
     assert at_cap.status_code == 200 and len(at_cap.json()["x"]) == MAX_GRID
-    ok = client.get(url, params={"nx": MAX_GRID, "ny": 2})
+    ok = await client.get(url, params={"nx": MAX_GRID, "ny": 2})
     assert ok.status_code == 200 and len(ok.json()["y"]) == 2
     for params, name in (
         ({"resolution": MAX_GRID + 1}, "resolution"),
@@ -529,23 +556,27 @@ def test_boundary_query_validation(
         ({"format": "gif"}, "format"),
         ({"fixed": "1"}, "fixed"),
     ):
-        detail = assert_error(client.get(url, params=params), 422)["detail"]
+        detail = assert_error(await client.get(url, params=params), 422)["detail"]
         assert detail[0]["loc"] == ["query", name], (params, detail)
-    assert_error(client.get("/v1/models/mdl_nope/boundary"), 404)
+    assert_error(await client.get("/v1/models/mdl_nope/boundary"), 404)
 
 
-def test_boundary_value_budget_for_many_classes(client: TestClient, store: ModelStore) -> None:
+async def test_boundary_value_budget_for_many_classes(
+    client: httpx.AsyncClient, store: ModelStore
+) -> None:
     X = np.random.default_rng(7).normal(size=(44, 2))
     y = np.arange(44) % 11
     save(store, MLPClassifier(hidden_layers=(3,), epochs=1).fit(X, y), "mdl_eleven")
     url = "/v1/models/mdl_eleven/boundary"
-    assert_error(client.get(url, params={"resolution": MAX_GRID}), 422, "at most 16000 are allowed")
-    ok = client.get(url, params={"resolution": 38})  # 38 * 38 * 11 = 15884 values
+    assert_error(
+        await client.get(url, params={"resolution": MAX_GRID}), 422, "at most 16000 are allowed"
+    )
+    ok = await client.get(url, params={"resolution": 38})  # 38 * 38 * 11 = 15884 values
     assert ok.status_code == 200 and np.array(ok.json()["probabilities"]).shape == (38, 38, 11)
 
 
-def test_boundary_png_with_and_without_training_points(
-    client: TestClient,
+async def test_boundary_png_with_and_without_training_points(
+    client: httpx.AsyncClient,
     store: ModelStore,
     datasets: DatasetStore,
     binary: MLPClassifier,
@@ -554,30 +585,32 @@ def test_boundary_png_with_and_without_training_points(
     X, y = binary_data
     dataset = datasets.create(X, y, name="train", task="classification")
     save(store, binary, "mdl_png", dataset_id=dataset.id)
-    response = client.get("/v1/models/mdl_png/boundary", params={"format": "png"})
+    response = await client.get("/v1/models/mdl_png/boundary", params={"format": "png"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert png_size(response.content) == (640, 480)
     datasets.delete(dataset.id)  # the points are skipped once the dataset is gone
-    again = client.get("/v1/models/mdl_png/boundary", params={"format": "png", "resolution": 10})
+    again = await client.get(
+        "/v1/models/mdl_png/boundary", params={"format": "png", "resolution": 10}
+    )
     assert again.status_code == 200 and png_size(again.content) == (640, 480)
 
 
-def test_boundary_png_multiclass_and_regression(
-    client: TestClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
+async def test_boundary_png_multiclass_and_regression(
+    client: httpx.AsyncClient, store: ModelStore, multiclass: MLPClassifier, regressor: MLPRegressor
 ) -> None:
     save(store, multiclass, "mdl_multi")
     save(store, regressor, "mdl_reg")
     for model_id in ("mdl_multi", "mdl_reg"):
-        response = client.get(f"/v1/models/{model_id}/boundary", params={"format": "png"})
+        response = await client.get(f"/v1/models/{model_id}/boundary", params={"format": "png"})
         assert response.status_code == 200 and png_size(response.content) == (640, 480)
 
 
 # ------------------------------------------------------------------------------- OpenAPI
 
 
-def test_openapi_declares_every_status_and_body(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+async def test_openapi_declares_every_status_and_body(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
     expected = {
         ("get", "/v1/models"): {"200"},
         ("get", "/v1/models/{model_id}"): {"200", "404", "409", "422"},

@@ -32,6 +32,15 @@ def test_as_matrix_parses_numbers_into_contiguous_float64() -> None:
     np.testing.assert_array_equal(X, [[1.0, 2.5], [-3.0, 400.0]])
 
 
+def test_numbers_only_bodies_parse_exactly_like_the_checked_path() -> None:
+    rows = [[1, -2.5, 3e-7], [2**53 + 1, 0, -0.0], [1e308, -1e-308, 7]]
+    fast = parse(orjson.dumps({"X": rows}))  # one key, no bool, no null: np.fromiter
+    checked = as_matrix(rows, LOC, max_rows=100)  # no raw body: np.asarray
+    assert fast.dtype == np.float64 and fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast, checked)
+    assert np.signbit(fast[1, 2])
+
+
 def test_as_matrix_without_raw_body_takes_the_checked_path() -> None:
     X = as_matrix([[1, 2], [3, 4]], LOC, max_rows=10)
     np.testing.assert_array_equal(X, [[1, 2], [3, 4]])

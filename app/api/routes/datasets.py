@@ -144,12 +144,17 @@ def _csv_table(body: bytes) -> tuple[list[str], list[list[str]], list[int]]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(("body",), "the CSV body must be UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # csv does its own newline handling
     rows, lines = [], []
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            rows.append(row)
-            lines.append(reader.line_num)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:  # e.g. a NUL byte: a 422, never a 500
+        raise InvalidInput(
+            ("body",), f"the CSV body is malformed at line {reader.line_num}: {exc}"
+        ) from None
     if len(rows) < 2:
         raise InvalidInput(("body",), "the CSV needs a header row and at least one data row")
     header = [name.strip() for name in rows[0]]

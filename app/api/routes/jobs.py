@@ -241,10 +241,11 @@ def existing_job(job_id: JobId, jobs: JobsDep) -> JobRecord:
     ),
 )
 async def job_events(
-    job_id: JobId, jobs: JobsDep, _job: Annotated[JobRecord, Depends(existing_job)]
+    jobs: JobsDep, job: Annotated[JobRecord, Depends(existing_job)]
 ) -> AsyncIterator[ServerSentEvent]:
     """Stream a job's progress as Server-Sent Events until it ends."""
-    events = await anyio.to_thread.run_sync(jobs.events, job_id)
+    # The path parameter is declared once, by the dependency (twice, a bad ID got two 422 items).
+    events = await anyio.to_thread.run_sync(jobs.events, job.id)
     async for event in events:
         yield ServerSentEvent(event=event.event, data=event.data)
 

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import AsyncGenerator, Iterator
+import re
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-import mlp_engine
+from app.api.boundary import (
+    BOUNDARY_RESPONSES,
+    BoundaryQueryDep,
+    Points,
+    boundary_response,
+    dataset_points,
+)
 from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
-from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from app.numeric import ORJSONResponse, as_matrix, loads
-from app.render import render_boundary_png
+from app.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
+from app.numeric import ORJSONResponse, as_matrix, dumps, loads
 from app.schemas.common import ModelId, error_responses
 from app.schemas.models import (
     BoundaryPublic,
@@ -30,11 +38,10 @@ from app.schemas.models import (
     PredictRequest,
     PredictResponse,
 )
-from app.storage.datasets import DatasetStore
 from app.storage.models import Estimator, ModelStore
 from mlp_engine import MLPClassifier
 
-__all__ = ["router"]
+__all__ = ["PredictFastPath", "router", "serve_predict"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +52,6 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 _INLINE_BODY_BYTES = 32 * 1024
 _MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the file
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
-_DEFAULT_RESOLUTION = 100  # grid points per axis
-# A boundary holds at most this many values per cell of the largest allowed (cap x cap) grid:
-# a binary or regression grid is always allowed at the cap, a 10-class grid too.
-_GRID_VALUES_PER_CELL_CAP = 10
 _BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 
@@ -212,6 +215,11 @@ _PREDICT_BODY = {
     "required": True,
     "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
 }
+_PREDICT_DESCRIPTION = """Predict labels (and class probabilities) or values for the rows `X`.
+
+Every response carries `Server-Timing` with the server's own time in milliseconds:
+`read` (receiving the body), `parse` (JSON to a validated float64 matrix), `model` (the forward
+pass), `encode` (the JSON response) and `total`."""
 
 
 @router.post(
@@ -220,32 +228,61 @@ _PREDICT_BODY = {
     response_class=ORJSONResponse,
     responses=error_responses(404, 409, 413, 422),
     openapi_extra={"requestBody": _PREDICT_BODY},
+    description=_PREDICT_DESCRIPTION,
 )
 async def predict(
     model_id: ModelId, request: Request, store: ModelStoreDep, settings: SettingsDep
 ) -> Response:
     """Predict labels (and class probabilities) or values for the rows `X`."""
-    model = store.cached(model_id)  # one stat; 404 for an unknown model
-    body = await request.body()
+    return await serve_predict(store, settings.max_rows, model_id, request.body)
+
+
+async def serve_predict(
+    store: ModelStore, max_rows: int, model_id: str, read_body: Callable[[], Awaitable[bytes]]
+) -> Response:
+    """The predict response for ``model_id`` (both the route and :class:`PredictFastPath`)."""
+    started = time.perf_counter()
+    model = store.cached(model_id)  # one stat, no read; 404 for an unknown model
+    body = await read_body()
+    clock = _Clock(started, time.perf_counter())
     if model is not None and len(body) <= _INLINE_BODY_BYTES:
-        return _predict(model, body, settings.max_rows)
-    return await anyio.to_thread.run_sync(
-        _load_and_predict, store, model_id, body, settings.max_rows
-    )
+        return _predict(model, body, max_rows, clock)
+    return await anyio.to_thread.run_sync(_load_and_predict, store, model_id, body, max_rows, clock)
 
 
-def _load_and_predict(store: ModelStore, model_id: str, body: bytes, max_rows: int) -> Response:
-    return _predict(store.load(model_id), body, max_rows)
+@dataclass
+class _Clock:
+    """``perf_counter`` marks of one predict, for its ``Server-Timing`` header."""
+
+    started: float
+    read: float
+
+    def header(self, parsed: float, modelled: float, encoded: float) -> str:
+        """``read``, ``parse``, ``model``, ``encode`` and ``total``, in milliseconds."""
+        started, read = self.started, self.read
+        return (
+            f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(parsed - read) * 1e3:.3f}, "
+            f"model;dur={(modelled - parsed) * 1e3:.3f}, "
+            f"encode;dur={(encoded - modelled) * 1e3:.3f}, "
+            f"total;dur={(encoded - started) * 1e3:.3f}"
+        )
 
 
-def _predict(model: Estimator, body: bytes, max_rows: int) -> Response:
-    """Parse ``{"X": [[...]]}`` straight into float64 and run the model."""
+def _load_and_predict(
+    store: ModelStore, model_id: str, body: bytes, max_rows: int, clock: _Clock
+) -> Response:
+    return _predict(store.load(model_id), body, max_rows, clock)
+
+
+def _predict(model: Estimator, body: bytes, max_rows: int, clock: _Clock) -> Response:
+    """Parse ``{"X": [[...]]}`` straight into float64, run the model, encode with orjson."""
     doc = loads(body)
     if not isinstance(doc, dict) or "X" not in doc:
         raise InvalidInput(("body", "X"), 'X is required: send {"X": [[number, ...], ...]}')
     X = as_matrix(
         doc["X"], ("body", "X"), max_rows=max_rows, n_features=model.n_features_in_, raw=body
     )
+    parsed = time.perf_counter()
     try:
         if isinstance(model, MLPClassifier):
             proba = model.predict_proba(X)
@@ -263,256 +300,101 @@ def _predict(model: Estimator, body: bytes, max_rows: int) -> Response:
             content = {"predictions": model.predict(X)}
     except ValueError as exc:  # e.g. inputs so large that the output overflows
         raise InvalidInput(("body", "X"), str(exc)) from None
-    return ORJSONResponse(content)
+    modelled = time.perf_counter()
+    payload = dumps(content)
+    encoded = time.perf_counter()
+    timing = clock.header(parsed, modelled, encoded)
+    return Response(payload, media_type="application/json", headers={"server-timing": timing})
+
+
+_PREDICT_PATH = "/v1/models/{model_id}/predict"
+# A well-formed ID (app.storage.ids.ID_RE); any other path goes to FastAPI, which rejects it.
+_PREDICT_PATH_RE = re.compile(r"/v1/models/([A-Za-z0-9_-]{1,64})/predict")
+
+
+class PredictFastPath:
+    """Pure ASGI: serves ``POST /v1/models/{id}/predict`` without FastAPI's per-request work.
+
+    Installed innermost of the app's middleware (request ID, access log, metrics, API key and
+    body limit still apply). Routing through every route, dependency solving and FastAPI's
+    request and response wrappers cost several times a one-row predict (docs/benchmarks.md, HTTP),
+    so this layer answers the request itself with :func:`serve_predict`, exactly as the route
+    above would. Typed errors go through the app's own exception handlers; anything else falls
+    through to FastAPI: other paths, malformed IDs, a store not built yet (503), and apps with
+    dependency overrides (tests), which the route honours.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # The route this layer stands in for: the metrics and the access log are labelled by it.
+        self.route = next(r for r in router.routes if getattr(r, "path", "") == _PREDICT_PATH)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            match = _PREDICT_PATH_RE.fullmatch(path, len(root) if path.startswith(root) else 0)
+        application = scope.get("app")
+        if match is None or application is None or application.dependency_overrides:
+            await self.app(scope, receive, send)
+            return
+        state = application.state
+        store: ModelStore | None = state.model_store
+        if store is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+
+        async def read_body() -> bytes:
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+        try:
+            response = await serve_predict(
+                store, state.settings.max_rows, match.group(1), read_body
+            )
+        except ServiceError as exc:
+            response = await _handle(application, Request(scope, receive), exc)
+        await response(scope, receive, send)
+
+
+async def _handle(application: Any, request: Request, exc: ServiceError) -> Response:
+    """The response the app's exception handler for ``exc`` gives (as FastAPI would)."""
+    for cls in type(exc).__mro__:
+        handler = application.exception_handlers.get(cls)
+        if handler is not None:
+            response: Response = await handler(request, exc)
+            return response
+    raise exc
 
 
 # ------------------------------------------------------------------------------ boundary
-
-
-FiniteQuery = Annotated[float | None, Query(allow_inf_nan=False)]
 
 
 @router.get(
     "/{model_id}/boundary",
     response_model=BoundaryPublic,
     response_class=ORJSONResponse,
-    responses={
-        200: {
-            "description": "The grid as JSON, or with `format=png` the rendered picture.",
-            "content": {"image/png": {"schema": _BINARY_SCHEMA}},
-        },
-        **error_responses(404, 409, 422),
-    },
+    responses={**BOUNDARY_RESPONSES, **error_responses(404, 409, 422)},
 )
 def boundary(
     model_id: ModelId,
+    query: BoundaryQueryDep,
     store: ModelStoreDep,
     datasets: DatasetStoreDep,
     settings: SettingsDep,
-    x_min: FiniteQuery = None,
-    x_max: FiniteQuery = None,
-    y_min: FiniteQuery = None,
-    y_max: FiniteQuery = None,
-    resolution: Annotated[
-        int | None,
-        Query(
-            ge=2,
-            description="Points per axis, at most `MLP_MAX_GRID_RESOLUTION` "
-            "(default 100, or the cap if lower).",
-        ),
-    ] = None,
-    nx: Annotated[
-        int | None, Query(ge=2, description="Points along x (overrides resolution).")
-    ] = None,
-    ny: Annotated[
-        int | None, Query(ge=2, description="Points along y (overrides resolution).")
-    ] = None,
-    features: Annotated[
-        str | None,
-        Query(
-            max_length=40,
-            description="The two input features on the axes, `i,j` (default `0,1`).",
-            examples=["0,1"],
-        ),
-    ] = None,
-    fixed: Annotated[
-        str | None,
-        Query(
-            max_length=100_000,
-            description="Comma-separated values of the other input features, in feature order "
-            "(default: the midpoint of each feature's training range).",
-        ),
-    ] = None,
-    format: Annotated[
-        Literal["json", "png"], Query(description="`json` (default) or `png`.")
-    ] = "json",
 ) -> Response:
     """Evaluate the model on a grid over two input features (JSON grid or PNG picture)."""
     model = store.load(model_id)
-    sides = _grid_sides(model, settings.max_grid_resolution, resolution, nx, ny)
-    grid = _evaluate_grid(model, sides, features, fixed, (x_min, x_max), (y_min, y_max))
-    if format == "png":
-        X, y = _training_points(datasets, model, grid.axes)
-        png = render_boundary_png(
-            grid.xs, grid.ys, grid.values, X, y, classes=grid.classes,
-            axis_labels=(f"x{grid.axes[0]}", f"x{grid.axes[1]}"),
-        )  # fmt: skip
-        return Response(png, media_type="image/png")
-    return ORJSONResponse(_grid_json(model, grid))
-
-
-@dataclass(frozen=True)
-class _Grid:
-    xs: np.ndarray  # (nx,)
-    ys: np.ndarray  # (ny,)
-    values: np.ndarray  # (ny, nx) or (ny, nx, n_classes)
-    axes: tuple[int, int]
-    fixed: list[float] | None
-    classes: list[Any] | None
-
-
-def _grid_sides(
-    model: Estimator, cap: int, resolution: int | None, nx: int | None, ny: int | None
-) -> tuple[int, int]:
-    """Points along x and y, each at most ``cap``; a multiclass grid (one value per class and
-    cell) holds at most ``_GRID_VALUES_PER_CELL_CAP * cap**2`` values."""
-    for name, value in (("resolution", resolution), ("nx", nx), ("ny", ny)):
-        if value is not None and value > cap:
-            raise InvalidInput(("query", name), f"must be at most {cap}, got {value}")
-    side = resolution if resolution is not None else min(_DEFAULT_RESOLUTION, cap)
-    sides = (nx or side, ny or side)
-    n_classes = len(model.classes_) if isinstance(model, MLPClassifier) else 1
-    per_cell = n_classes if n_classes > 2 else 1
-    budget = _GRID_VALUES_PER_CELL_CAP * cap * cap
-    if sides[0] * sides[1] * per_cell > budget:
-        raise InvalidInput(
-            ("query", "resolution"),
-            f"a {sides[0]}x{sides[1]} grid of {n_classes} class probabilities holds "
-            f"{sides[0] * sides[1] * per_cell} values; at most {budget} are allowed "
-            "(lower the resolution)",
-        )
-    return sides
-
-
-def _evaluate_grid(
-    model: Estimator,
-    sides: tuple[int, int],
-    features: str | None,
-    fixed: str | None,
-    x: tuple[float | None, float | None],
-    y: tuple[float | None, float | None],
-) -> _Grid:
-    """Parse the axes, the fixed values and the ranges, then run ``mlp_engine.decision_grid``."""
-    n_features = model.n_features_in_
-    if n_features < 2:
-        raise Conflict("the model has one input feature; a boundary needs two")
-    axes = _parse_features(features, n_features)
-    others = _parse_fixed(fixed, n_features, axes, model)
-    x_range, y_range = _ranges(model, axes, others, x, y)
-    try:
-        xs, ys, values = mlp_engine.decision_grid(
-            model, x_range, y_range, nx=sides[0], ny=sides[1], features=axes, fixed=others
-        )
-    except ValueError as exc:  # the arguments were checked above; the model may still refuse
-        raise InvalidInput(("query",), str(exc)) from None
-    classes = model.classes_.tolist() if isinstance(model, MLPClassifier) else None
-    return _Grid(xs, ys, values, axes, others, classes)
-
-
-def _grid_json(model: Estimator, grid: _Grid) -> dict[str, Any]:
-    """The JSON body (``BoundaryPublic``); arrays stay NumPy for orjson."""
-    content: dict[str, Any] = {
-        "task": model.task,
-        "x": grid.xs,
-        "y": grid.ys,
-        "features": list(grid.axes),
-        "fixed": grid.fixed,
-        "classes": grid.classes,
-    }
-    if grid.classes is None:
-        content["values"] = grid.values
-    elif grid.values.ndim == 3:
-        content["probabilities"] = grid.values
-        content["predicted"] = grid.values.argmax(axis=2)
-        content["confidence"] = grid.values.max(axis=2)
-    else:
-        content["probabilities"] = grid.values
-    return content
-
-
-def _parse_features(text: str | None, n_features: int) -> tuple[int, int]:
-    if text is None:
-        return (0, 1)
-    parts = [p.strip() for p in text.split(",")]
-    message = f"must be two distinct feature indices in 0..{n_features - 1} as `i,j`"
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 6 for p in parts):
-        raise InvalidInput(("query", "features"), f"{message}, got {text[:40]!r}")
-    i, j = int(parts[0]), int(parts[1])
-    if i == j or i >= n_features or j >= n_features:
-        raise InvalidInput(("query", "features"), f"{message}, got {text[:40]!r}")
-    return (i, j)
-
-
-def _parse_fixed(
-    text: str | None, n_features: int, axes: tuple[int, int], model: Estimator
-) -> list[float] | None:
-    """Values of the features not on the axes (feature order); None for a 2-feature model."""
-    n_others = n_features - 2
-    if n_others == 0:
-        if text:
-            raise InvalidInput(("query", "fixed"), "the model has only two input features")
-        return None
-    if text is None:
-        lo, hi = np.asarray(model.data_min_), np.asarray(model.data_max_)
-        return [float(0.5 * (lo[f] + hi[f])) for f in range(n_features) if f not in axes]
-    values: list[float] = []
-    for k, part in enumerate(text.split(",")):
-        try:
-            number = float(part)
-        except ValueError:
-            raise InvalidInput(
-                ("query", "fixed"), f"value {k} must be a number, got {part.strip()[:40]!r}"
-            ) from None
-        if not math.isfinite(number):
-            raise InvalidInput(
-                ("query", "fixed"), f"value {k} must be finite, got {part.strip()!r}"
-            )
-        values.append(number)
-    if len(values) != n_others:
-        raise InvalidInput(
-            ("query", "fixed"),
-            f"needs {n_others} values (the features other than {axes[0]} and {axes[1]}, in "
-            f"feature order), got {len(values)}",
-        )
-    return values
-
-
-def _ranges(
-    model: Estimator,
-    axes: tuple[int, int],
-    fixed: list[float] | None,
-    x: tuple[float | None, float | None],
-    y: tuple[float | None, float | None],
-) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    """Axis ranges from the query; a missing end comes from the default (data bounds + margin)."""
-    pairs = (x, y)
-    partial = any((lo is None) != (hi is None) for lo, hi in pairs)
-    defaults = _default_ranges(model, axes, fixed) if partial else ((0.0, 0.0), (0.0, 0.0))
-    result: list[tuple[float, float] | None] = []
-    for axis, (lo, hi) in enumerate(pairs):
-        if lo is None and hi is None:
-            result.append(None)  # the engine's default
-            continue
-        lo_value = defaults[axis][0] if lo is None else lo
-        hi_value = defaults[axis][1] if hi is None else hi
-        if lo_value >= hi_value:
-            name, other = ("x_min", "x_max") if axis == 0 else ("y_min", "y_max")
-            raise InvalidInput(
-                ("query", name), f"must be less than {other} ({lo_value} >= {hi_value})"
-            )
-        result.append((lo_value, hi_value))
-    return result[0], result[1]
-
-
-def _default_ranges(
-    model: Estimator, axes: tuple[int, int], fixed: list[float] | None
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The engine's default axis ranges (a 2 x 2 grid is cheap: four model evaluations)."""
-    xs, ys, _ = mlp_engine.decision_grid(model, resolution=2, features=axes, fixed=fixed)
-    return (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))
-
-
-def _training_points(
-    datasets: DatasetStore, model: Estimator, axes: tuple[int, int]
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The model's training points in the plotted features, if its dataset still exists."""
-    dataset_id = model.metadata_.get("dataset_id")
-    if not isinstance(dataset_id, str) or not datasets.exists(dataset_id):
-        return None, None
-    try:
-        X, y, _ = datasets.load(dataset_id)
-    except (NotFound, Conflict):
-        return None, None
-    if X.ndim != 2 or X.shape[1] != model.n_features_in_:
-        return None, None
-    return X[:, list(axes)], y
+    points: Points = (None, None)
+    if query.format == "png":
+        dataset_id = model.metadata_.get("dataset_id")
+        points = dataset_points(datasets, dataset_id, model.n_features_in_)
+    return boundary_response(model, query, settings, points)

@@ -1,0 +1,410 @@
+"""RQRunner against a real redis-server and real ``python -m app.worker`` processes.
+
+Covers: a job trained on a worker (progress and history while it runs, SSE events, a model that
+predicts, the live snapshot); the 429 capacity rule; kill -9 of a worker mid-job (its job
+process dies with it, the job goes back to the queue and a new worker finishes it) and a second
+death (``failed``/``worker_lost``); kill -9 of the job process only (RQ's retry on the same
+worker, same model ID); two workers training two jobs at the same time; cancel of a running job,
+of a queued one, and of one that ignores the cancel (RQ's stop command after the grace); the
+job timeout; SIGTERM of a worker (the job is re-queued without counting the attempt);
+readiness; unknown jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq_helpers import (
+    FOREVER,
+    TERMINAL,
+    WorkerProcess,
+    free_port,
+    make_data,
+    make_spec,
+    pid_gone,
+    settings_for,
+    wait_for,
+)
+
+import mlp_engine
+from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, QueueFull
+from app.jobs.rq_runner import RQRunner
+from app.storage.datasets import DatasetStore
+from app.storage.models import ModelStore
+
+pytestmark = [pytest.mark.rq, pytest.mark.slow]
+
+RunnerFactory = Callable[..., RQRunner]
+WorkerFactory = Callable[..., WorkerProcess]
+
+
+def wait_status(
+    runner: RQRunner, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60.0
+) -> JobRecord:
+    """Poll until the job reaches one of ``statuses``."""
+
+    def reached() -> JobRecord | None:
+        record = runner.get(job_id)
+        return record if record.status in statuses else None
+
+    result: JobRecord = wait_for(reached, timeout, f"job {job_id} to reach {statuses}")
+    return result
+
+
+def wait_epoch(runner: RQRunner, job_id: str, epoch: int, timeout: float = 30.0) -> JobRecord:
+    """Poll until the running job has reported ``epoch`` epochs."""
+
+    def reached() -> JobRecord | None:
+        record = runner.get(job_id)
+        if record.status in TERMINAL:
+            raise AssertionError(f"job {job_id} ended {record.status}: {record.error}")
+        progress = record.progress or {}
+        return record if record.status == "running" and progress.get("epoch", 0) >= epoch else None
+
+    result: JobRecord = wait_for(reached, timeout, f"job {job_id} to reach epoch {epoch}")
+    return result
+
+
+def job_pid(runner: RQRunner, job_id: str) -> int:
+    """The work horse running the job (recorded by its run)."""
+    pid = runner.store.fields(job_id, "pid")["pid"]
+    assert pid is not None, f"job {job_id} has no process"
+    return int(pid)
+
+
+def collect_events(runner: RQRunner, job_id: str) -> list[JobEvent]:
+    async def collect() -> list[JobEvent]:
+        return [event async for event in runner.events(job_id)]
+
+    return asyncio.run(asyncio.wait_for(collect(), 60))
+
+
+def test_job_runs_on_a_worker_with_progress_events_and_a_model(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner(snapshot_every_epochs=2)
+    start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_ok", epochs=300, batch_size=1))
+    assert record.status == "queued" and record.attempts == 0
+
+    running = wait_epoch(runner, record.id, 20)
+    progress = running.progress or {}
+    assert 0 < progress["epoch"] < 300 and progress["epochs"] == 300
+    assert [row["epoch"] for row in running.history] == list(range(1, len(running.history) + 1))
+    assert runner.counts()["running"] == 1
+    assert [r.id for r in runner.list("running")] == [record.id]
+    snapshot = wait_for(lambda: runner.snapshot(record.id), 10, "a weights snapshot")
+    assert mlp_engine.load(io.BytesIO(snapshot)).predict(np.zeros((1, 2))).shape == (1,)
+
+    events = collect_events(runner, record.id)
+    assert [e.event for e in events[:-1]] == ["progress"] * 300
+    assert [e.data["epoch"] for e in events[:-1]] == list(range(1, 301))
+    assert events[-1].event == "status"
+    assert events[-1].data == {
+        "id": record.id,
+        "status": "succeeded",
+        "model_id": "model_ok",
+        "error": None,
+    }
+
+    done = runner.get(record.id)
+    assert done.status == "succeeded" and done.attempts == 1 and done.error is None
+    assert done.started_at is not None and done.finished_at is not None
+    assert done.started_at <= done.finished_at and len(done.history) == 300
+    assert runner.snapshot(record.id) is None
+    assert runner.counts() == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    X, y = make_data()
+    model = ModelStore(data_dir).load("model_ok")
+    assert (model.predict(X) == y).mean() > 0.8
+    # RQ's own copy: same ID, JSON (never pickle), finished.
+    rq_job = Job.fetch(record.id, connection=runner.connection, serializer=JSONSerializer)
+    assert rq_job.get_status() == "finished"
+    assert rq_job.kwargs["prefix"] == "mlp"
+    raw = runner.connection.hget(f"rq:job:{record.id}", "data")
+    assert raw is not None
+    function, _instance, args, _kwargs = json.loads(zlib.decompress(raw))  # JSON, no pickle
+    assert function == "app.jobs.rq_runner.run_rq_job" and args == [record.id]
+
+
+def test_queue_full_is_429_semantics(make_runner: RunnerFactory, dataset_id: str) -> None:
+    runner = make_runner(max_concurrent_jobs=1, max_queued_jobs=1)
+    runner.submit(make_spec(dataset_id, "m1"))
+    runner.submit(make_spec(dataset_id, "m2"))
+    with pytest.raises(QueueFull) as info:
+        runner.submit(make_spec(dataset_id, "m3"))
+    assert info.value.capacity == 2 and info.value.retry_after >= 1
+    assert runner.counts()["queued"] == 2
+
+
+def test_kill9_of_a_worker_requeues_its_job_and_a_new_worker_finishes_it(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner()
+    first = start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_retry", epochs=600, batch_size=1))
+    wait_epoch(runner, record.id, 50)
+    horse = job_pid(runner, record.id)
+
+    first.kill9()
+    wait_for(lambda: pid_gone(horse), 5, "the job process to die with its worker")
+    # Never stuck in `running`: RQ's abandoned-job cleanup (run by the API) re-queues it.
+    queued = wait_status(runner, record.id, ("queued",), timeout=20)
+    assert queued.attempts == 1 and queued.error is None
+
+    start_worker()
+    done = wait_status(runner, record.id)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2 and done.model_id == "model_retry"
+    assert [row["epoch"] for row in done.history] == list(range(1, 601))
+    assert ModelStore(data_dir).load("model_retry").predict(np.zeros((3, 2))).shape == (3,)
+
+
+def test_second_worker_death_fails_the_job_worker_lost(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner()
+    first = start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_lost", **FOREVER))
+    wait_epoch(runner, record.id, 5)
+    first.kill9()
+    wait_status(runner, record.id, ("queued",), timeout=20)
+
+    second = start_worker()
+    wait_for(lambda: runner.get(record.id).attempts == 2, 20, "the second run")
+    wait_epoch(runner, record.id, 5)
+    horse = job_pid(runner, record.id)
+    second.kill9()
+    wait_for(lambda: pid_gone(horse), 5, "the job process to die with its worker")
+
+    failed = wait_status(runner, record.id, timeout=20)
+    assert failed.status == "failed" and failed.attempts == 2
+    assert failed.error is not None and failed.error["code"] == "worker_lost"
+    assert failed.model_id is None and failed.finished_at is not None
+    # Nothing delivers it again, even to a fresh worker.
+    start_worker()
+    time.sleep(2)
+    assert runner.get(record.id).status == "failed"
+    assert runner.counts()["running"] == 0
+
+
+def test_kill9_of_the_job_process_is_retried_by_its_worker(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner()
+    worker = start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_horse", epochs=400, batch_size=1))
+    wait_epoch(runner, record.id, 20)
+    os.kill(job_pid(runner, record.id), signal.SIGKILL)
+    done = wait_status(runner, record.id)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2 and job_pid_or_none(runner, record.id) is None
+    assert worker.process.poll() is None  # the worker survived its job process
+    assert "Work-horse terminated unexpectedly" in worker.log()
+    assert [p.name for p in (data_dir / "models").glob("*.npz")] == ["model_horse.npz"]
+
+    # A second death of the job process: failed worker_lost, at once.
+    again = runner.submit(make_spec(dataset_id, "model_horse2", **FOREVER))
+    for attempt in (1, 2):
+        wait_for(lambda a=attempt: runner.get(again.id).attempts == a, 20, f"run {attempt}")
+        wait_epoch(runner, again.id, 5)
+        os.kill(job_pid(runner, again.id), signal.SIGKILL)
+    failed = wait_status(runner, again.id, timeout=10)
+    assert failed.status == "failed" and failed.error is not None
+    assert failed.error["code"] == "worker_lost" and failed.attempts == 2
+
+
+def job_pid_or_none(runner: RQRunner, job_id: str) -> str | None:
+    return runner.store.fields(job_id, "pid")["pid"]
+
+
+def test_two_workers_train_two_jobs_at_the_same_time(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner(max_concurrent_jobs=2)
+    start_worker()
+    start_worker()
+    first = runner.submit(make_spec(dataset_id, "model_a", epochs=500, batch_size=1))
+    second = runner.submit(make_spec(dataset_id, "model_b", epochs=500, batch_size=1))
+    wait_for(
+        lambda: runner.counts()["running"] == 2, 30, "both jobs to be running at the same time"
+    )
+    a = wait_status(runner, first.id)
+    b = wait_status(runner, second.id)
+    assert a.status == b.status == "succeeded"
+    assert a.started_at and a.finished_at and b.started_at and b.finished_at
+    # Overlapping intervals: each started before the other finished.
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at
+    workers = {runner.store.fields(j, "worker")["worker"] for j in (first.id, second.id)}
+    assert len(workers) == 2
+
+
+def test_cancel_a_running_job(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner()
+    worker = start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_cancel", **FOREVER))
+    wait_epoch(runner, record.id, 10)
+    requested = runner.cancel(record.id)
+    assert requested.status == "running" and requested.cancel_requested
+    done = wait_status(runner, record.id, timeout=5)  # well within the 3 s grace + an epoch
+    assert done.status == "cancelled" and done.model_id is None and done.error is None
+    assert done.history and done.finished_at is not None
+    assert not (data_dir / "models" / "model_cancel.npz").exists()
+    assert "stopped by user" not in worker.log()  # it stopped by itself, after its epoch
+    with pytest.raises(JobStateError):
+        runner.cancel(record.id)
+
+
+def test_cancel_a_queued_job(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner()
+    start_worker()
+    busy = runner.submit(make_spec(dataset_id, "model_busy", **FOREVER))
+    wait_epoch(runner, busy.id, 2)
+    queued = runner.submit(make_spec(dataset_id, "model_queued"))
+    cancelled = runner.cancel(queued.id)
+    assert cancelled.status == "cancelled" and cancelled.finished_at is not None
+    rq_job = Job.fetch(queued.id, connection=runner.connection, serializer=JSONSerializer)
+    assert rq_job.get_status() == "canceled"
+
+    runner.cancel(busy.id)
+    assert wait_status(runner, busy.id, timeout=10).status == "cancelled"
+    time.sleep(1.0)  # the worker is free: it must not start the cancelled job
+    never = runner.get(queued.id)
+    assert never.status == "cancelled" and never.started_at is None and never.attempts == 0
+
+
+def test_a_queued_job_cancelled_after_delivery_is_skipped(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner()
+    record = runner.submit(make_spec(dataset_id, "model_skip"))
+    runner.store.request_cancel(record.id)  # the record only: RQ still delivers the job
+    worker = start_worker()
+    rq_job = Job.fetch(record.id, connection=runner.connection, serializer=JSONSerializer)
+    wait_for(lambda: rq_job.get_status() == "finished", 20, "the worker to skip the job")
+    assert "not run (skip, cancelled)" in worker.log()
+    skipped = runner.get(record.id)
+    assert skipped.status == "cancelled" and skipped.started_at is None
+
+
+def test_a_job_that_ignores_its_cancel_is_stopped_after_the_grace(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, data_dir: Path
+) -> None:
+    # One epoch of 50,000 single-sample steps takes ~2 s: the epoch-end check comes too late.
+    X, y = make_data(50_000)
+    big = DatasetStore(data_dir).create(X, y, name="big", task="classification").id
+    runner = make_runner(job_cancel_grace_seconds=0.3)
+    worker = start_worker()
+    spec = make_spec(big, "model_stubborn", hidden=(64, 64), epochs=50, batch_size=1)
+    record = runner.submit(spec)
+    wait_status(runner, record.id, ("running",), timeout=20)
+    started = time.monotonic()
+    runner.cancel(record.id)
+    done = wait_status(runner, record.id, timeout=10)
+    assert done.status == "cancelled"
+    assert time.monotonic() - started < 1.8  # before its first epoch could end
+    assert done.history == []
+    assert "stopped by user" in worker.log()  # RQ's stop command killed the job process
+
+
+def test_job_timeout_fails_the_job(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner(job_timeout_seconds=1.0)
+    start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_slow", **FOREVER))
+    done = wait_status(runner, record.id, timeout=20)
+    assert done.status == "failed" and done.error is not None
+    assert done.error["code"] == "timeout" and done.attempts == 1
+    assert done.history  # it did train until the deadline
+
+
+def test_sigterm_of_a_worker_requeues_its_job_without_counting_the_attempt(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner()
+    worker = start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_term", epochs=600, batch_size=1))
+    wait_epoch(runner, record.id, 20)
+    started = time.monotonic()
+    assert worker.terminate(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    requeued = runner.get(record.id)
+    assert requeued.status == "queued" and requeued.attempts == 0
+    start_worker()
+    done = wait_status(runner, record.id)
+    assert done.status == "succeeded" and done.attempts == 1
+
+
+def test_several_workers_from_one_command(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str
+) -> None:
+    runner = make_runner(max_concurrent_jobs=2)
+    group = start_worker(count=2)
+    ids = [
+        runner.submit(make_spec(dataset_id, f"m{i}", epochs=300, batch_size=1)).id for i in (1, 2)
+    ]
+    wait_for(lambda: runner.counts()["running"] == 2, 30, "two jobs running at once")
+    assert all(wait_status(runner, i).status == "succeeded" for i in ids)
+    assert group.terminate(timeout=15) == 0
+
+
+def test_unknown_jobs_and_readiness(
+    make_runner: RunnerFactory, redis_url: str, data_dir: Path
+) -> None:
+    runner = make_runner()
+    assert runner.ready()
+    for bad in ("job_missing", "../etc/passwd"):
+        with pytest.raises(JobNotFound):
+            runner.get(bad)
+        with pytest.raises(JobNotFound):
+            runner.events(bad)
+        with pytest.raises(JobNotFound):
+            runner.cancel(bad)
+        assert runner.snapshot(bad) is None
+    runner.stop()
+    assert not runner.ready()
+
+    nowhere = RQRunner(settings_for(data_dir, f"redis://127.0.0.1:{free_port()}/0"))
+    nowhere.start()
+    try:
+        assert not nowhere.ready()
+        with pytest.raises(redis.ConnectionError):
+            nowhere.counts()
+    finally:
+        nowhere.stop()
+
+
+def test_records_have_no_expiry(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, redis_url: str
+) -> None:
+    runner = make_runner()
+    start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_ttl"))
+    assert wait_status(runner, record.id).status == "succeeded"
+    client = redis.Redis.from_url(redis_url)
+    keys: list[Any] = client.keys("mlp:*")
+    assert keys and all(client.ttl(key) == -1 for key in keys)
