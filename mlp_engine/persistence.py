@@ -49,6 +49,15 @@ from numpy.typing import NDArray
 
 from .errors import ModelFormatError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+# remove_stale_temp_files spares temp files younger than this: their writer may be between
+# creating the file and locking it (microseconds), and a crash leftover is older by then.
+_CREATION_GRACE_SECONDS = 0.25
+
 __all__ = [
     "FORMAT_VERSION",
     "MAX_CONFIG_BYTES",
@@ -226,6 +235,9 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        # Held until the file is closed (or the process dies): tells remove_stale_temp_files in
+        # another process that this temp file is being written, not left over from a crash.
+        _lock(fd, blocking=True)
         with open(fd, "wb") as fp:
             write(fp)
             fp.flush()
@@ -253,15 +265,30 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def _lock(fd: int, *, blocking: bool) -> bool:
+    """Take an exclusive ``flock`` on ``fd``; False if another process holds it (non-blocking).
+
+    Where ``flock`` does not exist (Windows) every temp file counts as unlocked."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def remove_stale_temp_files(
-    directory: str | os.PathLike[str], *, min_age_seconds: float = 0.0
+    directory: str | os.PathLike[str], *, min_age_seconds: float = _CREATION_GRACE_SECONDS
 ) -> list[Path]:
     """Delete the ``.tmp-*`` files :func:`write_atomic` left in ``directory`` after a crash.
 
-    Meant for start-up, before anything writes to ``directory``. ``min_age_seconds`` spares temp
-    files modified more recently than that (for a directory another live process may write to).
-    Only regular files directly in ``directory`` are touched. Returns the removed paths, sorted;
-    a missing directory gives ``[]``.
+    Safe while other live processes write to ``directory``: a writer holds an exclusive lock
+    on its temp file until it is renamed, and the lock dies with the writer, so only files no
+    process holds are removed. ``min_age_seconds`` (a fraction of a second by default) spares a
+    file created so recently that its writer may not have locked it yet. Only regular files
+    directly in ``directory`` are touched. Returns the removed paths, sorted; a missing directory
+    gives ``[]``.
     """
     removed: list[Path] = []
     now = time.time()
@@ -275,8 +302,14 @@ def remove_stale_temp_files(
         with contextlib.suppress(FileNotFoundError):
             if now - entry.stat(follow_symlinks=False).st_mtime < min_age_seconds:
                 continue
-            os.unlink(entry.path)
-            removed.append(Path(entry.path))
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                if not _lock(fd, blocking=False):
+                    continue  # a live writer holds it
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            finally:
+                os.close(fd)
     return sorted(removed)
 
 

@@ -279,13 +279,32 @@ def test_remove_stale_temp_files(tmp_path: Path) -> None:
     os.utime(tmp_path / ".tmp-older", (old, old))
 
     assert remove_stale_temp_files(tmp_path, min_age_seconds=60) == [tmp_path / ".tmp-older"]
-    assert remove_stale_temp_files(tmp_path) == [tmp_path / ".tmp-abc123"]
+    # Fresher than the creation grace (its writer may not have locked it yet): spared.
+    assert remove_stale_temp_files(tmp_path) == []
+    assert remove_stale_temp_files(tmp_path, min_age_seconds=0) == [tmp_path / ".tmp-abc123"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".tmp-a-directory",
         "model.npz",
         "tmp-not-ours",
     ]
     assert remove_stale_temp_files(tmp_path / "missing") == []
+
+
+def test_a_temp_file_a_live_writer_holds_is_never_removed(tmp_path: Path) -> None:
+    """Several processes share a data dir: one starting up must not delete another's in-flight
+    temp file. write_atomic locks its temp file while writing; the lock dies with the writer."""
+    seen: list[list[Path]] = []
+
+    def write(fp: BinaryIO) -> None:
+        fp.write(b"half")
+        old = time.time() - 3600  # old enough for any age rule: only the lock protects it
+        os.utime(fp.fileno(), (old, old))
+        seen.append(remove_stale_temp_files(tmp_path, min_age_seconds=0))
+        fp.write(b" and the rest")
+
+    write_atomic(tmp_path / "f.bin", write)
+    assert seen == [[]]
+    assert (tmp_path / "f.bin").read_bytes() == b"half and the rest"
 
 
 _WRITER = textwrap.dedent(
@@ -331,7 +350,7 @@ def test_kill_9_during_writes_never_leaves_a_broken_model(tmp_path: Path) -> Non
         if target.exists():
             weights, _, config = load_model_file(target)
             assert weights[0][0, 0] == config["i"]
-        remove_stale_temp_files(tmp_path)
+        remove_stale_temp_files(tmp_path, min_age_seconds=0)  # the writer is dead: no lock
         assert [p.name for p in tmp_path.iterdir()] in ([], ["model.npz"])
     assert target.exists()
 

@@ -3,6 +3,11 @@
 :class:`Server` starts it with a temporary ``MLP_DATA_DIR``, waits for ``/ready``, and can be
 killed with SIGKILL or restarted on the same data directory. Every server a test starts is
 stopped at teardown, together with any process it started (its own process group).
+
+With an :class:`RQBackend` the server runs ``MLP_JOB_BACKEND=rq`` on its own Redis database and
+queue, and :class:`Server` also starts that many ``python -m app.worker`` processes on the same
+data directory and Redis (:mod:`helpers.rq_backend`); they are stopped with the server, but
+:meth:`Server.kill9` kills the API process only, so the workers keep running their jobs.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from helpers.rq_backend import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 START_TIMEOUT = 60.0  # generous: CI machines with 2 busy cores
@@ -43,17 +52,39 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-class Server:
-    """One ``mlp-service`` process (plus its job processes) on a temporary data directory."""
+@dataclass(frozen=True)
+class RQBackend:
+    """The RQ back-end of one :class:`Server`: its Redis database (a URL ending in ``/<db>``),
+    its queue name and how many worker processes to run (``None``: one per
+    ``MLP_MAX_CONCURRENT_JOBS``, since with RQ the concurrency is the number of workers)."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str]) -> None:
+    redis_url: str
+    queue: str = "mlp-jobs"
+    workers: int | None = None
+
+
+class Server:
+    """One ``mlp-service`` process (plus its job processes) on a temporary data directory;
+    with ``rq``, plus its RQ worker processes."""
+
+    def __init__(
+        self, data_dir: Path, log_dir: Path, env: dict[str, str], rq: RQBackend | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.extra_env = env
+        self.rq = rq
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.starts = 0
         self.groups: list[int] = []  # process groups this object started (one per start)
+        self.workers: list[WorkerProcess] = []  # RQ workers (their own sessions)
+        self.worker_starts = 0
+
+    @property
+    def backend(self) -> str:
+        """``"embedded"`` or ``"rq"``."""
+        return "embedded" if self.rq is None else "rq"
 
     @property
     def pid(self) -> int:
@@ -88,15 +119,61 @@ class Server:
                 "MLP_LOG_LEVEL": "info",
                 "MLP_MAX_CONCURRENT_JOBS": "1",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-                **self.extra_env,
             }
         )
+        if self.rq is not None:
+            env.update(
+                {
+                    "MLP_JOB_BACKEND": "rq",
+                    "MLP_REDIS_URL": self.rq.redis_url,
+                    "MLP_RQ_QUEUE": self.rq.queue,
+                }
+            )
+        env.update(self.extra_env)
         return env
+
+    def _start_workers(self) -> None:
+        """Start RQ workers until ``rq.workers`` of them run (live ones are kept: after
+        :meth:`kill9` the workers that outlived the API process go on)."""
+        if self.rq is None:
+            return
+        from helpers.rq_backend import WorkerProcess
+
+        env = self._env()
+        wanted = self.rq.workers or int(env["MLP_MAX_CONCURRENT_JOBS"])
+        self.workers = [worker for worker in self.workers if worker.alive()]
+        worker_env = {
+            k: v
+            for k, v in env.items()
+            if k.startswith("MLP_") and k not in ("MLP_HOST", "MLP_PORT", "MLP_WORKERS")
+        }
+        while len(self.workers) < wanted:
+            self.worker_starts += 1
+            log_path = self.log_dir / f"worker-{self.worker_starts}.log"
+            self.workers.append(
+                WorkerProcess.start(self.data_dir, self.rq.redis_url, log_path, env=worker_env)
+            )
+
+    def stop_workers(self) -> None:
+        """SIGTERM every RQ worker at once (warm shutdown), then stop each (SIGKILL of its
+        process group if it lingers)."""
+        for worker in self.workers:
+            if worker.alive():
+                worker.process.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+
+    def worker_log(self) -> str:
+        """Everything the RQ workers have logged so far."""
+        parts = [p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log"))]
+        return "\n".join(parts)[-20_000:]
 
     def start(self) -> None:
         """Start the server and wait until ``/ready`` answers 200."""
         self.port = free_port()
         self.starts += 1
+        self._start_workers()  # they start while the server does
         log = open(self.log_dir / f"server-{self.starts}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
@@ -112,6 +189,9 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            for worker in self.workers:
+                if not worker.alive():
+                    raise RuntimeError(f"an RQ worker exited:\n{self.worker_log()}")
             try:
                 if httpx.get(f"{self.base_url}/ready", timeout=1.0).status_code == 200:
                     return
@@ -126,7 +206,8 @@ class Server:
         return "\n".join(parts)[-20_000:]
 
     def kill9(self) -> None:
-        """SIGKILL the server process only (its job processes must notice and exit)."""
+        """SIGKILL the server process only (its job processes must notice and exit; RQ
+        workers are not the server's and keep running)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
@@ -146,9 +227,11 @@ class Server:
                 os.killpg(group, signal.SIGKILL)  # stragglers: job processes, the fork server
         self.groups.clear()
         self.process = None
+        self.stop_workers()
 
     def restart(self, kill: bool = False) -> None:
-        """Stop (or SIGKILL) and start again on the same data directory (a new port)."""
+        """Stop (or SIGKILL) and start again on the same data directory (a new port). With
+        ``kill`` the RQ workers are left running (only the API process dies)."""
         if kill:
             self.kill9()
         else:
@@ -171,22 +254,38 @@ def wait_for_job(
         time.sleep(0.1)
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Any]:
-    """``start_server(data_dir=None, **env)`` -> a started :class:`Server`; all are stopped at
-    teardown. ``env`` keys are upper-cased (``mlp_max_rows="10"``)."""
-    servers: list[Server] = []
+class ServerFactory:
+    """``factory(data_dir=None, *, workers=None, **env)`` -> a started :class:`Server`; ``env``
+    keys are upper-cased (``mlp_max_rows="10"``). With ``rq`` (a callable returning a fresh
+    :class:`RQBackend` for ``workers``), every server runs on the RQ back-end."""
 
-    def factory(data_dir: Path | None = None, **env: str) -> Server:
-        n = len(servers)
-        log_dir = tmp_path / f"server{n}"
+    def __init__(self, tmp_path: Path, rq: Callable[[int | None], RQBackend] | None = None) -> None:
+        self.tmp_path = tmp_path
+        self.rq = rq
+        self.servers: list[Server] = []
+
+    def __call__(
+        self, data_dir: Path | None = None, *, workers: int | None = None, **env: str
+    ) -> Server:
+        n = len(self.servers)
+        log_dir = self.tmp_path / f"server{n}"
         log_dir.mkdir()
         upper = {k.upper(): v for k, v in env.items()}
-        server = Server(data_dir or tmp_path / f"data{n}", log_dir, upper)
-        servers.append(server)
+        rq = None if self.rq is None else self.rq(workers)
+        server = Server(data_dir or self.tmp_path / f"data{n}", log_dir, upper, rq)
+        self.servers.append(server)
         server.start()
         return server
 
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Any]:
+    """``start_server(data_dir=None, **env)`` -> a started :class:`Server` (embedded back-end);
+    all are stopped at teardown. ``env`` keys are upper-cased (``mlp_max_rows="10"``)."""
+    factory = ServerFactory(tmp_path)
     yield factory
-    for server in servers:
-        server.stop()
+    factory.stop_all()

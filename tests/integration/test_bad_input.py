@@ -1,4 +1,11 @@
-"""RELIABILITY.md items 1-6 over real HTTP: bad values, limits, budget and hostile IDs."""
+"""RELIABILITY.md items 1-6 over real HTTP: bad values, limits, budget and hostile IDs.
+
+Validation happens in the API before any runner sees a request, so most of these would pass
+the same way on either back-end; the module still runs on both (``[embedded]``, ``[rq]``)
+because it is cheap (about 3 s more on RQ) and two parts do reach the runner: the ``trained``
+fixture's job, and the at-the-cap jobs of ``test_caps_at_the_cap_and_one_more`` (accepted,
+serialised into RQ as JSON, then cancelled).
+"""
 
 from __future__ import annotations
 

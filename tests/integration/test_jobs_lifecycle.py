@@ -1,4 +1,14 @@
-"""Jobs against a real server: kill -9 and restart, FIFO behind a concurrency of one, 429."""
+"""Jobs against a real server: kill -9 and restart, FIFO behind a concurrency of one, 429.
+
+On both back-ends (``[embedded]``, ``[rq]``); where the meaning differs, so does the expectation:
+
+* kill -9 of the API mid-job: the embedded runner's job process notices its server is gone and
+  exits, and the restarted server runs the job again from the start; on RQ the job runs in a
+  worker, not under the API, so the worker keeps training through the outage (the same run, one
+  attempt) and the restarted API shows it finished.
+* a concurrency of one: embedded, ``MLP_MAX_CONCURRENT_JOBS=1``; on RQ exactly one worker
+  process. The 429 rule (running + queued >= concurrency + ``MLP_MAX_QUEUED_JOBS``) is the same.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +57,16 @@ def group_alive(group: int) -> bool:
     return True
 
 
-def test_kill_9_mid_job_then_restart_finishes_the_job(start_server: Any, wait_job: Any) -> None:
+def redis_record(server: Any, job_id: str) -> dict[str, str]:
+    """The RQ back-end's record of ``job_id`` in Redis (``mlp:job:<id>``)."""
+    with redis.Redis.from_url(server.rq.redis_url, decode_responses=True) as client:
+        record: dict[str, str] = client.hgetall(f"mlp:job:{job_id}")
+    return record
+
+
+def test_kill_9_mid_job_then_restart_finishes_the_job(
+    start_server: Any, wait_job: Any, backend: str
+) -> None:
     server = start_server()
     with server.client() as client:
         dataset_id = notebook_dataset(client)
@@ -66,17 +86,38 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(start_server: Any, wait_jo
         time.sleep(0.1)
     assert not group_alive(old_group), "a process of the killed server is still running"
 
+    if backend == "rq":
+        # No API process exists now, yet the worker goes on training the same run.
+        (worker,) = server.workers
+        before = redis_record(server, job["id"])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            after = redis_record(server, job["id"])
+            if after["status"] != "running" or after["progress"] != before["progress"]:
+                break
+            time.sleep(0.1)
+        assert after["progress"] != before["progress"] or after["status"] == "succeeded"
+        assert worker.alive()
+
     server.start()  # same data directory
     with server.client() as client:
         done = wait_job(client, job["id"], timeout=90)
         assert done["status"] == "succeeded", done["error"]
         assert done["progress"]["epoch"] == 400
+        if backend == "rq":  # one run, never interrupted: same start time, one attempt
+            assert done["started_at"] == running["started_at"]
+            assert redis_record(server, job["id"])["attempts"] == "1"
+            assert server.workers == [worker], "the worker was restarted"
+        else:  # the restarted server ran it again from the start
+            started = datetime.fromisoformat(done["started_at"])
+            assert started > datetime.fromisoformat(running["started_at"])
         assert client.get(f"/v1/models/{done['model_id']}").status_code == 200
         assert client.get(f"/v1/datasets/{dataset_id}").status_code == 200
 
 
 def test_fifo_behind_one_slot_and_429_when_full(start_server: Any, wait_job: Any) -> None:
-    server = start_server(mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="1")
+    # On RQ the concurrency is the number of workers: exactly one (and the same capacity rule).
+    server = start_server(workers=1, mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="1")
     with server.client() as client:
         dataset_id = notebook_dataset(client)
         first = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=40))

@@ -106,7 +106,11 @@ def _time(value: str) -> datetime:
 
 
 def test_two_workers_share_the_queue_the_cap_and_the_models(start_server: Any) -> None:
+    # Both back-ends: on RQ both API processes enqueue into one queue of one Redis database and
+    # one worker process runs the jobs (concurrency one, as MLP_MAX_CONCURRENT_JOBS=1 embedded).
     server = start_server(mlp_workers="2", mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="20")
+    # No waiting for the second process's start-up: its stale-temp-file sweep must leave the
+    # first process's in-flight writes alone (write_atomic locks its temp files).
     status, dataset, _ = _request(
         server, "POST", "/v1/datasets/generate", {"kind": "xor", "n_samples": 200, "seed": 0}
     )
