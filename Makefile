@@ -11,6 +11,7 @@ help:
 	@echo "make run    start the service on http://$(HOST):$(PORT) (data in ./data)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make soak   the reliability suite, longer (SOAK_EXAMPLES, SOAK_KILL_CYCLES)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -51,6 +52,16 @@ test: lint typecheck $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/engine.py
+
+# A longer reliability run (~20 min on 2 cores): more hypothesis/schemathesis examples and more
+# kill -9 cycles, then the load benchmark of catalogue items 25-26.
+SOAK_EXAMPLES    ?= 1000
+SOAK_KILL_CYCLES ?= 25
+
+soak: $(VENV)/.installed-dev
+	RELIABILITY_EXAMPLES=$(SOAK_EXAMPLES) RELIABILITY_KILL_CYCLES=$(SOAK_KILL_CYCLES) \
+		$(BIN)/pytest tests/reliability --timeout 1800 --durations=20
+	$(BIN)/python bench/reliability_load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

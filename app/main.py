@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Depends, FastAPI
 
-from app.api.deps import reject_unknown_query
+from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
 from app.api.routes import datasets, health, job_boundary, jobs, playground
 from app.api.routes.models import PredictFastPath
@@ -195,10 +195,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     register_exception_handlers(app)
     app.include_router(health.router)
-    # Every /v1 route: 401 without a valid key (when keys are set), 422 for an unknown query
-    # parameter, 503 while starting/stopping.
+    # Every /v1 route: 401 without a valid key (when keys are set), 422 for an unknown or
+    # repeated query parameter, 503 while starting/stopping.
     v1_errors = error_responses(401, 422, 503)
-    v1_checks = [Depends(reject_unknown_query)]
+    v1_checks = [Depends(check_query_parameters)]
     app.include_router(datasets.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(job_boundary.router, responses=v1_errors, dependencies=v1_checks)

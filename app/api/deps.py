@@ -23,11 +23,11 @@ __all__ = [
     "JobsDep",
     "ModelStoreDep",
     "SettingsDep",
+    "check_query_parameters",
     "get_dataset_store",
     "get_jobs",
     "get_model_store",
     "get_settings",
-    "reject_unknown_query",
 ]
 
 
@@ -73,25 +73,36 @@ def _declared_query(dependant: Any) -> set[str]:
     return names
 
 
-async def reject_unknown_query(request: Request) -> None:
-    """422 for a query parameter the route does not take: a typo such as ``?resoluton=10``
-    is reported, never silently ignored."""
+async def check_query_parameters(request: Request) -> None:
+    """422 for a query parameter the route does not take, or one given more than once.
+
+    FastAPI ignores unknown parameters and keeps the last of repeated ones: a typo such as
+    ``?resoluton=10`` or ``?limit=x&limit=5`` would pass unnoticed. None of the routes takes a
+    list in the query, so every parameter may appear once.
+    """
     if not request.url.query:
         return
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None:
         return
     declared = _declared_query(dependant)
+    seen: set[str] = set()
     for name, value in request.query_params.multi_items():
         if name not in declared:
             takes = ", ".join(sorted(declared)) or "none"
-            error = {
-                "loc": ("query", name[:40]),
-                "msg": f"not a parameter of this route (it takes: {takes})",
-                "type": "extra_forbidden",
-                "input": value,
-            }
-            raise RequestValidationError([error])
+            message = f"not a parameter of this route (it takes: {takes})"
+        elif name in seen:
+            message = "given more than once; give it once"
+        else:
+            seen.add(name)
+            continue
+        error = {
+            "loc": ("query", name[:40]),
+            "msg": message,
+            "type": "extra_forbidden",
+            "input": value,
+        }
+        raise RequestValidationError([error])
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -50,7 +50,11 @@ def _socket_inode(server_port: int, client_port: int) -> str:
     """The inode of the server end of the loopback connection ``client_port -> server_port``."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote, inode = fields[1], fields[2], fields[9]
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        # Only the live connection: an earlier one from the same client port may linger in
+        # TIME_WAIT with inode 0 (no process holds it any more).
+        if state != "01" or inode == "0":
+            continue
         if int(local.split(":")[1], 16) == server_port and (
             int(remote.split(":")[1], 16) == client_port
         ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -159,6 +160,12 @@ def test_dataset_create_refuses_bad_data_and_writes_nothing(
     assert list(store.root.iterdir()) == []
 
 
+def _age(path: Path, seconds: float = 60.0) -> None:
+    """Backdate ``path``: the start-up sweep spares temp files created a moment ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
 def test_dataset_list_is_newest_first_and_ignores_temp_files(tmp_path: Path) -> None:
     store = DatasetStore(tmp_path)
     ids = [
@@ -166,6 +173,7 @@ def test_dataset_list_is_newest_first_and_ignores_temp_files(tmp_path: Path) -> 
         for i in range(3)
     ]
     (store.root / ".tmp-abc123").write_bytes(b"partial")
+    _age(store.root / ".tmp-abc123")  # a crash leftover: unlocked, and not just created
     (store.root / "notes.txt").write_text("x")
     (store.root / "bad.name.npz").write_bytes(b"x")
     assert [m.id for m in store.list()] == ids[::-1]
@@ -284,6 +292,7 @@ def test_model_writes_are_atomic_and_temp_files_are_cleaned(
     assert temp_files(store.root) == []
     # A crash can leave a temp file: it is never listed and start-up removes it.
     (store.root / ".tmp-crashed").write_bytes(b"PK partial")
+    _age(store.root / ".tmp-crashed")
     assert [m.id for m in store.list()] == ["mdl_keep"]
     ModelStore(tmp_path, clean_temp=False)
     assert temp_files(store.root) == [".tmp-crashed"]
