@@ -22,6 +22,7 @@ import orjson
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.numeric import check_finite
+from app.storage.files import FileIdentity, file_identity, fsync_dir
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine.persistence import remove_stale_temp_files, write_atomic
 
@@ -30,7 +31,6 @@ __all__ = ["DatasetMeta", "DatasetStore", "Task"]
 logger = logging.getLogger(__name__)
 
 Task = Literal["classification", "regression"]
-FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 _SUFFIX = ".npz"
 _RESOURCE = "dataset"
 
@@ -114,7 +114,7 @@ class DatasetStore:
     def get(self, dataset_id: str) -> DatasetMeta:
         """Metadata of one dataset; ``NotFound("dataset", id)`` if it does not exist."""
         path = self._path(check_id(_RESOURCE, dataset_id))
-        identity = _identity(path, dataset_id)
+        identity = file_identity(path, _RESOURCE, dataset_id)
         with self._lock:
             cached = self._meta_cache.get(dataset_id)
         if cached is not None and cached[0] == identity:
@@ -157,7 +157,7 @@ class DatasetStore:
             path.unlink()
         except FileNotFoundError:
             raise NotFound(_RESOURCE, dataset_id) from None
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         with self._lock:
             self._meta_cache.pop(dataset_id, None)
 
@@ -233,19 +233,3 @@ def _read_meta(npz: Any, dataset_id: str) -> DatasetMeta:
 def _corrupt(dataset_id: str, exc: BaseException) -> Conflict:
     logger.error("dataset %s cannot be read: %s", dataset_id, type(exc).__name__)
     return Conflict(f"dataset {dataset_id!r} cannot be read: its file is damaged")
-
-
-def _identity(path: Path, dataset_id: str) -> FileIdentity:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise NotFound(_RESOURCE, dataset_id) from None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

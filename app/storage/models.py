@@ -25,6 +25,7 @@ import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.storage.files import FileIdentity, file_identity, fsync_dir
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine import MLPClassifier, MLPRegressor
 from mlp_engine.estimators import from_config
@@ -34,7 +35,6 @@ __all__ = ["Estimator", "ModelMeta", "ModelStore"]
 
 logger = logging.getLogger(__name__)
 
-FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 _SUFFIX = ".npz"
 _RESOURCE = "model"
 _INVALID = "not a valid model file"
@@ -109,7 +109,7 @@ class ModelStore:
             model.save(fh, metadata=metadata)
 
         write_atomic(path, write)
-        identity = _identity(path, model_id)
+        identity = file_identity(path, _RESOURCE, model_id)
         meta = _build_meta(model_id, model, metadata, identity)
         with self._lock:
             self._metas[model_id] = (identity, meta)
@@ -154,7 +154,7 @@ class ModelStore:
     def get(self, model_id: str) -> ModelMeta:
         """Metadata of one model; ``NotFound("model", id)`` if it does not exist."""
         path = self._path(check_id(_RESOURCE, model_id))
-        identity = _identity(path, model_id)
+        identity = file_identity(path, _RESOURCE, model_id)
         with self._lock:
             cached_meta = self._metas.get(model_id)
             cached_model = self._models.get(model_id)
@@ -233,7 +233,7 @@ class ModelStore:
             path.unlink()
         except FileNotFoundError:
             raise NotFound(_RESOURCE, model_id) from None
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         with self._lock:
             self._models.pop(model_id, None)
             self._metas.pop(model_id, None)
@@ -326,19 +326,3 @@ def _str_or_none(value: Any) -> str | None:
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, str) and ID_RE.fullmatch(value) is not None
-
-
-def _identity(path: Path, model_id: str) -> FileIdentity:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise NotFound(_RESOURCE, model_id) from None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,30 @@
+"""File helpers shared by the stores: file identity for caches, durable deletes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.errors import NotFound
+
+FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
+
+
+def file_identity(path: Path, resource: str, resource_id: str) -> FileIdentity:
+    """What a cache keys on: a replaced or rewritten file gets a new identity.
+
+    Raises ``NotFound(resource, resource_id)`` when the file does not exist."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise NotFound(resource, resource_id) from None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or an unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
