@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -205,6 +206,27 @@ def _internal_body(request: Request) -> dict[str, Any]:
     return {"detail": "internal error", "code": "internal", "request_id": _request_id(request)}
 
 
+_BACKEND_RETRY_AFTER_SECONDS = 5
+
+
+async def _backend_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The RQ back-end's Redis does not answer: the service is up but cannot reach its queue."""
+    logger.warning(
+        "job back-end unavailable on %s %s: %s",
+        request.method,
+        request.url.path[:200],
+        type(exc).__name__,
+        extra={"request_id": _request_id(request)},
+    )
+    response = _json(
+        request,
+        503,
+        {"detail": "the job queue is unavailable; retry shortly", "code": "unavailable"},
+    )
+    response.headers["Retry-After"] = str(_BACKEND_RETRY_AFTER_SECONDS)
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error(
         "unhandled %s on %s %s",
@@ -230,6 +252,8 @@ def register_exception_handlers(app: FastAPI) -> None:
         (JobError, _job_error),
         (BodyTooLarge, _body_too_large),
         (StarletteHTTPException, _http_error),
+        (redis.exceptions.ConnectionError, _backend_unavailable),
+        (redis.exceptions.TimeoutError, _backend_unavailable),
         (Exception, _unexpected),
     ]
     for exc_class, handler in handlers:

@@ -125,3 +125,20 @@ async def test_http_client_sees_json_errors_for_unknown_routes(client: httpx.Asy
     response = await client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["detail"]
+
+
+async def test_an_unreachable_redis_is_503_with_retry_after_not_500(
+    tmp_path: Path, settings_for: Any, serve_app: Any
+) -> None:
+    """With the RQ back-end and Redis down, job routes say so (503 + Retry-After), without a
+    traceback, and /ready is 503; the rest of the API keeps working."""
+    settings = settings_for(tmp_path, job_backend="rq", redis_url="redis://127.0.0.1:1/0")
+    async with serve_app(settings) as client:
+        assert (await client.get("/ready")).status_code == 503
+        for method, path in (("GET", "/v1/jobs"), ("GET", "/v1/jobs/job_abc")):
+            response = await client.request(method, path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["Retry-After"] == "5"
+            assert response.json()["code"] == "unavailable"
+            assert "Traceback" not in response.text and "127.0.0.1" not in response.text
+        assert (await client.get("/v1/datasets")).status_code == 200
