@@ -369,7 +369,9 @@ def test_several_workers_from_one_command(
     ]
     wait_for(lambda: runner.counts()["running"] == 2, 30, "two jobs running at once")
     assert all(wait_status(runner, i).status == "succeeded" for i in ids)
-    assert group.terminate(timeout=15) == 0
+    # A clean exit on SIGTERM is the point, not its speed: ~2 s here when idle, but one loaded
+    # CI run needed more than 15 s (see the session note), so the wait is generous.
+    assert group.terminate(timeout=60) == 0
 
 
 def test_unknown_jobs_and_readiness(
