@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import orjson
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.numeric import check_finite
-from app.storage.files import FileIdentity, file_identity, fsync_dir
+from app.storage.files import FileIdentity, file_identity, fsync_dir, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine.persistence import remove_stale_temp_files, write_atomic
 
@@ -171,13 +170,7 @@ class DatasetStore:
         return self.root / f"{dataset_id}{_SUFFIX}"
 
     def _ids(self) -> builtins.list[str]:
-        ids = []
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                stem = entry.name[: -len(_SUFFIX)]
-                if entry.name.endswith(_SUFFIX) and ID_RE.fullmatch(stem) and entry.is_file():
-                    ids.append(stem)
-        return ids
+        return stored_ids(self.root, _SUFFIX)
 
     def _open(self, path: Path, dataset_id: str) -> Any:
         try:

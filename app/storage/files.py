@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from app.errors import NotFound
+from app.storage.ids import ID_RE
 
 FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 
@@ -28,3 +29,14 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def stored_ids(root: Path, suffix: str) -> list[str]:
+    """IDs of the complete files ``<id><suffix>`` in ``root`` (temp files and strays skipped)."""
+    ids = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            stem = entry.name[: -len(suffix)]
+            if entry.name.endswith(suffix) and ID_RE.fullmatch(stem) and entry.is_file():
+                ids.append(stem)
+    return ids

@@ -25,7 +25,7 @@ import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from app.storage.files import FileIdentity, file_identity, fsync_dir
+from app.storage.files import FileIdentity, file_identity, fsync_dir, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine import MLPClassifier, MLPRegressor
 from mlp_engine.estimators import from_config
@@ -244,13 +244,7 @@ class ModelStore:
         return self.root / f"{model_id}{_SUFFIX}"
 
     def _ids(self) -> builtins.list[str]:
-        ids = []
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                stem = entry.name[: -len(_SUFFIX)]
-                if entry.name.endswith(_SUFFIX) and ID_RE.fullmatch(stem) and entry.is_file():
-                    ids.append(stem)
-        return ids
+        return stored_ids(self.root, _SUFFIX)
 
     def _read(self, path: Path, model_id: str) -> tuple[FileIdentity, Estimator]:
         """Load a stored model file; identity comes from the open file (no stat/read race)."""
