@@ -8,11 +8,12 @@ Imports NumPy and the standard library only.
 """
 
 from mlp_engine import datasets
-from mlp_engine.errors import DivergedError, MLPEngineError, ModelFormatError
+from mlp_engine.errors import ConfigError, DivergedError, MLPEngineError, ModelFormatError
 from mlp_engine.estimators import MLPClassifier, MLPRegressor, load
 from mlp_engine.grid import decision_grid
 
 __all__ = [
+    "ConfigError",
     "DivergedError",
     "MLPClassifier",
     "MLPEngineError",

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from mlp_engine.activations import ACTIVATIONS
+from mlp_engine.errors import ConfigError
 from mlp_engine.network import INITS
 from mlp_engine.optimizers import OPTIMIZERS
 
-__all__ = ["DTYPES", "MLPConfig"]
+__all__ = ["DTYPES", "ConfigError", "MLPConfig"]
 
 DTYPES = ("float64", "float32")
 """Supported parameter and compute dtypes."""
@@ -77,7 +78,9 @@ class MLPConfig:
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
         if self.early_stopping and self.validation_fraction == 0.0:
-            raise ValueError("early_stopping requires validation_fraction > 0, got 0")
+            raise ConfigError(
+                "early_stopping", "early_stopping requires validation_fraction > 0, got 0"
+            )
         if OPTIMIZERS[self.optimizer].layerwise:
             self._check_layerwise()
 
@@ -89,18 +92,20 @@ class MLPConfig:
         """
         name = f"optimizer={self.optimizer!r}"
         if self.batch_size != 1:
-            raise ValueError(
+            raise ConfigError(
+                "batch_size",
                 f"batch_size must be 1 with {name}, got {self.batch_size}: it updates the "
-                "weights after every sample, as the notebook's backwardn"
+                "weights after every sample, as the notebook's backwardn",
             )
         if self.l2 != 0.0:
-            raise ValueError(
-                f"l2 must be 0 with {name}, got {self.l2}: the notebook has no penalty"
+            raise ConfigError(
+                "l2", f"l2 must be 0 with {name}, got {self.l2}: the notebook has no penalty"
             )
         if self.clip_norm is not None:
-            raise ValueError(
+            raise ConfigError(
+                "clip_norm",
                 f"clip_norm must be None with {name}, got {self.clip_norm}: clipping needs the "
-                "whole gradient before any layer is updated"
+                "whole gradient before any layer is updated",
             )
 
     def to_params(self) -> dict[str, Any]:
@@ -117,8 +122,13 @@ class MLPConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
-            raise ValueError(f"unknown parameters: {unknown}")
+            raise ConfigError(unknown[0], f"unknown parameters: {unknown}")
         return cls(**params)
+
+
+def _base(name: str) -> str:
+    """The parameter a checked name belongs to: ``hidden_layers[2]`` -> ``hidden_layers``."""
+    return name.split("[", 1)[0]
 
 
 def _real(
@@ -126,44 +136,48 @@ def _real(
 ) -> float:
     """``value`` as a float in ``(low, high)`` (``[low, high)`` if ``closed``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be finite, got {value!r}")
     if value < low or (value == low and not closed):
-        raise ValueError(f"{name} must be {'>=' if closed else '>'} {low:g}, got {value!r}")
+        raise ConfigError(
+            _base(name), f"{name} must be {'>=' if closed else '>'} {low:g}, got {value!r}"
+        )
     if high is not None and value >= high:
-        raise ValueError(f"{name} must be < {high:g}, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be < {high:g}, got {value!r}")
     return float(value)
 
 
 def _integer(name: str, value: Any, minimum: int) -> int:
     """``value`` as an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be an integer, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
 
 
 def _flag(name: str, value: Any) -> bool:
     """``value`` as a bool (Python or NumPy bool only)."""
     if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be true or false, got {value!r}")
     return bool(value)
 
 
 def _choice(name: str, value: Any, choices: Sequence[str] | Mapping[str, Any]) -> str:
     """``value`` if it is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+        raise ConfigError(_base(name), f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
 
 def _layers(value: Any) -> tuple[int, ...]:
     """Hidden layer sizes as a tuple of ints >= 1 (empty: no hidden layer)."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-        raise ValueError(f"hidden_layers must be a sequence of integers, got {value!r}")
+        raise ConfigError(
+            "hidden_layers", f"hidden_layers must be a sequence of integers, got {value!r}"
+        )
     return tuple(_integer(f"hidden_layers[{i}]", n, 1) for i, n in enumerate(value))
 
 
@@ -172,7 +186,7 @@ def _seed(value: Any) -> Seed:
     if value is None or isinstance(value, np.random.Generator):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"seed must be None, a non-negative integer or a numpy Generator, got {value!r}"
+        raise ConfigError(
+            "seed", f"seed must be None, a non-negative integer or a numpy Generator, got {value!r}"
         )
     return int(value)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["DivergedError", "MLPEngineError", "ModelFormatError"]
+__all__ = ["ConfigError", "DivergedError", "MLPEngineError", "ModelFormatError"]
 
 
 class MLPEngineError(Exception):
     """Base class of every error the engine raises on purpose."""
+
+
+class ConfigError(MLPEngineError, ValueError):
+    """An invalid setting. ``field`` names the offending parameter (e.g. ``"learning_rate"``;
+    ``"hidden_layers"`` for ``hidden_layers[2]``), so callers never parse the message for it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class ModelFormatError(MLPEngineError, ValueError):

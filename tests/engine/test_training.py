@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlp_engine import DivergedError, MLPClassifier, MLPRegressor, datasets
+from mlp_engine import ConfigError, DivergedError, MLPClassifier, MLPRegressor, datasets
 from mlp_engine.activations import ACTIVATIONS
 from mlp_engine.losses import OUTPUTS
 from mlp_engine.network import Network
@@ -408,8 +408,12 @@ def test_wrong_feature_count_at_predict() -> None:
     ],
 )
 def test_invalid_settings_name_the_parameter(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message) as info:
         MLPClassifier(**kwargs)
+    # The field travels as data: the offending key (the one the message starts with).
+    field = message.split(" ", 1)[0].split("\\", 1)[0]
+    assert info.value.field == field
+    assert isinstance(info.value, ValueError)
 
 
 def test_validation_split_too_small_is_an_error() -> None:

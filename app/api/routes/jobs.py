@@ -29,6 +29,7 @@ from app.settings import Settings
 from app.storage.datasets import DatasetStore
 from app.storage.ids import new_id
 from mlp_engine.config import MLPConfig
+from mlp_engine.errors import ConfigError
 
 __all__ = ["compute_cost", "n_parameters", "router"]
 
@@ -98,14 +99,13 @@ def _engine_check(architecture: dict[str, Any], training: dict[str, Any]) -> Non
     """Let the engine's own validation speak (422 naming the field) before anything is queued."""
     try:
         MLPConfig(**architecture, **training)
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        field = message.split(" ", 1)[0].split("[", 1)[0]
+    except ConfigError as exc:
+        field = exc.field
         group = "architecture" if field in _ARCHITECTURE_KEYS else "training"
         loc: tuple[str | int, ...] = ("body", group, field)
         if field not in _ARCHITECTURE_KEYS and field not in training:
             loc = ("body", "training")
-        raise InvalidInput(loc, message) from None
+        raise InvalidInput(loc, exc.message) from None
 
 
 @dataclass(frozen=True)
