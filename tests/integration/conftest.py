@@ -17,13 +17,12 @@ own process group, and its workers).
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+from helpers.processes import require_executable
 from helpers.rq_backend import RedisServer
 from helpers.server import (
     REPO,
@@ -65,12 +64,7 @@ def redis_databases(
 ) -> Iterator[Callable[[int | None], RQBackend]]:
     """A redis-server for the session; ``allocate(workers)`` -> an :class:`RQBackend` on the
     next (emptied) database with its own queue name."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = require_executable("redis-server", "apt-get install redis-server")
     server = RedisServer(binary, tmp_path_factory.mktemp("redis"), databases=REDIS_DATABASES)
     counter = itertools.count()
 
