@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 import redis
-from helpers.processes import require_executable
-from helpers.rq_backend import RedisServer
+from helpers.redis_process import running_redis
 from helpers.server import (
     REPO,
     START_TIMEOUT,
@@ -64,24 +63,19 @@ def redis_databases(
 ) -> Iterator[Callable[[int | None], RQBackend]]:
     """A redis-server for the session; ``allocate(workers)`` -> an :class:`RQBackend` on the
     next (emptied) database with its own queue name."""
-    binary = require_executable("redis-server", "apt-get install redis-server")
-    server = RedisServer(binary, tmp_path_factory.mktemp("redis"), databases=REDIS_DATABASES)
     counter = itertools.count()
+    with running_redis(tmp_path_factory.mktemp("redis"), REDIS_DATABASES) as server:
 
-    def allocate(workers: int | None = None) -> RQBackend:
-        db = next(counter)
-        if db >= REDIS_DATABASES:
-            raise RuntimeError(f"more than {REDIS_DATABASES} RQ servers in one session")
-        url = f"{server.url}/{db}"
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
-        return RQBackend(url, queue=f"mlp-test-{db}", workers=workers)
+        def allocate(workers: int | None = None) -> RQBackend:
+            db = next(counter)
+            if db >= REDIS_DATABASES:
+                raise RuntimeError(f"more than {REDIS_DATABASES} RQ servers in one session")
+            url = f"{server.url}/{db}"
+            with redis.Redis.from_url(url) as client:
+                client.flushdb()
+            return RQBackend(url, queue=f"mlp-test-{db}", workers=workers)
 
-    try:
-        server.wait_ready()
         yield allocate
-    finally:
-        server.stop()
 
 
 def _rq_allocator(
