@@ -6,18 +6,17 @@ so cap tests are cheap (:data:`LIMITS`, overridable per test through :func:`make
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
+from helpers.waiting import TERMINAL, wait_for_async
 
 __all__ = [
     "LIMITS",
@@ -28,8 +27,6 @@ __all__ = [
     "serve",
     "wait_for_job",
 ]
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 # Limits used by most service tests (each inclusive: at the cap accepted, cap + 1 rejected).
 LIMITS: dict[str, Any] = {
@@ -69,16 +66,17 @@ async def wait_for_job(
 ) -> dict[str, Any]:
     """Poll ``GET /v1/jobs/{id}`` until the job reaches one of ``until`` (default: terminal)."""
     wanted = until or TERMINAL
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def reached() -> dict[str, Any] | None:
         response = await client.get(f"/v1/jobs/{job_id}")
         assert response.status_code == 200, response.text
         job: dict[str, Any] = response.json()
-        if job["status"] in wanted:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
-        await anyio.sleep(0.05)
+        return job if job["status"] in wanted else None
+
+    record: dict[str, Any] = await wait_for_async(
+        reached, timeout, f"job {job_id} to reach {sorted(wanted)}", 0.05
+    )
+    return record
 
 
 async def generate(client: httpx.AsyncClient, kind: str = "xor", **fields: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from helpers.waiting import TERMINAL, wait_for
+
 if TYPE_CHECKING:
     from helpers.rq_backend import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 START_TIMEOUT = 60.0  # generous: CI machines with 2 busy cores
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 def free_port() -> int:
@@ -185,20 +185,23 @@ class Server:
         )
         log.close()
         self.groups.append(self.process.pid)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{self.log()}")
             for worker in self.workers:
                 if not worker.alive():
                     raise RuntimeError(f"an RQ worker exited:\n{self.worker_log()}")
             try:
-                if httpx.get(f"{self.base_url}/ready", timeout=1.0).status_code == 200:
-                    return
+                return httpx.get(f"{self.base_url}/ready", timeout=1.0).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready after {START_TIMEOUT} s:\n{self.log()}")
+                return False
+
+        try:
+            wait_for(ready, START_TIMEOUT, "the server to be ready", interval=0.1)
+        except AssertionError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log()}") from None
 
     def log(self) -> str:
         """Everything the server has logged so far (all starts)."""
@@ -242,16 +245,35 @@ class Server:
 def wait_for_job(
     client: httpx.Client, job_id: str, timeout: float = 90.0, until: set[str] | None = None
 ) -> dict[str, Any]:
-    """Poll until the job reaches one of ``until`` (default: a terminal state)."""
+    """Poll ``GET /v1/jobs/{id}`` until the job reaches one of ``until`` (default: a terminal
+    state) and return it."""
     wanted = until or TERMINAL
-    deadline = time.monotonic() + timeout
-    while True:
+    last: dict[str, Any] = {}
+
+    def reached() -> dict[str, Any] | None:
+        last.update(client.get(f"/v1/jobs/{job_id}").raise_for_status().json())
+        return dict(last) if last["status"] in wanted else None
+
+    try:
+        return wait_for(reached, timeout, f"job {job_id} to reach {sorted(wanted)}", 0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it is {last.get('status')}") from None
+
+
+def wait_for_epoch(
+    client: httpx.Client, job_id: str, epoch: int, timeout: float = 60.0
+) -> dict[str, Any]:
+    """Poll until the job runs and has reported ``epoch`` epochs; fail at once if it ends."""
+
+    def reached() -> dict[str, Any] | None:
         job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
-        if job["status"] in wanted:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
-        time.sleep(0.1)
+        if job["status"] in TERMINAL:
+            raise AssertionError(f"job {job_id} ended {job['status']}: {job['error']}")
+        done = (job["progress"] or {}).get("epoch", 0)
+        return job if job["status"] == "running" and done >= epoch else None
+
+    record: dict[str, Any] = wait_for(reached, timeout, f"job {job_id} to train {epoch} epochs")
+    return record
 
 
 class ServerFactory:

@@ -17,14 +17,12 @@ own process group, and its workers).
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
-from helpers.rq_backend import RedisServer
+from helpers.redis_process import running_redis
 from helpers.server import (
     REPO,
     START_TIMEOUT,
@@ -65,29 +63,19 @@ def redis_databases(
 ) -> Iterator[Callable[[int | None], RQBackend]]:
     """A redis-server for the session; ``allocate(workers)`` -> an :class:`RQBackend` on the
     next (emptied) database with its own queue name."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = RedisServer(binary, tmp_path_factory.mktemp("redis"), databases=REDIS_DATABASES)
     counter = itertools.count()
+    with running_redis(tmp_path_factory.mktemp("redis"), REDIS_DATABASES) as server:
 
-    def allocate(workers: int | None = None) -> RQBackend:
-        db = next(counter)
-        if db >= REDIS_DATABASES:
-            raise RuntimeError(f"more than {REDIS_DATABASES} RQ servers in one session")
-        url = f"{server.url}/{db}"
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
-        return RQBackend(url, queue=f"mlp-test-{db}", workers=workers)
+        def allocate(workers: int | None = None) -> RQBackend:
+            db = next(counter)
+            if db >= REDIS_DATABASES:
+                raise RuntimeError(f"more than {REDIS_DATABASES} RQ servers in one session")
+            url = f"{server.url}/{db}"
+            with redis.Redis.from_url(url) as client:
+                client.flushdb()
+            return RQBackend(url, queue=f"mlp-test-{db}", workers=workers)
 
-    try:
-        server.wait_ready()
         yield allocate
-    finally:
-        server.stop()
 
 
 def _rq_allocator(

@@ -10,13 +10,14 @@ serialised into RQ as JSON, then cancelled).
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers.assertions import assert_422
+from helpers.server import wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -66,23 +67,13 @@ def files(data_dir: Path) -> set[Path]:
     return {p for sub in ("datasets", "models") for p in (data_dir / sub).glob("*")}
 
 
-def assert_422(response: httpx.Response, loc: list[Any]) -> None:
-    assert response.status_code == 422, response.text
-    assert loc in [item["loc"] for item in response.json()["detail"]], response.text
-
-
 @pytest.fixture(scope="module")
 def trained(shared_server: Any) -> dict[str, str]:
     """A small trained model and its dataset (for predict/boundary cases)."""
     with shared_server.client() as client:
         dataset = client.post("/v1/datasets/generate", json={"kind": "xor"}).json()
         body = {"dataset_id": dataset["id"], "training": {"epochs": 5, "seed": 0}}
-        job_id = client.post("/v1/jobs", json=body).json()["id"]
-        for _ in range(600):
-            job = client.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            time.sleep(0.05)
+        job = wait_for_job(client, client.post("/v1/jobs", json=body).json()["id"])
         assert job["status"] == "succeeded", job
         return {"dataset_id": dataset["id"], "model_id": job["model_id"]}
 

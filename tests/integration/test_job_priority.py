@@ -10,33 +10,20 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-
-from app.jobs.sqlite_store import DB_FILENAME
+from helpers.jobdb import running_pid
+from helpers.processes import ancestors
+from helpers.specs import FOREVER, LONG_JOB_ENV
+from helpers.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's"),
 ]
-
-
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def _ancestors(pid: int) -> list[int]:
-    chain = []
-    while pid > 1:
-        pid = _parent(pid)
-        chain.append(pid)
-    return chain
 
 
 def _running_pid(server: Any, job_id: str) -> int | None:
@@ -45,38 +32,29 @@ def _running_pid(server: Any, job_id: str) -> int | None:
         with redis.Redis.from_url(server.rq.redis_url, decode_responses=True) as client:
             status, pid = client.hmget(f"mlp:job:{job_id}", ["status", "pid"])
         return int(pid) if status == "running" and pid else None
-    with sqlite3.connect(server.data_dir / DB_FILENAME) as conn:
-        row = conn.execute(
-            "SELECT pid FROM jobs WHERE id = ? AND status = 'running'", (job_id,)
-        ).fetchone()
-    return int(row[0]) if row and row[0] else None
+    return running_pid(server.data_dir, job_id)
 
 
 def test_job_processes_run_below_the_server(start_server: Any) -> None:
-    server = start_server()
+    server = start_server(**LONG_JOB_ENV)
     with server.client() as client:
         dataset = client.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 200})
         job = client.post(
             "/v1/jobs",
             json={
                 "dataset_id": dataset.json()["id"],
-                "training": {"epochs": 10_000, "batch_size": 1},
+                "training": FOREVER,
             },
         )
         assert job.status_code == 202, job.text
         job_id = job.json()["id"]
-        pid = None
-        deadline = time.monotonic() + 60
-        while pid is None and time.monotonic() < deadline:
-            pid = _running_pid(server, job_id)
-            time.sleep(0.05)
-        assert pid is not None, "the job never ran"
+        pid = wait_for(lambda: _running_pid(server, job_id), 60, "the job to run")
         assert os.sched_getscheduler(server.pid) == os.SCHED_OTHER
         if server.backend == "rq":
             (worker,) = server.workers
-            ancestors = _ancestors(pid)
-            assert worker.pid in ancestors, (pid, ancestors)
-            assert server.pid not in ancestors, (pid, ancestors)
+            chain = ancestors(pid)
+            assert worker.pid in chain, (pid, chain)
+            assert server.pid not in chain, (pid, chain)
         else:
             assert os.sched_getscheduler(pid) == os.SCHED_IDLE
         assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 202

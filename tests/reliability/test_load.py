@@ -8,9 +8,6 @@ tests below are their short versions (0 errors; memory and file descriptors flat
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +15,14 @@ import anyio
 import httpx
 import pytest
 from helpers.inprocess import make_settings, serve, wait_for_job
+from helpers.jobdb import running_count
 from helpers.server import Server
 from helpers.server import wait_for_job as wait_for_job_http
 from helpers.soak import kill_cycles
+from helpers.specs import FOREVER, LONG_JOB_ENV, LONG_JOB_LIMITS
+from helpers.waiting import wait_for_async
 
-SLOW = {"epochs": 2000, "batch_size": 1, "optimizer": "sgd"}
-
-
-def running_in_db(data_dir: Path) -> int:
-    uri = f"file:{data_dir / 'jobs.sqlite3'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
-        (count,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()
-    return int(count)
+SLOW = {**FOREVER, "optimizer": "sgd"}  # runs until cancelled
 
 
 @pytest.mark.anyio
@@ -39,7 +32,7 @@ async def test_more_jobs_than_capacity_get_429_and_running_jobs_never_exceed_the
     data_dir = tmp_path / "data"
     cap, queue = 2, 3
     settings = make_settings(
-        data_dir, max_concurrent_jobs=cap, max_queued_jobs=queue, max_epochs=5000
+        data_dir, max_concurrent_jobs=cap, max_queued_jobs=queue, **LONG_JOB_LIMITS
     )
     async with serve(settings) as client:
         dataset = (
@@ -57,14 +50,17 @@ async def test_more_jobs_than_capacity_get_429_and_running_jobs_never_exceed_the
             assert int(response.headers["retry-after"]) >= 1
             assert response.json()["code"] == "queue_full"
             assert response.json()["retry_after"] >= 1
-        peak = 0
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+
+        async def slots_full() -> bool:
+            # Never more than the cap at any sample, until both slots are seen in use.
             listed = (await client.get("/v1/jobs", params={"status": "running"})).json()
-            peak = max(peak, listed["count"], running_in_db(data_dir))
-            assert peak <= cap, peak
-            await anyio.sleep(0.05)
-        assert peak == cap  # the slots were used
+            counts = (listed["count"], running_count(data_dir))
+            assert max(counts) <= cap, counts
+            return min(counts) == cap
+
+        await wait_for_async(slots_full, 60, f"{cap} running jobs", interval=0.05)
+        listed = (await client.get("/v1/jobs", params={"status": "queued"})).json()
+        assert listed["count"] == queue, listed  # the others wait for a slot
         # Cancelling frees capacity: new jobs are accepted again and run to the end.
         for response in accepted:
             await client.post(f"/v1/jobs/{response.json()['id']}/cancel")
@@ -72,7 +68,7 @@ async def test_more_jobs_than_capacity_get_429_and_running_jobs_never_exceed_the
         retry = await client.post("/v1/jobs", json=quick)
         assert retry.status_code == 202, retry.text
         assert (await wait_for_job(client, retry.json()["id"]))["status"] == "succeeded"
-        assert running_in_db(data_dir) == 0
+        assert running_count(data_dir) == 0
 
 
 def predict_body() -> dict[str, Any]:
@@ -83,7 +79,7 @@ def predict_body() -> dict[str, Any]:
 def test_hundreds_of_concurrent_predicts_while_jobs_train_have_no_errors(
     start_server: Any,
 ) -> None:
-    server: Server = start_server(mlp_max_concurrent_jobs="2")
+    server: Server = start_server(mlp_max_concurrent_jobs="2", **LONG_JOB_ENV)
     with server.client() as client:
         dataset = client.post("/v1/datasets/generate", json={"kind": "moons", "n_samples": 300})
         dataset_id = dataset.json()["id"]

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from helpers.gradients import min_abs_preactivation, numeric_gradient
 from helpers.inprocess import files_under, make_settings, serve, wait_for_job
 from helpers.soak import examples
 from hypothesis import HealthCheck, assume, given, settings
@@ -36,7 +37,6 @@ from mlp_engine.optimizers import OPTIMIZERS
 ACTIVATION_NAMES = sorted(ACTIVATIONS)
 OUTPUT_NAMES = sorted(OUTPUTS)
 KINKED = {"relu", "leaky_relu"}  # derivative jumps at 0: finite differences must not cross it
-H = 1e-6
 TOLERANCE = 1e-6
 KINK_MARGIN = 1e-3
 
@@ -128,28 +128,6 @@ def test_network_loss_and_gradient_are_finite_at_logits_of_1000(
 
 
 # ----------------------------------------------------- item 14: gradient checks (float64)
-
-
-def min_abs_preactivation(net: Network, X: np.ndarray) -> float:
-    a, smallest = X, np.inf
-    for w, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
-        z = a @ w + b
-        smallest = min(smallest, float(np.abs(z).min()))
-        a = net.activation.fn(z)
-    return smallest
-
-
-def numeric_gradient(net: Network, X: np.ndarray, Y: np.ndarray, l2: float) -> np.ndarray:
-    grads = np.zeros_like(net.params)
-    for i in range(net.params.size):
-        saved = net.params[i]
-        net.params[i] = saved + H
-        plus, _ = net.loss_and_gradient(X, Y, l2)
-        net.params[i] = saved - H
-        minus, _ = net.loss_and_gradient(X, Y, l2)
-        net.params[i] = saved
-        grads[i] = (plus - minus) / (2 * H)
-    return grads
 
 
 @property_settings(120)

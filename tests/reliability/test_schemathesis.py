@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ import pytest
 import schemathesis
 from helpers.inprocess import make_settings
 from helpers.soak import examples
+from helpers.waiting import TERMINAL, wait_for
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.python import asgi
@@ -111,14 +111,12 @@ def _seed() -> None:
         body = {"dataset_id": dataset.json()["id"], "training": {"epochs": 5, "seed": 0}}
         job = client.post(f"{BASE}/v1/jobs", json=body)
         assert job.status_code == 202, job.text
-        deadline = time.monotonic() + 60
-        while (record := client.get(f"{BASE}/v1/jobs/{job.json()['id']}").json())["status"] not in (
-            "succeeded",
-            "failed",
-            "cancelled",
-        ):
-            assert time.monotonic() < deadline, record
-            time.sleep(0.05)
+
+        def ended() -> dict[str, Any] | None:
+            record: dict[str, Any] = client.get(f"{BASE}/v1/jobs/{job.json()['id']}").json()
+            return record if record["status"] in TERMINAL else None
+
+        record = wait_for(ended, 60, "the seed job to end")
         assert record["status"] == "succeeded", record
     REAL_IDS.update(
         dataset_id=dataset.json()["id"], job_id=record["id"], model_id=record["model_id"]

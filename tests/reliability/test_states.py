@@ -11,11 +11,8 @@ root ignores permission bits, and a mount with open files cannot be remounted re
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +21,16 @@ import numpy as np
 import pytest
 from helpers.disk import fill_disk
 from helpers.inprocess import make_settings, serve, wait_for_job
+from helpers.jobdb import future_model_id
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
+from helpers.waiting import wait_for_async
 
 from app.jobs.embedded import EmbeddedRunner
 from app.main import create_app
 
 pytestmark = pytest.mark.anyio
 
-SLOW = {"epochs": 100_000, "batch_size": 1, "optimizer": "sgd"}  # runs until cancelled
-
-
-def future_model_id(data_dir: Path, job_id: str) -> str:
-    uri = f"file:{data_dir / 'jobs.sqlite3'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-        (spec,) = conn.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    model_id: str = json.loads(spec)["model_id"]
-    return model_id
+SLOW = {**FOREVER, "optimizer": "sgd"}  # runs until cancelled
 
 
 async def model_routes(client: httpx.AsyncClient, model_id: str) -> dict[str, int]:
@@ -59,9 +51,7 @@ async def model_routes(client: httpx.AsyncClient, model_id: str) -> dict[str, in
 
 async def test_models_of_jobs_that_have_not_succeeded_are_404_never_5xx(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    settings = make_settings(
-        data_dir, snapshot_every_epochs=1, max_epochs=100_000, compute_budget=1e12
-    )
+    settings = make_settings(data_dir, snapshot_every_epochs=1, **LONG_JOB_LIMITS)
     async with serve(settings) as client:
         dataset = (
             await client.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 200})
@@ -110,31 +100,42 @@ async def raw_get(app: Any, path: str) -> int:
         return (await client.get(path)).status_code
 
 
+async def ready_response(client: httpx.AsyncClient) -> httpx.Response | None:
+    """``GET /ready`` if it answered 200, else ``None``."""
+    response = await client.get("/ready")
+    return response if response.status_code == 200 else None
+
+
 async def test_ready_is_503_until_recovery_has_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(make_settings(tmp_path / "data"))
     assert await raw_get(app, "/ready") == 503  # the lifespan has not started
     recovery_allowed = threading.Event()
+    failed_recoveries = 0
     real_recover = EmbeddedRunner._recover
 
     def recover(self: EmbeddedRunner) -> None:
+        nonlocal failed_recoveries
         if not recovery_allowed.is_set():
+            failed_recoveries += 1
             raise sqlite3.OperationalError("database is locked")
         real_recover(self)
 
     monkeypatch.setattr(EmbeddedRunner, "_recover", recover)
     async with serve(app.state.settings, app) as client:
-        for _ in range(3):
+
+        async def still_not_ready_after_failures() -> bool:
+            seen = failed_recoveries  # every attempt so far failed, before this request
             response = await client.get("/ready")
             assert response.status_code == 503, response.text
             assert response.json()["checks"] == {"runner": False, "storage": True}
-            time.sleep(0.2)
+            return seen >= 3
+
+        # At start-up and on each retry of the supervisor: 503 while recovery keeps failing.
+        await wait_for_async(still_not_ready_after_failures, 60, "3 failed recoveries")
         recovery_allowed.set()
-        deadline = time.monotonic() + 15
-        while (response := await client.get("/ready")).status_code != 200:
-            assert time.monotonic() < deadline, response.text
-            time.sleep(0.1)
+        response = await wait_for_async(lambda: ready_response(client), 30, "/ready to be 200")
         assert response.json()["status"] == "ready"
     assert await raw_get(app, "/ready") == 503  # stopped
 
@@ -150,7 +151,4 @@ async def test_ready_is_503_while_the_data_dir_cannot_be_written(small_disk: Pat
             assert "storage" in response.json()["detail"]
         finally:
             filler.unlink()
-        deadline = time.monotonic() + 15
-        while (response := await client.get("/ready")).status_code != 200:
-            assert time.monotonic() < deadline, response.text
-            time.sleep(0.1)
+        await wait_for_async(lambda: ready_response(client), 30, "/ready to be 200 again")
