@@ -1,6 +1,7 @@
 // The decision-boundary map: a heat map of the model's output on a grid, its decision contour,
 // the training points, and the point the user asked about. Drawn on one <canvas>, y axis up.
 
+import { HiDpiCanvas } from "./canvas.js";
 import { contourSegments } from "./contour.js";
 
 /** Class colours (class 0 and 1 match --class-0 / --class-1 in style.css). */
@@ -56,10 +57,9 @@ export function formatTick(value) {
   return String(Number(value.toPrecision(3)));
 }
 
-export class BoundaryMap {
+export class BoundaryMap extends HiDpiCanvas {
   constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    super(canvas);
     this.view = null; // {xMin, xMax, yMin, yMax}
     this.points = null; // {xs, ys, classIndex | values, valueRange}
     this.grid = null; // the boundary JSON
@@ -69,21 +69,8 @@ export class BoundaryMap {
     this.cursor = null; // {x, y} for keyboard use
     this.showCursor = false;
     this.message = "Loading the dataset…";
-    this.frame = 0;
     this.draws = 0;
-    new ResizeObserver(() => this.resize()).observe(canvas);
-    this.resize();
-  }
-
-  resize() {
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-    }
-    this.renderNow();
+    this.watchSize();
   }
 
   setView(view) {
@@ -129,14 +116,7 @@ export class BoundaryMap {
 
   /** The plot area in CSS pixels. */
   plotRect() {
-    const width = this.canvas.clientWidth;
-    const height = this.canvas.clientHeight;
-    return {
-      left: MARGIN.left,
-      top: MARGIN.top,
-      width: Math.max(1, width - MARGIN.left - MARGIN.right),
-      height: Math.max(1, height - MARGIN.top - MARGIN.bottom),
-    };
+    return this.plotArea(MARGIN);
   }
 
   toPixel(x, y) {
@@ -163,19 +143,8 @@ export class BoundaryMap {
     };
   }
 
-  render() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.renderNow();
-    });
-  }
-
-  renderNow() {
-    const { ctx, canvas } = this;
-    const ratio = canvas.width / Math.max(1, canvas.clientWidth);
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, canvas.clientWidth, canvas.clientHeight);
+  draw() {
+    const { ctx } = this;
     const r = this.plotRect();
     ctx.fillStyle = "#f8fafc";
     ctx.fillRect(r.left, r.top, r.width, r.height);
