@@ -12,6 +12,7 @@ import { isTraining, setDataset, setModel, state } from "./state.js";
 import { debounce, numberValue } from "./util.js";
 
 const MAX_ROWS_FETCHED = 50_000;
+const GENERATED_KEY = "mlp-generated-datasets"; // localStorage: generator spec -> dataset id
 
 // Generators: noise slider [min, max, step, default], default size, default classes.
 const GENERATORS = {
@@ -53,19 +54,45 @@ export function selection() {
   };
   if (GENERATORS[kind].classes) spec.n_classes = ui.nClasses.valueAsNumber;
   const classes = spec.n_classes ? ` · ${spec.n_classes} classes` : "";
-  const name = `${kind} · ${spec.n_samples} points · noise ${spec.noise} · seed ${spec.seed}${classes}`;
+  const points = `${spec.n_samples} points · noise ${spec.noise} · seed ${spec.seed}`;
+  const name = `${kind} · ${points}${classes}`;
   return { type: "generate", kind, spec, name };
 }
+
+/**
+ * The ids of the datasets this browser generated, by generator spec (kept across reloads, so a
+ * spec is generated once per server; an id the server no longer lists is generated again).
+ */
+const generated = {
+  read() {
+    try {
+      return JSON.parse(localStorage.getItem(GENERATED_KEY) ?? "{}");
+    } catch {
+      return {}; // storage disabled or unreadable: generate again
+    }
+  },
+  get(spec) {
+    return this.read()[JSON.stringify(spec)];
+  },
+  set(spec, id) {
+    try {
+      const ids = { ...this.read(), [JSON.stringify(spec)]: id };
+      localStorage.setItem(GENERATED_KEY, JSON.stringify(ids));
+    } catch {
+      // storage full or disabled: the dataset is simply generated again next time
+    }
+  },
+};
 
 /** The stored dataset for the current selection; a generated one is made once and reused. */
 export async function ensureDataset(sel) {
   if (sel.type === "stored") {
     return state.datasets.get(sel.id) ?? getJSON(`/v1/datasets/${encodeURIComponent(sel.id)}`);
   }
-  for (const meta of state.datasets.values()) {
-    if (meta.name === sel.name && meta.n_features === 2) return meta;
-  }
+  const known = state.datasets.get(generated.get(sel.spec));
+  if (known) return known;
   const meta = await postJSON("/v1/datasets/generate", { ...sel.spec, name: sel.name });
+  generated.set(sel.spec, meta.id);
   state.datasets.set(meta.id, meta);
   renderStoredOptions();
   return meta;

@@ -14,9 +14,18 @@ function showCoordinates(x, y) {
   ui.predictY.value = coordinate(y);
 }
 
+let pending = null; // the AbortController of the prediction on its way, if any
+
+/** Abandon the prediction on its way: a later question (or another model) replaces it. */
+function abandonPending() {
+  pending?.abort();
+  pending = null;
+}
+
 /** Ask the chosen model about the point (x, y) of the map and show its answer. */
 async function predictAt(x, y) {
   showCoordinates(x, y);
+  abandonPending();
   if (!state.model) {
     ui.prediction.textContent =
       state.job?.done === false
@@ -24,13 +33,19 @@ async function predictAt(x, y) {
         : "No model yet: press Train, or pick one under Models.";
     return;
   }
+  const controller = new AbortController();
+  pending = controller;
   try {
-    const result = await postJSON(`/v1/models/${encodeURIComponent(state.model.id)}/predict`, {
-      X: [featureRow(state.view, x, y)],
-    });
-    showPrediction(x, y, result);
+    const result = await postJSON(
+      `/v1/models/${encodeURIComponent(state.model.id)}/predict`,
+      { X: [featureRow(state.view, x, y)] },
+      { signal: controller.signal },
+    );
+    if (!controller.signal.aborted) showPrediction(x, y, result);
   } catch (error) {
-    showError(error, "The prediction failed");
+    showError(error, "The prediction failed"); // an abandoned one (AbortError) is not shown
+  } finally {
+    if (pending === controller) pending = null;
   }
 }
 
@@ -102,6 +117,7 @@ function onPredictSubmit(event) {
 }
 
 function onModelChosen(model) {
+  abandonPending();
   ui.prediction.textContent = model
     ? "Click the map (or use the fields above) to predict a point."
     : "Train a model, then click the map.";
