@@ -13,18 +13,21 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import ListedColormap, Normalize, to_rgba
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap, Normalize, to_rgba
 from matplotlib.figure import Figure
+
+from app.palette import CONTOUR, REGRESSION_RAMP, class_colour, heat_tint
 
 __all__ = ["MAX_POINTS", "render_boundary_png"]
 
 MAX_POINTS = 5000  # training points drawn at most (an evenly spaced subsample beyond that)
 _FIGSIZE = (6.4, 4.8)
 _DPI = 100
-_CLASS_COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-]  # fmt: skip
+# The page's palette (app/palette.py): regression ramp, and white to a class tint for classes.
+_RAMP = LinearSegmentedColormap.from_list("playground_ramp", REGRESSION_RAMP)
+_BINARY = LinearSegmentedColormap.from_list(
+    "playground_binary", [heat_tint(0), (1.0, 1.0, 1.0), heat_tint(1)]
+)
 
 
 def render_boundary_png(
@@ -52,17 +55,17 @@ def render_boundary_png(
     ax = fig.add_subplot()
     extent = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
     if classes is None:
-        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap="viridis")
+        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=_RAMP)
         fig.colorbar(image, ax=ax, label="prediction")
     elif values.ndim == 3:
         _draw_multiclass(fig, ax, values, extent, classes)
     else:
         image = ax.imshow(
-            values, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r", vmin=0, vmax=1
+            values, origin="lower", extent=extent, aspect="auto", cmap=_BINARY, vmin=0, vmax=1
         )
         fig.colorbar(image, ax=ax, label=f"P(class = {classes[1]})")
         if float(values.min()) < 0.5 < float(values.max()):
-            ax.contour(xs, ys, values, levels=[0.5], colors="red", linewidths=2)
+            ax.contour(xs, ys, values, levels=[0.5], colors=[to_rgba(CONTOUR)], linewidths=2)
     if X is not None and y is not None and len(X):
         _draw_points(ax, X, y, classes, value_range=(float(values.min()), float(values.max())))
     ax.set_xlim(extent[0], extent[1])
@@ -78,15 +81,17 @@ def render_boundary_png(
 def _draw_multiclass(
     fig: Figure, ax: Any, values: np.ndarray, extent: tuple[float, ...], classes: Sequence[Any]
 ) -> None:
-    """Colour each cell by its predicted class, with the class probability as opacity."""
+    """Colour each cell by its predicted class, from white to the class tint as it grows sure.
+
+    As on the page: strength 0 at a uniform guess (1/k), 1 at certainty.
+    """
     k = len(classes)
     predicted = values.argmax(axis=2)
-    confidence = values.max(axis=2)
-    palette = np.array([to_rgba(_colour(i)) for i in range(k)])
-    rgba = palette[predicted]
-    rgba[..., 3] = np.clip(confidence, 0.0, 1.0)
-    ax.imshow(rgba, origin="lower", extent=extent, aspect="auto")
-    cmap = ListedColormap([_colour(i) for i in range(k)])
+    strength = np.clip((values.max(axis=2) - 1 / k) / (1 - 1 / k), 0.0, 1.0)
+    tints = np.array([heat_tint(i) for i in range(k)])
+    rgb = 1.0 + (tints[predicted] - 1.0) * strength[..., np.newaxis]
+    ax.imshow(rgb, origin="lower", extent=extent, aspect="auto")
+    cmap = ListedColormap([class_colour(i) for i in range(k)])
     mappable = ScalarMappable(norm=Normalize(vmin=-0.5, vmax=k - 0.5), cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, ticks=range(k), label="predicted class")
     bar.set_ticklabels([str(c) for c in classes])
@@ -109,27 +114,19 @@ def _draw_points(
         X, y = X[keep], y[keep]
     if classes is None:
         ax.scatter(
-            X[:, 0], X[:, 1], c=y, cmap="viridis", vmin=value_range[0], vmax=value_range[1],
+            X[:, 0], X[:, 1], c=y, cmap=_RAMP, vmin=value_range[0], vmax=value_range[1],
             s=12, edgecolors="white", linewidths=0.5,
         )  # fmt: skip
         return
-    colours = _BINARY_COLOURS if len(classes) == 2 else None
     drawn = 0
     for index, label in enumerate(classes):
         mask = y == label
         if mask.any():
             ax.scatter(
-                X[mask, 0], X[mask, 1], s=14, edgecolors="black",
-                color=colours[index] if colours else _colour(index),
+                X[mask, 0], X[mask, 1], s=14, edgecolors="white",
+                color=class_colour(index),
                 linewidths=0.5, label=f"class {label}",
             )  # fmt: skip
             drawn += 1
     if 0 < drawn <= 20:
         ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
-
-
-_BINARY_COLOURS = ("#2166ac", "#b2182b")  # the ends of RdBu_r, as on the colour bar
-
-
-def _colour(index: int) -> str:
-    return _CLASS_COLOURS[index % len(_CLASS_COLOURS)]

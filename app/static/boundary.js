@@ -1,24 +1,20 @@
 // The decision-boundary map: a heat map of the model's output on a grid, its decision contour,
 // the training points, and the point the user asked about. Drawn on one <canvas>, y axis up.
 
+import { HiDpiCanvas } from "./canvas.js";
 import { contourSegments } from "./contour.js";
+import { palette } from "./palette.js";
 
-/** Class colours (class 0 and 1 match --class-0 / --class-1 in style.css). */
-export const PALETTE = [
-  "#e8590c", "#1971c2", "#2f9e44", "#9c36b5", "#c92a2a",
-  "#0c8599", "#f08c00", "#5f3dc4", "#c2255c", "#495057",
-];
-// A perceptually ordered ramp for regression outputs (viridis, five stops).
-const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
 const MARGIN = { left: 40, right: 10, top: 22, bottom: 28 };
-const TINT = 0.42; // how far the heat map goes from white towards a class colour
 
+/** The colour of class number `index` (style.css --class-N, as in the PNG). */
 export function classColour(index) {
-  return PALETTE[((index % PALETTE.length) + PALETTE.length) % PALETTE.length];
+  const { classes } = palette();
+  return classes[((index % classes.length) + classes.length) % classes.length];
 }
 
 function rgb(hex) {
-  const n = Number.parseInt(hex.slice(1), 16);
+  const n = Number.parseInt(hex.slice(1, 7), 16);
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
@@ -27,12 +23,21 @@ function mix(a, b, t) {
 }
 
 const WHITE = [255, 255, 255];
-const RAMP_RGB = RAMP.map(rgb);
 
+/** The heat map's colour where the model is sure of class `index`. */
+function heatTint(index) {
+  return mix(WHITE, rgb(classColour(index)), palette().tint);
+}
+
+let rampStops = null; // the ramp's stops as [r, g, b]
+
+/** The regression ramp's colour at t in [0, 1] (linear between the stops). */
 function rampColour(t) {
-  const x = Math.min(1, Math.max(0, t)) * (RAMP_RGB.length - 1);
-  const k = Math.min(RAMP_RGB.length - 2, Math.floor(x));
-  return mix(RAMP_RGB[k], RAMP_RGB[k + 1], x - k);
+  rampStops ??= palette().ramp.map(rgb);
+  const stops = rampStops;
+  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const k = Math.min(stops.length - 2, Math.floor(x));
+  return mix(stops[k], stops[k + 1], x - k);
 }
 
 /** "Nice" tick values covering [min, max] (about `count` of them). */
@@ -56,10 +61,9 @@ export function formatTick(value) {
   return String(Number(value.toPrecision(3)));
 }
 
-export class BoundaryMap {
+export class BoundaryMap extends HiDpiCanvas {
   constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    super(canvas);
     this.view = null; // {xMin, xMax, yMin, yMax}
     this.points = null; // {xs, ys, classIndex | values, valueRange}
     this.grid = null; // the boundary JSON
@@ -69,21 +73,8 @@ export class BoundaryMap {
     this.cursor = null; // {x, y} for keyboard use
     this.showCursor = false;
     this.message = "Loading the dataset…";
-    this.frame = 0;
     this.draws = 0;
-    new ResizeObserver(() => this.resize()).observe(canvas);
-    this.resize();
-  }
-
-  resize() {
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-    }
-    this.renderNow();
+    this.watchSize();
   }
 
   setView(view) {
@@ -129,14 +120,7 @@ export class BoundaryMap {
 
   /** The plot area in CSS pixels. */
   plotRect() {
-    const width = this.canvas.clientWidth;
-    const height = this.canvas.clientHeight;
-    return {
-      left: MARGIN.left,
-      top: MARGIN.top,
-      width: Math.max(1, width - MARGIN.left - MARGIN.right),
-      height: Math.max(1, height - MARGIN.top - MARGIN.bottom),
-    };
+    return this.plotArea(MARGIN);
   }
 
   toPixel(x, y) {
@@ -163,19 +147,8 @@ export class BoundaryMap {
     };
   }
 
-  render() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.renderNow();
-    });
-  }
-
-  renderNow() {
-    const { ctx, canvas } = this;
-    const ratio = canvas.width / Math.max(1, canvas.clientWidth);
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, canvas.clientWidth, canvas.clientHeight);
+  draw() {
+    const { ctx } = this;
     const r = this.plotRect();
     ctx.fillStyle = "#f8fafc";
     ctx.fillRect(r.left, r.top, r.width, r.height);
@@ -228,7 +201,7 @@ export class BoundaryMap {
     }
     ctx.lineWidth = 2;
     ctx.lineCap = "round";
-    ctx.strokeStyle = "rgb(17 24 39 / 85%)";
+    ctx.strokeStyle = palette().contour;
     ctx.stroke();
   }
 
@@ -416,14 +389,14 @@ function cellColourer(grid, targetRange) {
   }
   if (grid.predicted) {
     const k = grid.classes.length;
-    const tints = grid.classes.map((_, c) => mix(WHITE, rgb(classColour(c)), TINT));
+    const tints = grid.classes.map((_, c) => heatTint(c));
     return (i, j) => {
       const strength = (grid.confidence[j][i] - 1 / k) / (1 - 1 / k);
       return mix(WHITE, tints[grid.predicted[j][i]], Math.min(1, Math.max(0, strength)));
     };
   }
-  const low = mix(WHITE, rgb(classColour(0)), TINT);
-  const high = mix(WHITE, rgb(classColour(1)), TINT);
+  const low = heatTint(0);
+  const high = heatTint(1);
   return (i, j) => {
     const p = grid.probabilities[j][i];
     return p < 0.5 ? mix(WHITE, low, (0.5 - p) * 2) : mix(WHITE, high, (p - 0.5) * 2);
@@ -469,7 +442,7 @@ export function renderLegend(element, { task, classes, valueRange }) {
     add(null, formatTick(lo));
     const ramp = document.createElement("span");
     ramp.className = "ramp";
-    ramp.style.background = `linear-gradient(to right, ${RAMP.join(", ")})`;
+    ramp.style.background = `linear-gradient(to right, ${palette().ramp.join(", ")})`;
     element.append(ramp);
     add(null, formatTick(hi));
     return;
@@ -482,8 +455,8 @@ export function renderLegend(element, { task, classes, valueRange }) {
   if (classes.length === 2) {
     const ramp = document.createElement("span");
     ramp.className = "ramp";
-    const low = `rgb(${mix(WHITE, rgb(classColour(0)), TINT).map(Math.round)})`;
-    const high = `rgb(${mix(WHITE, rgb(classColour(1)), TINT).map(Math.round)})`;
+    const low = `rgb(${heatTint(0).map(Math.round)})`;
+    const high = `rgb(${heatTint(1).map(Math.round)})`;
     ramp.style.background = `linear-gradient(to right, ${low}, #fff, ${high})`;
     ramp.title = `P(class ${classes[1]}) from 0 to 1`;
     element.insertBefore(ramp, element.lastChild);

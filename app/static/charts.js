@@ -1,50 +1,29 @@
 // Line charts of the training curves (loss, accuracy; train and validation) on a <canvas>.
 
 import { formatTick, niceTicks } from "./boundary.js";
+import { HiDpiCanvas } from "./canvas.js";
 
 const MARGIN = { left: 44, right: 12, top: 24, bottom: 24 };
 
-export class LineChart {
+export class LineChart extends HiDpiCanvas {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {{yMin?: number, yMax?: number, empty?: string}} options fixed y limits, if any
    */
   constructor(canvas, { yMin = null, yMax = null, empty = "No data yet" } = {}) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    super(canvas);
     this.yMin = yMin;
     this.yMax = yMax;
     this.empty = empty;
     this.series = []; // [{label, colour, dash, points: [[epoch, value], ...]}]
     this.xMax = 10;
-    this.frame = 0;
-    new ResizeObserver(() => this.resize()).observe(canvas);
-    this.resize();
-  }
-
-  resize() {
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-    }
-    this.renderNow();
+    this.watchSize();
   }
 
   setSeries(series, xMax) {
     this.series = series;
     this.xMax = Math.max(1, xMax);
     this.render();
-  }
-
-  render() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.renderNow();
-    });
   }
 
   yRange() {
@@ -68,23 +47,30 @@ export class LineChart {
     return [lo, hi];
   }
 
-  renderNow() {
-    const { ctx, canvas } = this;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    const ratio = canvas.width / Math.max(1, width);
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    const r = {
-      left: MARGIN.left,
-      top: MARGIN.top,
-      width: Math.max(1, width - MARGIN.left - MARGIN.right),
-      height: Math.max(1, height - MARGIN.top - MARGIN.bottom),
-    };
+  draw() {
+    const r = this.plotArea(MARGIN);
     const [y0, y1] = this.yRange();
-    const px = (x) => r.left + (x / this.xMax) * r.width;
-    const py = (y) => r.top + (1 - (y - y0) / (y1 - y0)) * r.height;
+    const scale = {
+      px: (x) => r.left + (x / this.xMax) * r.width,
+      py: (y) => r.top + (1 - (y - y0) / (y1 - y0)) * r.height,
+    };
+    this.drawAxes(r, scale, [y0, y1]);
+    const visible = this.series.filter((s) => s.points.length);
+    if (!visible.length) {
+      const { ctx } = this;
+      ctx.fillStyle = "#8a93a6";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText(this.empty, r.left + r.width / 2, r.top + r.height / 2);
+      return;
+    }
+    this.drawLines(r, scale, visible);
+    this.drawLegend(r, visible);
+  }
 
+  /** Horizontal grid lines with y ticks, x ticks, and the two axis lines. */
+  drawAxes(r, { px, py }, [y0, y1]) {
+    const { ctx } = this;
     ctx.font = "11px system-ui, sans-serif";
     ctx.lineWidth = 1;
     ctx.fillStyle = "#566074";
@@ -110,15 +96,10 @@ export class LineChart {
     ctx.lineTo(r.left + 0.5, r.top + r.height + 0.5);
     ctx.lineTo(r.left + r.width, r.top + r.height + 0.5);
     ctx.stroke();
+  }
 
-    const visible = this.series.filter((s) => s.points.length);
-    if (!visible.length) {
-      ctx.fillStyle = "#8a93a6";
-      ctx.textAlign = "center";
-      ctx.textBaseline = "middle";
-      ctx.fillText(this.empty, r.left + r.width / 2, r.top + r.height / 2);
-      return;
-    }
+  drawLines(r, { px, py }, visible) {
+    const { ctx } = this;
     ctx.save();
     ctx.beginPath();
     ctx.rect(r.left, r.top - 2, r.width + 2, r.height + 4);
@@ -137,8 +118,11 @@ export class LineChart {
     }
     ctx.restore();
     ctx.setLineDash([]);
+  }
 
-    // Legend, top right.
+  /** The series' names with a line sample each, top right. */
+  drawLegend(r, visible) {
+    const { ctx } = this;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     let x = r.left + r.width;

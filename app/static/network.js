@@ -1,5 +1,7 @@
 // The hidden-layer editor (add / remove layers, units per layer) and the network sketch.
 
+import { button, make } from "./dom.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_LAYERS = 8;
 const MAX_UNITS = 256;
@@ -60,12 +62,12 @@ export class LayerEditor {
     const item = document.createElement("li");
     item.className = "layer";
     const n = index + 1;
-    const label = element("label", { htmlFor: `layer-units-${index}`, textContent: `Layer ${n}` });
+    const label = make("label", { htmlFor: `layer-units-${index}`, textContent: `Layer ${n}` });
     const fewer = button("−", `Fewer units in layer ${n}`, () =>
       this.setUnits(index, this.units[index] - 1),
     );
     fewer.classList.add("btn-step");
-    const input = element("input", {
+    const input = make("input", {
       id: `layer-units-${index}`,
       type: "number",
       min: "1",
@@ -93,17 +95,6 @@ export class LayerEditor {
 function clampUnits(value) {
   const n = Math.round(Number(value));
   return Number.isFinite(n) ? Math.min(MAX_UNITS, Math.max(1, n)) : 1;
-}
-
-function element(tag, properties) {
-  return Object.assign(document.createElement(tag), properties);
-}
-
-function button(text, label, onClick) {
-  const b = element("button", { type: "button", className: "btn btn-small", textContent: text });
-  b.setAttribute("aria-label", label);
-  b.addEventListener("click", onClick);
-  return b;
 }
 
 /** Weights and biases of a dense network with these layer sizes. */

@@ -96,17 +96,26 @@ def browser() -> Iterator[Any]:
 
 
 class PageProblems:
-    """Uncaught page errors and Content-Security-Policy violations seen while a test ran."""
+    """Uncaught page errors and console errors (CSP violations among them) seen while a test ran.
+
+    The browser's own "Failed to load resource" lines (an HTTP error status, which the page
+    handles and shows) are kept apart in ``failed_loads``: tests that provoke one expect them.
+    """
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.failed_loads: list[str] = []
 
     def on_page_error(self, error: Any) -> None:
         self.errors.append(f"uncaught: {error}")
 
     def on_console(self, message: Any) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            self.errors.append(f"CSP: {message.text}")
+        if message.type != "error":
+            return
+        if message.text.startswith("Failed to load resource"):
+            self.failed_loads.append(message.text)
+        else:
+            self.errors.append(f"console: {message.text}")
 
 
 @pytest.fixture

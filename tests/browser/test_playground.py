@@ -6,6 +6,8 @@ Desktop (1280 x 800) and phone (390 x 844). Screenshots go to ``test-artifacts/`
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from app.palette import CLASS_COLOURS, heat_tint
 
 # "integration" too: like those tests it starts a real server (so `make unit` leaves it out).
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -255,3 +259,180 @@ def test_api_key_is_asked_for_and_sent(browser: Any, start_keyed_server: Any) ->
         assert page.is_hidden("#error")
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------------------- details
+
+
+def css_rgb(colour: str) -> tuple[int, ...]:
+    """(r, g, b) of ``#rrggbb``."""
+    return tuple(int(colour[k : k + 2], 16) for k in (1, 3, 5))
+
+
+def rgb_values(text: str) -> list[tuple[int, ...]]:
+    """Every ``rgb(r, g, b)`` in a computed CSS value, in order."""
+    found = re.findall(r"rgb\((\d+), (\d+), (\d+)\)", text)
+    return [tuple(int(v) for v in match) for match in found]
+
+
+def test_the_map_draws_with_the_service_palette(open_page: OpenPage) -> None:
+    """The legend (drawn by the same code as the map) shows app/palette.py's colours."""
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)  # the notebook set: classes 0 and 1
+    swatches = page.eval_on_selector_all(
+        "#legend .swatch", "marks => marks.map(m => getComputedStyle(m).backgroundColor)"
+    )
+    assert [rgb_values(s)[0] for s in swatches] == [css_rgb(c) for c in CLASS_COLOURS[:2]]
+    ramp = rgb_values(
+        page.eval_on_selector("#legend .ramp", "r => getComputedStyle(r).backgroundImage")
+    )
+    expected = [
+        tuple(255 * c for c in heat_tint(0)),
+        (255, 255, 255),
+        tuple(255 * c for c in heat_tint(1)),
+    ]
+    assert len(ramp) == 3
+    for shown, wanted in zip(ramp, expected, strict=True):
+        assert shown == pytest.approx(wanted, abs=1)
+    assert problems.errors == []
+
+
+def listener_count(page: Any, expression: str) -> int:
+    """How many event listeners the object ``expression`` evaluates to has (via DevTools)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        target = cdp.send("Runtime.evaluate", {"expression": expression})
+        found = cdp.send(
+            "DOMDebugger.getEventListeners", {"objectId": target["result"]["objectId"]}
+        )
+        return len(found["listeners"])
+    finally:
+        cdp.detach()
+
+
+def test_sleep_leaves_no_abort_listener_behind(open_page: OpenPage) -> None:
+    """The live-boundary loop sleeps on the job's signal many times: no listener may pile up."""
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    page.evaluate(
+        """async () => {
+            const { sleep } = await import("/static/util.js");
+            window.testSleep = sleep;
+            window.testController = new AbortController();
+            const signal = window.testController.signal;
+            await Promise.all(Array.from({ length: 20 }, () => sleep(1, signal)));
+            window.testLongSleep = sleep(600000, signal).then(() => "woke");
+        }"""
+    )
+    assert listener_count(page, "window.testController.signal") == 1  # the sleep still running
+    woke = page.evaluate(
+        """async () => {
+            window.testController.abort();
+            const timeout = window.testSleep(20000).then(() => "still asleep after 20 s");
+            return Promise.race([window.testLongSleep, timeout]);
+        }"""
+    )
+    assert woke == "woke"  # aborting ends a sleep at once
+    assert listener_count(page, "window.testController.signal") == 0
+    assert problems.errors == []
+
+
+def train_quick_model(api: httpx.Client) -> dict[str, Any]:
+    """A small XOR model made through the API; returns the finished job."""
+    dataset = api.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 200})
+    body = {
+        "dataset_id": dataset.raise_for_status().json()["id"],
+        "name": "xor for the predict test",
+        "architecture": {"hidden_layers": [4], "activation": "tanh"},
+        "training": {"epochs": 3, "batch_size": 16, "seed": 0},
+    }
+    job = api.post("/v1/jobs", json=body).raise_for_status().json()
+    deadline = time.monotonic() + TRAINING_TIMEOUT
+    while job["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, "the quick job did not end"
+        time.sleep(0.1)
+        job = api.get(f"/v1/jobs/{job['id']}").raise_for_status().json()
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def predict_with_the_form(page: Any, x: float, y: float) -> None:
+    page.fill("#predict-x", str(x))
+    page.fill("#predict-y", str(y))
+    page.click("#predict-button")
+
+
+def pump_until(page: Any, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait for a Python-side condition fed by Playwright's events (delivered while it waits)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        page.wait_for_timeout(20)
+
+
+def prediction_starts(text: str) -> str:
+    return f"document.getElementById('prediction').textContent.startsWith({text!r})"
+
+
+def test_a_late_answer_never_replaces_a_newer_prediction(open_page: OpenPage, server: Any) -> None:
+    """Ask at A, then at B; A's answer, held back until B's is shown, must never be shown."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    with httpx.Client(base_url=server.base_url) as api:
+        model_id = train_quick_model(api)["model_id"]
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    page.click("#refresh-models")
+    page.click(f'.model[data-model-id="{model_id}"] button[aria-label^="Show on the map"]')
+    wait_until(page, "document.getElementById('status').textContent.startsWith('Showing')", "it")
+    page.evaluate(
+        """() => {
+            const output = document.getElementById("prediction");
+            window.predictionLog = [];
+            new MutationObserver(() => window.predictionLog.push(output.textContent))
+                .observe(output, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    held: list[Any] = []  # the first prediction request, answered only after the second
+    ended: list[Any] = []
+    page.route(
+        "**/v1/models/*/predict",
+        lambda route: held.append(route) if not held else route.continue_(),
+    )
+    page.on("requestfinished", lambda request: ended.append(request))
+    page.on("requestfailed", lambda request: ended.append(request))
+
+    predict_with_the_form(page, -0.5, -0.5)
+    pump_until(page, lambda: bool(held), "the first request to be held")
+    predict_with_the_form(page, 0.5, 0.5)
+    wait_until(page, prediction_starts("(0.5, 0.5)"), "the second answer")
+    first = held[0]
+    with contextlib.suppress(PlaywrightError):  # raised when the page has abandoned it already
+        first.continue_()  # the late answer arrives now, if the page still waits for it
+    pump_until(page, lambda: first.request in ended, "the first request to end")
+    predict_with_the_form(page, 1, 1)  # answered after the first one has been dealt with
+    wait_until(page, prediction_starts("(1, 1)"), "the third answer")
+    log = page.evaluate("() => window.predictionLog")
+    assert [text for text in log if text.startswith("(0.5, 0.5)")], log
+    assert not [text for text in log if text.startswith("(-0.5, -0.5)")], log
+    assert problems.errors == []
+
+
+def test_a_generated_dataset_is_known_by_its_id_not_its_name(
+    open_page: OpenPage, server: Any
+) -> None:
+    """A stored dataset that happens to bear the generated one's name is not taken for it."""
+    name = "notebook · 1000 points · noise 1 · seed 0"  # the page's name for its default dataset
+    impostor = {"name": name, "X": [[0, 0], [1, 1], [0, 1], [1, 0]], "y": [0, 1, 0, 1]}
+    with httpx.Client(base_url=server.base_url) as api:
+        api.post("/v1/datasets", json=impostor).raise_for_status()
+        page, problems = open_page(DESKTOP)
+        wait_for_data(page)
+        assert page.inner_text("#dataset-info").startswith("1000 rows")
+        stored = len(api.get("/v1/datasets").raise_for_status().json()["data"])
+        page.reload()  # the page remembers which dataset it generated: no second one
+        wait_for_data(page)
+        assert page.inner_text("#dataset-info").startswith("1000 rows")
+        assert len(api.get("/v1/datasets").raise_for_status().json()["data"]) == stored
+    assert problems.errors == []

@@ -85,6 +85,23 @@ async def test_every_file_the_page_loads_is_served(client: httpx.AsyncClient) ->
         assert response.status_code == 200, path
 
 
+def test_the_page_has_no_inline_script() -> None:
+    """The CSP allows scripts from files only: no inline <script> and no on* handlers."""
+    page = (STATIC_DIR / "index.html").read_text()
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.DOTALL)
+    assert scripts and all(body.strip() == "" for body in scripts)
+    assert all('src="/static/' in tag for tag in re.findall(r"<script\b[^>]*>", page))
+    assert not re.search(r"\son[a-z]+\s*=", page)
+
+
+def test_front_end_modules_stay_small() -> None:
+    """Each ES module holds one concern: none is longer than 600 lines."""
+    modules = sorted(STATIC_DIR.glob("*.js"))
+    assert len(modules) > 10  # app.js is split by panel
+    for module in modules:
+        assert len(module.read_text().splitlines()) <= 600, module.name
+
+
 async def test_a_cached_file_is_revalidated(client: httpx.AsyncClient) -> None:
     first = await client.get("/static/app.js")
     assert first.headers["cache-control"] == "no-cache"

@@ -1,0 +1,285 @@
+// The data panel: pick a generator or a stored dataset, upload a CSV, choose the plotted axes,
+// and show the dataset's points on the map.
+
+import { ApiError, getJSON, postJSON, request } from "./api.js";
+import { renderLegend, valueRange } from "./boundary.js";
+import { make, ui } from "./dom.js";
+import { updateNetwork } from "./network-panel.js";
+import { clearErrors, setStatus, showError } from "./notices.js";
+import { map, setSource } from "./output-panel.js";
+import { computeView, projectPoints } from "./plot-view.js";
+import { isTraining, setDataset, setModel, state } from "./state.js";
+import { debounce, numberValue } from "./util.js";
+
+const MAX_ROWS_FETCHED = 50_000;
+const GENERATED_KEY = "mlp-generated-datasets"; // localStorage: generator spec -> dataset id
+
+// Generators: noise slider [min, max, step, default], default size, default classes.
+const GENERATORS = {
+  notebook: {
+    noise: [0, 3, 0.05, 1],
+    n: 1000,
+    help: "A factor on the notebook's scales (1 = the notebook's own).",
+  },
+  xor: { noise: [0, 0.5, 0.01, 0.05], n: 400, help: "Standard deviation of the jitter." },
+  circles: { noise: [0, 0.3, 0.01, 0.08], n: 400, help: "Standard deviation of the jitter." },
+  moons: { noise: [0, 0.5, 0.01, 0.1], n: 400, help: "Standard deviation of the jitter." },
+  spirals: {
+    noise: [0, 0.3, 0.01, 0.05],
+    n: 400,
+    classes: 2,
+    help: "Standard deviation of the jitter.",
+  },
+  gaussians: {
+    noise: [0.1, 2, 0.05, 0.5],
+    n: 300,
+    classes: 3,
+    help: "Standard deviation of each blob.",
+  },
+};
+
+let shownKind = null; // the generator whose defaults the sliders show
+let previewToken = 0; // only the latest refreshDataset() may show its dataset
+
+/** What the dataset select and the generator sliders ask for. */
+export function selection() {
+  const value = ui.dataset.value;
+  if (!value.startsWith("gen:")) return { type: "stored", id: value.slice("stored:".length) };
+  const kind = value.slice(4);
+  const spec = {
+    kind,
+    n_samples: ui.nSamples.valueAsNumber,
+    noise: ui.noise.valueAsNumber,
+    seed: numberValue(ui.dataSeed) ?? 0,
+  };
+  if (GENERATORS[kind].classes) spec.n_classes = ui.nClasses.valueAsNumber;
+  const classes = spec.n_classes ? ` · ${spec.n_classes} classes` : "";
+  const points = `${spec.n_samples} points · noise ${spec.noise} · seed ${spec.seed}`;
+  const name = `${kind} · ${points}${classes}`;
+  return { type: "generate", kind, spec, name };
+}
+
+/**
+ * The ids of the datasets this browser generated, by generator spec (kept across reloads, so a
+ * spec is generated once per server; an id the server no longer lists is generated again).
+ */
+const generated = {
+  read() {
+    try {
+      return JSON.parse(localStorage.getItem(GENERATED_KEY) ?? "{}");
+    } catch {
+      return {}; // storage disabled or unreadable: generate again
+    }
+  },
+  get(spec) {
+    return this.read()[JSON.stringify(spec)];
+  },
+  set(spec, id) {
+    try {
+      const ids = { ...this.read(), [JSON.stringify(spec)]: id };
+      localStorage.setItem(GENERATED_KEY, JSON.stringify(ids));
+    } catch {
+      // storage full or disabled: the dataset is simply generated again next time
+    }
+  },
+};
+
+/** The stored dataset for the current selection; a generated one is made once and reused. */
+export async function ensureDataset(sel) {
+  if (sel.type === "stored") {
+    return state.datasets.get(sel.id) ?? getJSON(`/v1/datasets/${encodeURIComponent(sel.id)}`);
+  }
+  const known = state.datasets.get(generated.get(sel.spec));
+  if (known) return known;
+  const meta = await postJSON("/v1/datasets/generate", { ...sel.spec, name: sel.name });
+  generated.set(sel.spec, meta.id);
+  state.datasets.set(meta.id, meta);
+  renderStoredOptions();
+  return meta;
+}
+
+/** A dataset's rows ({X, y}, fetched once), or null when there are too many to draw. */
+export async function loadData(meta) {
+  if (state.data.has(meta.id)) return state.data.get(meta.id);
+  if (meta.n_samples > MAX_ROWS_FETCHED) return null;
+  const data = await getJSON(`/v1/datasets/${encodeURIComponent(meta.id)}/data`);
+  state.data.set(meta.id, data);
+  return data;
+}
+
+export async function loadDatasets() {
+  const { data } = await getJSON("/v1/datasets");
+  state.datasets = new Map(data.map((meta) => [meta.id, meta]));
+  renderStoredOptions();
+}
+
+function renderStoredOptions() {
+  const selected = ui.dataset.value;
+  const metas = [...state.datasets.values()].sort((a, b) =>
+    String(b.created_at).localeCompare(String(a.created_at)),
+  );
+  ui.storedDatasets.replaceChildren(
+    ...metas.map((meta) =>
+      make("option", {
+        value: `stored:${meta.id}`,
+        textContent: `${meta.name} (${meta.n_samples} × ${meta.n_features})`,
+      }),
+    ),
+  );
+  if ([...ui.dataset.options].some((o) => o.value === selected)) ui.dataset.value = selected;
+}
+
+/** Remember a stored dataset and select it (the map is updated by the caller). */
+export function selectStored(meta) {
+  state.datasets.set(meta.id, meta);
+  renderStoredOptions();
+  ui.dataset.value = `stored:${meta.id}`;
+  syncGeneratorOptions();
+}
+
+function syncGeneratorOptions() {
+  const sel = selection();
+  ui.generatorOptions.hidden = sel.type !== "generate";
+  if (sel.type !== "generate" || sel.kind === shownKind) return;
+  shownKind = sel.kind;
+  const gen = GENERATORS[sel.kind];
+  const [min, max, step, value] = gen.noise;
+  Object.assign(ui.noise, { min, max, step, value });
+  ui.noiseHelp.textContent = gen.help;
+  ui.nSamples.value = gen.n;
+  ui.nClassesField.hidden = !gen.classes;
+  if (gen.classes) ui.nClasses.value = gen.classes;
+  syncOutputs();
+}
+
+function syncOutputs() {
+  ui.noiseValue.textContent = ui.noise.value;
+  ui.nSamplesValue.textContent = ui.nSamples.value;
+  ui.nClassesValue.textContent = ui.nClasses.value;
+}
+
+/** The two plotted features: [0, 1], or the axis selects' choice for a wider dataset. */
+function chosenFeatures(meta) {
+  if (meta.n_features <= 2) {
+    ui.axesOptions.hidden = true;
+    return [0, 1];
+  }
+  const fill = (select, value) => {
+    if (select.options.length !== meta.n_features || select.dataset.dataset !== meta.id) {
+      select.replaceChildren(
+        ...Array.from({ length: meta.n_features }, (_, f) =>
+          make("option", { value: f, textContent: `x${f}` }),
+        ),
+      );
+      select.dataset.dataset = meta.id;
+      select.value = value;
+    }
+  };
+  fill(ui.featureX, 0);
+  fill(ui.featureY, 1);
+  ui.axesOptions.hidden = false;
+  const fx = Number(ui.featureX.value);
+  let fy = Number(ui.featureY.value);
+  if (fx === fy) {
+    fy = fx === 0 ? 1 : 0;
+    ui.featureY.value = fy;
+  }
+  return [fx, fy];
+}
+
+/** Put a dataset on the map (points only) and fit the network sketch to it. */
+export function showDataset(meta, data) {
+  const changed = state.dataset?.id !== meta.id;
+  const features = chosenFeatures(meta);
+  setDataset(meta, computeView(meta, features));
+  map.axisLabels = meta.n_features > 2 ? [`x${features[0]} →`, `↑ x${features[1]}`] : null;
+  map.setView(state.view);
+  map.setPoints(data ? projectPoints(meta, data, features) : null);
+  map.setGrid(null);
+  map.setMarker(null);
+  map.setMessage("Press Train to watch the boundary form");
+  setSource("Data", "", "none");
+  renderLegend(ui.legend, {
+    task: meta.task,
+    classes: meta.classes,
+    valueRange: data && meta.task === "regression" ? valueRange(data.y) : null,
+  });
+  const classes =
+    meta.task === "classification" ? `classes ${meta.classes.join(", ")}` : "regression";
+  const stored = ui.dataset.value.startsWith("stored:") ? `${meta.name}: ` : "";
+  ui.datasetInfo.textContent =
+    `${stored}${meta.n_samples} rows · ${meta.n_features} features · ${classes}` +
+    (data ? "" : " (too many rows to draw)");
+  if (changed) setModel(null);
+  updateNetwork();
+}
+
+/** Show the selected dataset (generating it if needed), unless a later call or a job won. */
+export const refreshDataset = debounce(async () => {
+  const token = ++previewToken;
+  const sel = selection();
+  setStatus(sel.type === "generate" ? `Generating the ${sel.kind} dataset…` : "Loading…");
+  try {
+    const meta = await ensureDataset(sel);
+    const data = await loadData(meta);
+    if (token !== previewToken || isTraining()) return;
+    showDataset(meta, data);
+    setStatus("Ready: press Train.");
+  } catch (error) {
+    if (token === previewToken) showError(error, "The dataset could not be loaded", "gen.");
+  }
+}, 200);
+
+function csvParams(file) {
+  const params = new URLSearchParams({ task: ui.csvTask.value });
+  const label = ui.csvLabel.value.trim();
+  if (label) params.set("label", label);
+  params.set("name", (ui.csvName.value.trim() || file.name.replace(/\.csv$/i, "")).slice(0, 200));
+  return params;
+}
+
+async function uploadCsv() {
+  clearErrors();
+  const file = ui.csvFile.files[0];
+  if (!file) {
+    showError(new ApiError(0, "Choose a CSV file first."), "Nothing to upload");
+    ui.csvFile.focus();
+    return;
+  }
+  ui.csvUpload.disabled = true;
+  setStatus(`Uploading ${file.name}…`);
+  try {
+    const response = await request("POST", `/v1/datasets?${csvParams(file)}`, {
+      body: await file.text(),
+      contentType: "text/csv",
+      accept: "application/json",
+    });
+    const meta = await response.json();
+    selectStored(meta);
+    refreshDataset();
+    setStatus(`Uploaded “${meta.name}”: ${meta.n_samples} rows.`, "ok");
+  } catch (error) {
+    showError(error, "The CSV was not accepted", "csv.");
+  } finally {
+    ui.csvUpload.disabled = false;
+  }
+}
+
+export function wireData() {
+  ui.dataset.addEventListener("change", () => {
+    syncGeneratorOptions();
+    refreshDataset();
+  });
+  for (const slider of [ui.noise, ui.nSamples, ui.nClasses]) {
+    slider.addEventListener("input", syncOutputs);
+    slider.addEventListener("change", refreshDataset);
+  }
+  ui.dataSeed.addEventListener("change", refreshDataset);
+  for (const select of [ui.featureX, ui.featureY]) {
+    select.addEventListener("change", () => {
+      if (state.dataset) showDataset(state.dataset, state.data.get(state.dataset.id) ?? null);
+    });
+  }
+  ui.csvUpload.addEventListener("click", uploadCsv);
+  syncGeneratorOptions();
+}

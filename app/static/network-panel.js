@@ -1,0 +1,46 @@
+// The network panel: hidden layers, activation, and the sketch of the whole network.
+
+import { ui } from "./dom.js";
+import { LayerEditor, drawNetwork, parameterCount } from "./network.js";
+import { state } from "./state.js";
+
+const layers = new LayerEditor({
+  list: ui.layers,
+  add: ui.addLayer,
+  onChange: () => updateNetwork(),
+});
+
+/** The network as the API takes it: `{hidden_layers, activation}`. */
+export function architecture() {
+  return { hidden_layers: layers.layers, activation: ui.activation.value };
+}
+
+export function setArchitecture({ hidden, activation }) {
+  layers.layers = hidden;
+  ui.activation.value = activation;
+}
+
+function outputUnits(meta) {
+  if (!meta || meta.task === "regression") return 1;
+  return meta.classes.length <= 2 ? 1 : meta.classes.length;
+}
+
+/** Redraw the sketch and its summary for the current layers and dataset. */
+export function updateNetwork() {
+  const meta = state.dataset;
+  const sizes = [meta?.n_features ?? 2, ...layers.layers, outputUnits(meta)];
+  drawNetwork(ui.networkSketch, sizes);
+  ui.networkSummary.textContent =
+    `${sizes.join(" → ")} · ${parameterCount(sizes).toLocaleString()} parameters`;
+  let output = "Output: one sigmoid unit, binary cross-entropy.";
+  if (meta?.task === "regression") output = "Output: one linear unit, squared error.";
+  else if (outputUnits(meta) > 1) {
+    output = `Output: ${outputUnits(meta)} softmax units, cross-entropy.`;
+  }
+  ui.outputInfo.textContent = output;
+}
+
+export function wireNetwork() {
+  ui.activation.addEventListener("change", updateNetwork);
+  new ResizeObserver(() => updateNetwork()).observe(ui.networkSketch);
+}

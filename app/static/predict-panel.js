@@ -1,0 +1,137 @@
+// Asking the model about a point: click the map, use its keyboard cursor, or type x and y.
+
+import { postJSON } from "./api.js";
+import { classColour } from "./boundary.js";
+import { ui } from "./dom.js";
+import { showError } from "./notices.js";
+import { map } from "./output-panel.js";
+import { featureRow } from "./plot-view.js";
+import { state, subscribe } from "./state.js";
+import { coordinate, decimal, percent } from "./util.js";
+
+function showCoordinates(x, y) {
+  ui.predictX.value = coordinate(x);
+  ui.predictY.value = coordinate(y);
+}
+
+let pending = null; // the AbortController of the prediction on its way, if any
+
+/** Abandon the prediction on its way: a later question (or another model) replaces it. */
+function abandonPending() {
+  pending?.abort();
+  pending = null;
+}
+
+/** Ask the chosen model about the point (x, y) of the map and show its answer. */
+async function predictAt(x, y) {
+  showCoordinates(x, y);
+  abandonPending();
+  if (!state.model) {
+    ui.prediction.textContent =
+      state.job?.done === false
+        ? "The model is still training: predictions open when it finishes."
+        : "No model yet: press Train, or pick one under Models.";
+    return;
+  }
+  const controller = new AbortController();
+  pending = controller;
+  try {
+    const result = await postJSON(
+      `/v1/models/${encodeURIComponent(state.model.id)}/predict`,
+      { X: [featureRow(state.view, x, y)] },
+      { signal: controller.signal },
+    );
+    if (!controller.signal.aborted) showPrediction(x, y, result);
+  } catch (error) {
+    showError(error, "The prediction failed"); // an abandoned one (AbortError) is not shown
+  } finally {
+    if (pending === controller) pending = null;
+  }
+}
+
+function showPrediction(x, y, result) {
+  const output = ui.prediction;
+  const where = `(${coordinate(x)}, ${coordinate(y)})`;
+  const label = result.predictions[0];
+  output.dataset.label = String(label);
+  if (result.classes) {
+    const index = result.classes.findIndex((c) => c === label);
+    const probability = result.probabilities[0][index];
+    output.textContent = `${where} → class ${label} with probability ${probability.toFixed(3)}`;
+    output.dataset.probability = String(probability);
+    const text = `class ${label} · ${percent(probability)}`;
+    map.setMarker({ x, y, colour: classColour(index), text });
+  } else {
+    output.textContent = `${where} → ${decimal(label)}`;
+    delete output.dataset.probability;
+    map.setMarker({ x, y, colour: "#111827", text: decimal(label) });
+  }
+}
+
+function onMapClick(event) {
+  const point = map.toData(event.clientX, event.clientY);
+  if (!point) return;
+  map.setCursor(point, map.canvas.matches(":focus-visible"));
+  predictAt(point.x, point.y);
+}
+
+function viewCentre(v) {
+  return { x: (v.xMin + v.xMax) / 2, y: (v.yMin + v.yMax) / 2 };
+}
+
+/** Arrow keys move the cursor (Shift: in bigger steps); Enter or Space predicts there. */
+function onMapKey(event) {
+  const v = map.view;
+  if (!v) return;
+  const cursor = map.cursor ?? viewCentre(v);
+  const step = event.shiftKey ? 0.1 : 0.02;
+  const dx = (v.xMax - v.xMin) * step;
+  const dy = (v.yMax - v.yMin) * step;
+  const moves = {
+    ArrowLeft: [-dx, 0],
+    ArrowRight: [dx, 0],
+    ArrowUp: [0, dy],
+    ArrowDown: [0, -dy],
+  };
+  if (event.key in moves) {
+    event.preventDefault();
+    const [mx, my] = moves[event.key];
+    const x = Math.min(v.xMax, Math.max(v.xMin, cursor.x + mx));
+    const y = Math.min(v.yMax, Math.max(v.yMin, cursor.y + my));
+    map.setCursor({ x, y });
+    showCoordinates(x, y);
+  } else if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    map.setCursor(cursor);
+    predictAt(cursor.x, cursor.y);
+  }
+}
+
+function onPredictSubmit(event) {
+  event.preventDefault();
+  if (!ui.predictForm.reportValidity()) return;
+  const x = ui.predictX.valueAsNumber;
+  const y = ui.predictY.valueAsNumber;
+  map.setCursor({ x, y }, false);
+  predictAt(x, y);
+}
+
+function onModelChosen(model) {
+  abandonPending();
+  ui.prediction.textContent = model
+    ? "Click the map (or use the fields above) to predict a point."
+    : "Train a model, then click the map.";
+}
+
+export function wirePredict() {
+  subscribe("model", onModelChosen);
+  const canvas = map.canvas;
+  canvas.addEventListener("click", onMapClick);
+  canvas.addEventListener("keydown", onMapKey);
+  canvas.addEventListener("focus", () => {
+    if (map.view && !map.cursor) map.cursor = viewCentre(map.view);
+    map.setCursor(map.cursor, true);
+  });
+  canvas.addEventListener("blur", () => map.setCursor(map.cursor, false));
+  ui.predictForm.addEventListener("submit", onPredictSubmit);
+}
