@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import BodyTooLarge
 from app.logging import request_id_var
 from app.metrics import Metrics
 
@@ -25,8 +25,8 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "ApiKeyMiddleware",
     "BodySizeLimitMiddleware",
-    "BodyTooLarge",
     "RequestContextMiddleware",
+    "route_path",
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -48,8 +48,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_path(scope: Scope) -> str:
-    """The request path below the app's root path."""
+def route_path(scope: Scope) -> str:
+    """The request path below the app's root path (what the routes match)."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     if root and path.startswith(root):
@@ -122,7 +122,7 @@ class RequestContextMiddleware:
             self.metrics.observe(method, route, status, seconds)
         if not access_logger.isEnabledFor(logging.INFO):
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         client = scope.get("client")
         access_logger.info(
             "%s %s %d",
@@ -154,7 +154,7 @@ class ApiKeyMiddleware:
         self.prefix = prefix
 
     def _protected(self, scope: Scope) -> bool:
-        path = _route_path(scope)
+        path = route_path(scope)
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _authorised(self, scope: Scope) -> bool:
@@ -189,17 +189,6 @@ class ApiKeyMiddleware:
             },
             [(b"www-authenticate", challenge)],
         )
-
-
-class BodyTooLarge(HTTPException):
-    """Raised from ``receive`` once a streamed body passes the limit (FastAPI re-raises it)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=_too_large_message(limit))
-
-
-def _too_large_message(limit: int) -> str:
-    return f"request body too large: the limit is {limit} bytes"
 
 
 class BodySizeLimitMiddleware:
@@ -253,5 +242,6 @@ class BodySizeLimitMiddleware:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = {"detail": _too_large_message(self.max_bytes), "code": "payload_too_large"}
-        await _send_json(send, 413, body, [(b"connection", b"close")])
+        error = BodyTooLarge(self.max_bytes)
+        headers = [(k.lower().encode(), v.encode()) for k, v in error.response_headers().items()]
+        await _send_json(send, error.status_code, error.body(), headers)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from app.storage.ids import ID_RE
+
 __all__ = [
     "ID_PATTERN",
     "DatasetId",
@@ -21,7 +23,7 @@ __all__ = [
     "error_responses",
 ]
 
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ID_PATTERN = ID_RE.pattern  # the one spelling of an ID, shared with the stores
 
 # A JSON number that is neither NaN nor +-Infinity (pydantic accepts both unless told not to);
 # strict, so ``true`` or ``"1.5"`` are not silently turned into numbers.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -23,10 +24,16 @@ def file_identity(path: Path, resource: str, resource_id: str) -> FileIdentity:
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename or an unlink in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
+    """Make a rename or an unlink in ``directory`` durable (a no-op on Windows)."""
+    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the change itself.
+        return
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
+    except OSError as exc:
+        # A few file systems refuse fsync on a directory; there is nothing more to make durable.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 
