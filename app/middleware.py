@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import orjson
 from starlette.datastructures import Headers
@@ -203,19 +204,29 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        action = self._action(scope)
+        if action == "reject":
+            await self._reject(send)
+        elif action == "pass":
             await self.app(scope, receive, send)
-            return
+        else:
+            await self._counted(scope, receive, send)
+
+    def _action(self, scope: Scope) -> Literal["pass", "reject", "count"]:
+        """``reject`` a declared length over the limit; ``pass`` what needs no counting."""
+        if scope["type"] != "http":
+            return "pass"
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit():
-            if int(declared) > self.max_bytes:
-                await self._reject(send)
-                return
-            if _header(scope, b"transfer-encoding") is None:
-                # The HTTP server frames the body by Content-Length and never delivers more, so
-                # there is nothing to count (this is every ordinary request: skip the wrappers).
-                await self.app(scope, receive, send)
-                return
+        if declared is None or not declared.isdigit():
+            return "count"
+        if int(declared) > self.max_bytes:
+            return "reject"
+        # Without Transfer-Encoding the HTTP server frames the body by Content-Length and never
+        # delivers more, so there is nothing to count (every ordinary request: skip the wrappers).
+        return "pass" if _header(scope, b"transfer-encoding") is None else "count"
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app with a ``receive`` that raises :class:`BodyTooLarge` past the limit."""
         received = 0
         started = False
 

@@ -11,6 +11,7 @@ from app.storage.ids import ID_RE
 
 __all__ = [
     "ID_PATTERN",
+    "ClassLabel",
     "DatasetId",
     "ErrorResponse",
     "FiniteFloat",
@@ -38,6 +39,9 @@ Label = Annotated[
         mode="validation",
     ),
 ]
+
+# A class label as the service returns it (models and datasets): an integer or a string.
+ClassLabel = int | str
 
 Task = Literal["classification", "regression"]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import DatasetStoreDep, SettingsDep
+from app.api.routes import DELETE_ROUTE
 from app.api.uploads import media_type
 from app.numeric import ORJSONResponse
 from app.schemas.common import DatasetId, error_responses
@@ -71,7 +72,7 @@ async def create_dataset(
     upload = service.Upload(await request.body(), media_type(request), label, task, name)
     meta = await anyio.to_thread.run_sync(service.create_dataset, store, settings, upload)
     response.headers["Location"] = f"{router.prefix}/{meta.id}"
-    return DatasetPublic.from_meta(meta)
+    return DatasetPublic.model_validate(meta)
 
 
 @router.post(
@@ -87,20 +88,20 @@ def generate_dataset(
     """Generate one of the 2-D toy datasets (`notebook`, `xor`, `moons`...) and store it."""
     meta = service.generate_dataset(store, settings, body)
     response.headers["Location"] = f"{router.prefix}/{meta.id}"
-    return DatasetPublic.from_meta(meta)
+    return DatasetPublic.model_validate(meta)
 
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(store: DatasetStoreDep) -> DatasetsPublic:
     """List every dataset, newest first."""
     metas = store.list()
-    return DatasetsPublic(data=[DatasetPublic.from_meta(m) for m in metas], count=len(metas))
+    return DatasetsPublic(data=[DatasetPublic.model_validate(m) for m in metas], count=len(metas))
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic, responses=error_responses(404, 409, 422))
-def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> DatasetPublic:
+def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Any:
     """Show one dataset's metadata."""
-    return DatasetPublic.from_meta(store.get(dataset_id))
+    return store.get(dataset_id)
 
 
 @router.get(
@@ -115,12 +116,7 @@ def get_dataset_data(dataset_id: DatasetId, store: DatasetStoreDep) -> Response:
     return ORJSONResponse({"X": X, "y": y})
 
 
-@router.delete(
-    "/{dataset_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(404, 422),
-)
+@router.delete("/{dataset_id}", **DELETE_ROUTE)
 def delete_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Response:
     """Delete a dataset (jobs that still need it will fail with `invalid_data`)."""
     store.delete(dataset_id)

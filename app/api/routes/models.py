@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from app.api import predict_fast
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
 from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
+from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
 from app.errors import NotFound
 from app.numeric import ORJSONResponse
@@ -36,35 +37,64 @@ _DOWNLOAD_CHUNK_BYTES = 1 << 20
 _BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 
-# ----------------------------------------------------------------------------- metadata
+# ------------------------------------------------------------------------ the collection
 
 
 @router.get("", response_model=ModelsPublic)
 def list_models(store: ModelStoreDep) -> ModelsPublic:
     """List every model, newest first."""
     metas = store.list()
-    return ModelsPublic(data=[ModelPublic.from_meta(m) for m in metas], count=len(metas))
+    return ModelsPublic(data=[ModelPublic.model_validate(m) for m in metas], count=len(metas))
+
+
+_IMPORT_BODY = {
+    "required": True,
+    "description": "A `.npz` model file made by this service: the raw bytes, or a multipart "
+    "form with the file in the field `file`. At most `MLP_MAX_MODEL_BYTES` bytes.",
+    "content": {
+        "application/octet-stream": {"schema": _BINARY_SCHEMA},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": _BINARY_SCHEMA},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=ModelPublic,
+    responses=error_responses(413, 422),
+    openapi_extra={"requestBody": _IMPORT_BODY},
+)
+async def import_model(
+    request: Request, store: ModelStoreDep, settings: SettingsDep
+) -> ModelPublic:
+    """Upload a model file; it is validated without unpickling and stored under a new ID."""
+    data = await read_file_upload(request, settings.max_model_bytes)
+    meta = await anyio.to_thread.run_sync(store.import_file, data)
+    logger.info("model imported", extra={"model_id": meta.id, "size_bytes": meta.size_bytes})
+    return ModelPublic.model_validate(meta)
+
+
+# ----------------------------------------------------------------------------- one model
 
 
 @router.get("/{model_id}", response_model=ModelPublic, responses=error_responses(404, 409, 422))
-def get_model(model_id: ModelId, store: ModelStoreDep) -> ModelPublic:
+def get_model(model_id: ModelId, store: ModelStoreDep) -> Any:
     """Show one model's metadata."""
-    return ModelPublic.from_meta(store.get(model_id))
+    return store.get(model_id)
 
 
-@router.delete(
-    "/{model_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(404, 422),
-)
+@router.delete("/{model_id}", **DELETE_ROUTE)
 def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
     """Delete a model."""
     store.delete(model_id)
     return Response(status_code=204)
-
-
-# ------------------------------------------------------------------------ download / import
 
 
 @router.get(
@@ -99,40 +129,6 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(_DOWNLOAD_CHUNK_BYTES):
             yield chunk
-
-
-_IMPORT_BODY = {
-    "required": True,
-    "description": "A `.npz` model file made by this service: the raw bytes, or a multipart "
-    "form with the file in the field `file`. At most `MLP_MAX_MODEL_BYTES` bytes.",
-    "content": {
-        "application/octet-stream": {"schema": _BINARY_SCHEMA},
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": _BINARY_SCHEMA},
-                "required": ["file"],
-            }
-        },
-    },
-}
-
-
-@router.post(
-    "/import",
-    status_code=201,
-    response_model=ModelPublic,
-    responses=error_responses(413, 422),
-    openapi_extra={"requestBody": _IMPORT_BODY},
-)
-async def import_model(
-    request: Request, store: ModelStoreDep, settings: SettingsDep
-) -> ModelPublic:
-    """Upload a model file; it is validated without unpickling and stored under a new ID."""
-    data = await read_file_upload(request, settings.max_model_bytes)
-    meta = await anyio.to_thread.run_sync(store.import_file, data)
-    logger.info("model imported", extra={"model_id": meta.id, "size_bytes": meta.size_bytes})
-    return ModelPublic.from_meta(meta)
 
 
 # ------------------------------------------------------------------------------- predict
