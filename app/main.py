@@ -25,6 +25,7 @@ from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
 from app.middleware import ApiKeyMiddleware, BodySizeLimitMiddleware, RequestContextMiddleware
 from app.schemas.common import error_responses
+from app.services.health import service_version
 from app.settings import Settings, get_settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -178,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else get_settings()
     app = FastAPI(
         title="mlp-service",
-        version=health.service_version(),
+        version=service_version(),
         description=_DESCRIPTION,
         openapi_tags=_TAGS,
         lifespan=lifespan,

@@ -23,15 +23,13 @@ from app.logging import request_id_var
 from app.metrics import Metrics
 
 __all__ = [
-    "REQUEST_ID_HEADER",
     "ApiKeyMiddleware",
     "BodySizeLimitMiddleware",
     "RequestContextMiddleware",
     "route_path",
 ]
 
-REQUEST_ID_HEADER = "x-request-id"
-_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
+_REQUEST_ID_KEY = b"x-request-id"
 # A client's X-Request-ID is echoed only if it is short and made of harmless characters.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNMATCHED = "<unmatched>"

@@ -24,7 +24,7 @@ from starlette.routing import Match
 from app.errors import InvalidInput, ServiceError, field_name
 from app.middleware import route_path
 
-__all__ = ["register_exception_handlers", "validation_detail"]
+__all__ = ["register_exception_handlers"]
 
 logger = logging.getLogger("app.errors")
 
@@ -57,7 +57,7 @@ def _safe_input(value: Any) -> Any:
     return None
 
 
-def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def _validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI's error list, each message prefixed with the field it is about, inputs trimmed."""
     detail: list[dict[str, Any]] = []
     for error in errors:
@@ -76,7 +76,7 @@ def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return _json(request, 422, {"detail": validation_detail(exc.errors())})
+    return _json(request, 422, {"detail": _validation_detail(exc.errors())})
 
 
 async def _invalid_input(request: Request, exc: InvalidInput) -> JSONResponse:
@@ -99,7 +99,7 @@ _PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _PARAM_RE = re.compile(r"\{[^}/]+\}")
 
 
-def allowed_methods(request: Request) -> list[str]:
+def _allowed_methods(request: Request) -> list[str]:
     """The methods the request's path answers to, for a 405's ``Allow`` header.
 
     Starlette names only the methods of the first route whose path matches, but ``/v1/datasets``
@@ -149,7 +149,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         return _json(request, 422, {"detail": [item]})
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     if exc.status_code < 200 or exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
     codes = {404: "not_found", 405: "method_not_allowed"}

@@ -23,9 +23,9 @@ from app.services.models import predictions
 from app.storage.ids import ID_RE
 from app.storage.models import Estimator, ModelStore
 
-__all__ = ["PREDICT_PATH", "PredictFastPath", "serve_predict"]
+__all__ = ["PredictFastPath", "serve_predict"]
 
-PREDICT_PATH = "/v1/models/{model_id}/predict"
+_PREDICT_PATH = "/v1/models/{model_id}/predict"
 _PREDICT_PATH_RE = re.compile(r"/v1/models/([^/]+)/predict")
 # Predict bodies up to this size are handled on the event loop when the model is cached (a
 # thread hop costs more than parsing a few rows); larger ones go to the thread pool.
@@ -101,7 +101,7 @@ class PredictFastPath:
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         # The route this layer stands in for: the metrics and the access log are labelled by it.
-        self.route = next(r for r in routes if getattr(r, "path", "") == PREDICT_PATH)
+        self.route = next(r for r in routes if getattr(r, "path", "") == _PREDICT_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         model_id = _predict_model_id(scope)

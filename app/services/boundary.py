@@ -18,9 +18,9 @@ from app.errors import Conflict, InvalidInput
 from app.storage.models import Estimator
 from mlp_engine import MLPClassifier
 
-__all__ = ["DEFAULT_RESOLUTION", "BoundaryQuery", "Grid", "evaluate_grid", "grid_json"]
+__all__ = ["BoundaryQuery", "Grid", "evaluate_grid", "grid_json"]
 
-DEFAULT_RESOLUTION = 100  # grid points per axis
+_DEFAULT_RESOLUTION = 100  # grid points per axis
 # A boundary holds at most this many values per cell of the largest allowed (cap x cap) grid:
 # a binary or regression grid is always allowed at the cap, a 10-class grid too.
 _GRID_VALUES_PER_CELL_CAP = 10
@@ -60,7 +60,7 @@ def _grid_sides(model: Estimator, cap: int, query: BoundaryQuery) -> tuple[int, 
     for name, value in (("resolution", query.resolution), ("nx", query.nx), ("ny", query.ny)):
         if value is not None and value > cap:
             raise InvalidInput(("query", name), f"must be at most {cap}, got {value}")
-    side = query.resolution if query.resolution is not None else min(DEFAULT_RESOLUTION, cap)
+    side = query.resolution if query.resolution is not None else min(_DEFAULT_RESOLUTION, cap)
     sides = (query.nx or side, query.ny or side)
     n_classes = len(model.classes_) if isinstance(model, MLPClassifier) else 1
     per_cell = n_classes if n_classes > 2 else 1

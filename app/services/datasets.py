@@ -31,9 +31,6 @@ __all__ = [
     "create_dataset",
     "generate_dataset",
     "parse_csv_upload",
-    "parse_json_body",
-    "parse_json_upload",
-    "validation_error",
 ]
 
 _INT_RE = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
@@ -57,7 +54,7 @@ def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> D
     if upload.media_type == "text/csv":
         X, y = parse_csv_upload(upload.body, settings, upload.label, task)
     elif upload.media_type == "application/json" or upload.media_type.endswith("+json"):
-        X, y, name, task = parse_json_upload(upload.body, settings)
+        X, y, name, task = _parse_json_upload(upload.body, settings)
     else:
         raise UnsupportedMediaType(
             f"Content-Type {upload.media_type[:80]!r} is not supported; "
@@ -110,7 +107,9 @@ def _generate_field(exc: ValueError) -> str:
 # ----------------------------------------------------------------------------------- JSON
 
 
-def validation_error(exc: ValidationError, prefix: tuple[str | int, ...]) -> RequestValidationError:
+def _validation_error(
+    exc: ValidationError, prefix: tuple[str | int, ...]
+) -> RequestValidationError:
     """A pydantic error from a manually validated body, as FastAPI's 422 (``loc`` prefixed)."""
     errors = [
         {**{k: v for k, v in e.items() if k != "url"}, "loc": (*prefix, *e["loc"])}
@@ -119,7 +118,7 @@ def validation_error(exc: ValidationError, prefix: tuple[str | int, ...]) -> Req
     return RequestValidationError(errors)
 
 
-def parse_json_body(body: bytes) -> dict[str, Any]:
+def _parse_json_body(body: bytes) -> dict[str, Any]:
     """Parse a JSON object (``NaN``/``Infinity`` pass here; the later finiteness checks name the
     offending element, e.g. ``X[3][1]``)."""
     if not body.strip():
@@ -130,15 +129,15 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def parse_json_upload(
+def _parse_json_upload(
     body: bytes, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray, str | None, str]:
     """``(X, y, name, task)`` of a JSON upload ``{"X": [[...]], "y": [...], ...}``."""
-    doc = parse_json_body(body)
+    doc = _parse_json_body(body)
     try:
         fields = DatasetMetaFields.model_validate(doc)
     except ValidationError as exc:
-        raise validation_error(exc, ("body",)) from None
+        raise _validation_error(exc, ("body",)) from None
     X = numeric.as_matrix(
         doc.get("X"),
         ("body", "X"),

@@ -209,6 +209,15 @@ class ModelStore:
             raise NotFound(_RESOURCE, model_id)
         return path
 
+    def open_file(self, model_id: str) -> tuple[BinaryIO, int]:
+        """The model file open for reading (the caller closes it) and its size; the open file
+        stays readable if the model is deleted meanwhile. ``NotFound`` if it does not exist."""
+        try:
+            handle = open(self.path(model_id), "rb")  # noqa: SIM115  # the caller closes it
+        except FileNotFoundError:
+            raise NotFound(_RESOURCE, model_id) from None
+        return handle, os.fstat(handle.fileno()).st_size
+
     def list(self) -> builtins.list[ModelMeta]:
         """Every completely written model, newest first (unreadable files are skipped)."""
         return newest_first(self._ids(), self.get)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -16,7 +15,6 @@ from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_resp
 from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
-from app.errors import NotFound
 from app.numeric import ORJSONResponse
 from app.schemas.common import ModelId, error_responses
 from app.schemas.models import (
@@ -110,11 +108,7 @@ def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
 )
 def download_model(model_id: ModelId, store: ModelStoreDep) -> StreamingResponse:
     """Download the model's `.npz` file."""
-    try:
-        handle = open(store.path(model_id), "rb")  # noqa: SIM115  # closed by _file_chunks
-    except FileNotFoundError:
-        raise NotFound("model", model_id) from None
-    size = os.fstat(handle.fileno()).st_size  # the open file stays valid if it is deleted now
+    handle, size = store.open_file(model_id)
     return StreamingResponse(
         _file_chunks(handle),
         media_type="application/octet-stream",
