@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BodyTooLarge
@@ -157,7 +156,7 @@ class ApiKeyMiddleware:
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _authorised(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
+        header = _header(scope, b"authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
@@ -174,7 +173,7 @@ class ApiKeyMiddleware:
         if self._authorised(scope):
             await self.app(scope, receive, send)
             return
-        has_header = "authorization" in Headers(scope=scope)
+        has_header = _header(scope, b"authorization") is not None
         challenge = b'Bearer realm="mlp-service"'
         if has_header:
             challenge += b', error="invalid_token"'

@@ -15,6 +15,7 @@ from fastapi import Depends, Query, Response
 
 from app.numeric import ORJSONResponse
 from app.render import render_boundary_png
+from app.schemas.common import BINARY_SCHEMA
 from app.services.boundary import BoundaryQuery, evaluate_grid, grid_json
 from app.services.models import dataset_points
 from app.settings import Settings
@@ -23,13 +24,12 @@ from app.storage.models import Estimator
 
 __all__ = ["BOUNDARY_RESPONSES", "BoundaryQueryDep", "boundary_query", "boundary_response"]
 
-_BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 # The 200 response of both routes: the JSON grid (``response_model``) or the PNG picture.
 BOUNDARY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The grid as JSON, or with `format=png` the rendered picture.",
-        "content": {"image/png": {"schema": _BINARY_SCHEMA}},
+        "content": {"image/png": {"schema": BINARY_SCHEMA}},
     }
 }
 

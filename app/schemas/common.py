@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from app.storage.ids import ID_RE
 
 __all__ = [
+    "BINARY_SCHEMA",
     "ID_PATTERN",
     "ClassLabel",
     "DatasetId",
@@ -23,6 +24,9 @@ __all__ = [
     "ValidationErrorResponse",
     "error_responses",
 ]
+
+# The OpenAPI schema of a binary body (a model file, a PNG picture).
+BINARY_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
 
 ID_PATTERN = ID_RE.pattern  # the one spelling of an ID, shared with the stores
 

@@ -16,7 +16,7 @@ from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
 from app.numeric import ORJSONResponse
-from app.schemas.common import ModelId, error_responses
+from app.schemas.common import BINARY_SCHEMA, ModelId, error_responses
 from app.schemas.models import (
     BoundaryPublic,
     ModelPublic,
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
-_BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 
 # ------------------------------------------------------------------------ the collection
@@ -50,11 +49,11 @@ _IMPORT_BODY = {
     "description": "A `.npz` model file made by this service: the raw bytes, or a multipart "
     "form with the file in the field `file`. At most `MLP_MAX_MODEL_BYTES` bytes.",
     "content": {
-        "application/octet-stream": {"schema": _BINARY_SCHEMA},
+        "application/octet-stream": {"schema": BINARY_SCHEMA},
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"file": _BINARY_SCHEMA},
+                "properties": {"file": BINARY_SCHEMA},
                 "required": ["file"],
             }
         },
@@ -101,7 +100,7 @@ def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
     responses={
         200: {
             "description": "The model file (`.npz`), as written by the engine.",
-            "content": {"application/octet-stream": {"schema": _BINARY_SCHEMA}},
+            "content": {"application/octet-stream": {"schema": BINARY_SCHEMA}},
         },
         **error_responses(404, 422),
     },
