@@ -65,32 +65,32 @@ def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> D
 
 
 def generate_dataset(
-    store: DatasetStore, settings: Settings, request: DatasetGenerate
+    store: DatasetStore, settings: Settings, params: DatasetGenerate
 ) -> DatasetMeta:
     """Generate one of the engine's toy datasets (at most ``max_rows`` rows) and store it."""
-    if request.n_samples is not None and request.n_samples > settings.max_rows:
+    if params.n_samples is not None and params.n_samples > settings.max_rows:
         raise InvalidInput(
             ("body", "n_samples"),
-            f"n_samples is {request.n_samples}; at most {settings.max_rows} are allowed",
+            f"n_samples is {params.n_samples}; at most {settings.max_rows} are allowed",
         )
-    seed = 0 if request.seed is None else request.seed
+    seed = 0 if params.seed is None else params.seed
     try:
         X, y = engine_datasets.make(
-            request.kind,
-            n_samples=request.n_samples,
-            noise=request.noise,
+            params.kind,
+            n_samples=params.n_samples,
+            noise=params.noise,
             seed=seed,
-            n_classes=request.n_classes,
+            n_classes=params.n_classes,
         )
     except ValueError as exc:
         raise InvalidInput(("body", _generate_field(exc)), str(exc)) from None
     if X.shape[0] > settings.max_rows:
         raise InvalidInput(
             ("body", "n_samples"),
-            f"the {request.kind} dataset has {X.shape[0]} rows by default; at most "
+            f"the {params.kind} dataset has {X.shape[0]} rows by default; at most "
             f"{settings.max_rows} are allowed, so send a smaller n_samples",
         )
-    name = request.name or f"{request.kind} ({X.shape[0]} samples, seed {seed})"
+    name = params.name or f"{params.kind} ({X.shape[0]} samples, seed {seed})"
     return store.create(X, y, name=name, task="classification")
 
 

@@ -41,24 +41,24 @@ def compute_cost(rows: int, layers: list[int], epochs: int) -> int:
 
 
 def create_job(
-    request: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
+    job: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
 ) -> JobRecord:
     """Check the request (caps, data, budget, the engine's own validation), then queue it;
     inline ``X`` + ``y`` are stored as a dataset first."""
-    _check_caps(request.architecture, request.training, settings)
-    data = _training_data(request, settings, datasets)
-    layers = _layers(data, request.architecture.hidden_layers)
-    _check_budget(data.rows, layers, request.training.epochs, settings)
-    architecture = request.architecture.model_dump()
-    training = _resolve_training(request.training)
+    _check_caps(job.architecture, job.training, settings)
+    data = _training_data(job, settings, datasets)
+    layers = _layers(data, job.architecture.hidden_layers)
+    _check_budget(data.rows, layers, job.training.epochs, settings)
+    architecture = job.architecture.model_dump()
+    training = _resolve_training(job.training)
     _engine_check(architecture, training)
     spec = JobSpec(
-        dataset_id=request.dataset_id or "",  # inline data: set once the data is stored
+        dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
         task=data.task,
         architecture=architecture,
         training=training,
         model_id=new_id("mdl_"),
-        name=request.name,
+        name=job.name,
     )
     return _submit(jobs, datasets, spec, data)
 
@@ -134,27 +134,27 @@ class _TrainingData:
     y: np.ndarray | None = None
 
 
-def _training_data(request: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
-    if request.dataset_id is not None:
+def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
+    if job.dataset_id is not None:
         try:
-            meta = store.get(request.dataset_id)
+            meta = store.get(job.dataset_id)
         except NotFound:
             raise InvalidInput(
                 ("body", "dataset_id"),
-                f"dataset {request.dataset_id!r} not found (create it first)",
+                f"dataset {job.dataset_id!r} not found (create it first)",
             ) from None
         n_classes = len(meta.classes or ())
         return _TrainingData(meta.n_samples, meta.n_features, meta.task, n_classes)
-    task: Task = request.task or "classification"
+    task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(
-        request.X,
+        job.X,
         ("body", "X"),
         max_rows=settings.max_rows,
         max_features=settings.max_features,
         raw=b"",
     )
-    y = numeric.as_labels(request.y, ("body", "y"), n_rows=X.shape[0])
+    y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
     y = check_labels(y, task, settings, ("body", "y"))
     n_classes = int(np.unique(y).size) if task == "classification" else 0
     return _TrainingData(X.shape[0], X.shape[1], task, n_classes, X, y)
