@@ -1,6 +1,26 @@
-"""Typed service errors. Each maps to one HTTP status in ``app.api.errors`` (one place)."""
+"""Typed service errors. Each carries its HTTP status, machine code, JSON body and headers;
+``app.api.errors`` turns any of them into a response (one place)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+__all__ = [
+    "BodyTooLarge",
+    "Conflict",
+    "InvalidInput",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "ServiceError",
+    "UnsupportedMediaType",
+    "field_name",
+]
+
+_LOC_SOURCES = ("body", "query", "path", "header", "cookie")
 
 
 class ServiceError(Exception):
@@ -10,8 +30,16 @@ class ServiceError(Exception):
     code = "internal"
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)  # not super(): BodyTooLarge's next base is Starlette's
         self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body (a 500's is replaced by a generic one with the request ID)."""
+        return {"detail": self.message, "code": self.code}
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers the error response carries besides ``Content-Type``."""
+        return {}
 
 
 class NotFound(ServiceError):
@@ -49,5 +77,53 @@ class InvalidInput(ServiceError):
 
 
 class PayloadTooLarge(ServiceError):
+    """A body or an uploaded file over its limit: 413."""
+
     status_code = 413
     code = "payload_too_large"
+
+
+class BodyTooLarge(PayloadTooLarge, HTTPException):
+    """A request body over ``MLP_MAX_BODY_BYTES``: 413, and the connection is closed.
+
+    Raised from ``receive`` while the body streams in. It is also a Starlette ``HTTPException``
+    because FastAPI turns any other exception met while reading a body into a 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        message = f"request body too large: the limit is {limit} bytes"
+        PayloadTooLarge.__init__(self, message)
+        HTTPException.__init__(self, PayloadTooLarge.status_code, message)
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
+class UnsupportedMediaType(ServiceError):
+    """A request body in a ``Content-Type`` the route does not read: 415."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class NotReady(ServiceError):
+    """The lifespan has not (or not yet) built a component the request needs: 503."""
+
+    status_code = 503
+    code = "not_ready"
+
+
+def field_name(loc: Sequence[str | int]) -> str:
+    """A loc as people read it: ``("body", "X", 3, 1)`` -> ``X[3][1]``;
+    ``("query", "fixed")`` -> ``query parameter fixed``."""
+    parts = list(loc)
+    source = str(parts.pop(0)) if parts and parts[0] in _LOC_SOURCES else "body"
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    if source == "body":
+        return text or "request body"
+    return f"{source} parameter {text}" if text else source

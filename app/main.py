@@ -19,13 +19,13 @@ from fastapi import Depends, FastAPI
 
 from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
-from app.api.routes import datasets, health, job_boundary, jobs, playground
-from app.api.routes.models import PredictFastPath
-from app.api.routes.models import router as models_router
+from app.api.predict_fast import PredictFastPath
+from app.api.routes import datasets, health, jobs, models, playground
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
 from app.middleware import ApiKeyMiddleware, BodySizeLimitMiddleware, RequestContextMiddleware
 from app.schemas.common import error_responses
+from app.services.health import service_version
 from app.settings import Settings, get_settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -179,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else get_settings()
     app = FastAPI(
         title="mlp-service",
-        version=health.service_version(),
+        version=service_version(),
         description=_DESCRIPTION,
         openapi_tags=_TAGS,
         lifespan=lifespan,
@@ -201,13 +201,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1_checks = [Depends(check_query_parameters)]
     app.include_router(datasets.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
-    app.include_router(job_boundary.router, responses=v1_errors, dependencies=v1_checks)
-    app.include_router(models_router, responses=v1_errors, dependencies=v1_checks)
+    app.include_router(models.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(playground.router)
 
     # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the predict
     # fast path wraps FastAPI's own stack and the routes.
-    app.add_middleware(PredictFastPath)
+    app.add_middleware(PredictFastPath, routes=models.router.routes)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -12,25 +12,23 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import orjson
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import BodyTooLarge
 from app.logging import request_id_var
 from app.metrics import Metrics
 
 __all__ = [
-    "REQUEST_ID_HEADER",
     "ApiKeyMiddleware",
     "BodySizeLimitMiddleware",
-    "BodyTooLarge",
     "RequestContextMiddleware",
+    "route_path",
 ]
 
-REQUEST_ID_HEADER = "x-request-id"
-_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
+_REQUEST_ID_KEY = b"x-request-id"
 # A client's X-Request-ID is echoed only if it is short and made of harmless characters.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNMATCHED = "<unmatched>"
@@ -48,8 +46,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_path(scope: Scope) -> str:
-    """The request path below the app's root path."""
+def route_path(scope: Scope) -> str:
+    """The request path below the app's root path (what the routes match)."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     if root and path.startswith(root):
@@ -122,7 +120,7 @@ class RequestContextMiddleware:
             self.metrics.observe(method, route, status, seconds)
         if not access_logger.isEnabledFor(logging.INFO):
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         client = scope.get("client")
         access_logger.info(
             "%s %s %d",
@@ -154,11 +152,11 @@ class ApiKeyMiddleware:
         self.prefix = prefix
 
     def _protected(self, scope: Scope) -> bool:
-        path = _route_path(scope)
+        path = route_path(scope)
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _authorised(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
+        header = _header(scope, b"authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
@@ -175,7 +173,7 @@ class ApiKeyMiddleware:
         if self._authorised(scope):
             await self.app(scope, receive, send)
             return
-        has_header = "authorization" in Headers(scope=scope)
+        has_header = _header(scope, b"authorization") is not None
         challenge = b'Bearer realm="mlp-service"'
         if has_header:
             challenge += b', error="invalid_token"'
@@ -191,17 +189,6 @@ class ApiKeyMiddleware:
         )
 
 
-class BodyTooLarge(HTTPException):
-    """Raised from ``receive`` once a streamed body passes the limit (FastAPI re-raises it)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=_too_large_message(limit))
-
-
-def _too_large_message(limit: int) -> str:
-    return f"request body too large: the limit is {limit} bytes"
-
-
 class BodySizeLimitMiddleware:
     """413 for bodies over ``max_bytes``: at once from ``Content-Length``, else while streaming.
 
@@ -214,19 +201,29 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        action = self._action(scope)
+        if action == "reject":
+            await self._reject(send)
+        elif action == "pass":
             await self.app(scope, receive, send)
-            return
+        else:
+            await self._counted(scope, receive, send)
+
+    def _action(self, scope: Scope) -> Literal["pass", "reject", "count"]:
+        """``reject`` a declared length over the limit; ``pass`` what needs no counting."""
+        if scope["type"] != "http":
+            return "pass"
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit():
-            if int(declared) > self.max_bytes:
-                await self._reject(send)
-                return
-            if _header(scope, b"transfer-encoding") is None:
-                # The HTTP server frames the body by Content-Length and never delivers more, so
-                # there is nothing to count (this is every ordinary request: skip the wrappers).
-                await self.app(scope, receive, send)
-                return
+        if declared is None or not declared.isdigit():
+            return "count"
+        if int(declared) > self.max_bytes:
+            return "reject"
+        # Without Transfer-Encoding the HTTP server frames the body by Content-Length and never
+        # delivers more, so there is nothing to count (every ordinary request: skip the wrappers).
+        return "pass" if _header(scope, b"transfer-encoding") is None else "count"
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app with a ``receive`` that raises :class:`BodyTooLarge` past the limit."""
         received = 0
         started = False
 
@@ -253,5 +250,6 @@ class BodySizeLimitMiddleware:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = {"detail": _too_large_message(self.max_bytes), "code": "payload_too_large"}
-        await _send_json(send, 413, body, [(b"connection", b"close")])
+        error = BodyTooLarge(self.max_bytes)
+        headers = [(k.lower().encode(), v.encode()) for k, v in error.response_headers().items()]
+        await _send_json(send, error.status_code, error.body(), headers)

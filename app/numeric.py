@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 from starlette.responses import JSONResponse
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, field_name
 
 __all__ = [
     "Loc",
@@ -86,7 +86,7 @@ def check_finite(array: np.ndarray, loc: Loc) -> None:
     if finite.all():
         return
     index = tuple(int(i) for i in np.argwhere(~finite)[0])
-    name = _element_name(loc, index)
+    name = field_name((*loc, *index))
     raise InvalidInput((*loc, *index), f"{name} must be a finite number, got {float(array[index])}")
 
 
@@ -107,10 +107,10 @@ def as_matrix(
     Every failure is a 422 whose message names the offending element, e.g. ``X[3][1]``.
     """
     if not isinstance(value, list) or not value:
-        name = _element_name(loc, ())
+        name = field_name(loc)
         raise InvalidInput(loc, f"{name} must be a non-empty list of rows (lists of numbers)")
     if len(value) > max_rows:
-        name = _element_name(loc, ())
+        name = field_name(loc)
         raise InvalidInput(loc, f"{name} has {len(value)} rows; at most {max_rows} are allowed")
     # Only a ``true``/``false`` literal (or a key or string) puts a "t" or an "f" in the body:
     # JSON numbers are digits, signs, "." and "e"/"E". One-byte searches run at memory speed,
@@ -137,7 +137,7 @@ def as_matrix(
     elif width == 0:
         problem = "rows must hold at least one number"
     if problem is not None:
-        raise InvalidInput(loc, f"{_element_name(loc, ())} {problem}")
+        raise InvalidInput(loc, f"{field_name(loc)} {problem}")
     result = np.ascontiguousarray(array, dtype=np.float64)
     check_finite(result, loc)
     return result
@@ -170,25 +170,25 @@ def _diagnose(value: list[Any], loc: Loc) -> None:
     width: int | None = None
     for i, row in enumerate(value):
         if not isinstance(row, list):
-            raise InvalidInput((*loc, i), f"{_element_name(loc, (i,))} must be a list of numbers")
+            raise InvalidInput((*loc, i), f"{field_name((*loc, i))} must be a list of numbers")
         if width is None:
             width = len(row)
         elif len(row) != width:
             raise InvalidInput(
                 (*loc, i),
-                f"{_element_name(loc, (i,))} has {len(row)} values; row 0 has {width} "
+                f"{field_name((*loc, i))} has {len(row)} values; row 0 has {width} "
                 "(all rows must have the same length)",
             )
         for j, item in enumerate(row):
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise InvalidInput(
                     (*loc, i, j),
-                    f"{_element_name(loc, (i, j))} must be a number, got {_json_type(item)}",
+                    f"{field_name((*loc, i, j))} must be a number, got {_json_type(item)}",
                 )
             if isinstance(item, int) and abs(item) >= _FLOAT_LIMIT:
                 raise InvalidInput(
                     (*loc, i, j),
-                    f"{_element_name(loc, (i, j))} must be a finite number (it overflows float64)",
+                    f"{field_name((*loc, i, j))} must be a finite number (it overflows float64)",
                 )
 
 
@@ -197,7 +197,7 @@ def as_labels(value: Any, loc: Loc, *, n_rows: int) -> np.ndarray:
 
     Labels must all be numbers or all be strings (422 naming the first offender otherwise).
     """
-    name = _element_name(loc, ())
+    name = field_name(loc)
     if not isinstance(value, list):
         raise InvalidInput(loc, f"{name} must be a list of labels")
     if len(value) != n_rows:
@@ -210,11 +210,11 @@ def as_labels(value: Any, loc: Loc, *, n_rows: int) -> np.ndarray:
         if not ok:
             kind = "a string like y[0]" if want_str else "a number like y[0]"
             raise InvalidInput(
-                (*loc, i), f"{_element_name(loc, (i,))} must be {kind}, got {_json_type(item)}"
+                (*loc, i), f"{field_name((*loc, i))} must be {kind}, got {_json_type(item)}"
             )
         if not want_str and isinstance(item, int) and not -(2**63) <= item < 2**63:
             raise InvalidInput(
-                (*loc, i), f"{_element_name(loc, (i,))} is too large an integer (64-bit at most)"
+                (*loc, i), f"{field_name((*loc, i))} is too large an integer (64-bit at most)"
             )
     if want_str:
         return np.asarray(value, dtype=str)
@@ -240,13 +240,3 @@ def _json_type(item: Any) -> str:
     if isinstance(item, dict):
         return "an object"
     return type(item).__name__
-
-
-def _element_name(loc: Loc, index: tuple[int, ...]) -> str:
-    """``("body", "X"), (3, 1)`` -> ``"X[3][1]"`` (the ``body``/``query`` prefix is dropped)."""
-    parts = [p for p in loc if p not in ("body", "query")]
-    text = ".".join(str(p) for p in parts if isinstance(p, str)) or "body"
-    for p in parts:
-        if isinstance(p, int):
-            text += f"[{p}]"
-    return text + "".join(f"[{i}]" for i in index)

@@ -1,7 +1,7 @@
 """``Annotated`` dependency shortcuts: the settings, the two stores and the job runner.
 
 Each reads what the lifespan put on ``app.state``; tests override them through
-``app.dependency_overrides[get_settings]`` and friends. They are ``async`` only because they
+``app.dependency_overrides[get_app_settings]`` and friends. They are ``async`` only because they
 never block: FastAPI then runs them on the event loop instead of hopping to the thread pool.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
-from app.errors import ServiceError
+from app.errors import NotReady
 from app.jobs.base import JobRunner
 from app.settings import Settings
 from app.storage.datasets import DatasetStore
@@ -24,18 +24,11 @@ __all__ = [
     "ModelStoreDep",
     "SettingsDep",
     "check_query_parameters",
+    "get_app_settings",
     "get_dataset_store",
     "get_jobs",
     "get_model_store",
-    "get_settings",
 ]
-
-
-class NotReady(ServiceError):
-    """The lifespan has not (or not yet) built this component: 503."""
-
-    status_code = 503
-    code = "not_ready"
 
 
 def _state(request: Request, name: str) -> object:
@@ -45,8 +38,9 @@ def _state(request: Request, name: str) -> object:
     return value
 
 
-async def get_settings(request: Request) -> Settings:
-    """The app's settings (given to ``create_app``)."""
+async def get_app_settings(request: Request) -> Settings:
+    """The settings this app was built with (given to ``create_app``; the environment's
+    ``app.settings.get_settings()`` when none were)."""
     return cast(Settings, _state(request, "settings"))
 
 
@@ -105,7 +99,7 @@ async def check_query_parameters(request: Request) -> None:
         raise RequestValidationError([error])
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DatasetStoreDep = Annotated[DatasetStore, Depends(get_dataset_store)]
 ModelStoreDep = Annotated[ModelStore, Depends(get_model_store)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]

@@ -21,16 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from app.errors import InvalidInput, ServiceError
-from app.jobs.base import JobError, JobNotFound, JobStateError, QueueFull
-from app.middleware import BodyTooLarge
+from app.errors import InvalidInput, ServiceError, field_name
+from app.middleware import route_path
 
-__all__ = ["register_exception_handlers", "validation_detail"]
+__all__ = ["register_exception_handlers"]
 
 logger = logging.getLogger("app.errors")
 
 _MAX_ECHOED_INPUT = 100  # characters of an offending scalar input echoed back in a 422
-_LOC_SOURCES = ("body", "query", "path", "header", "cookie")
 
 
 def _request_id(request: Request) -> str | None:
@@ -48,21 +46,6 @@ def _json(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
-def field_name(loc: Sequence[str | int]) -> str:
-    """A loc as people read it: ``("body", "X", 3, 1)`` -> ``X[3][1]``."""
-    parts = list(loc)
-    source = str(parts.pop(0)) if parts and parts[0] in _LOC_SOURCES else "body"
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    if source == "body":
-        return text or "request body"
-    return f"{source} parameter {text}" if text else source
-
-
 def _safe_input(value: Any) -> Any:
     """Echo only small scalars; never a large or nested input (and never a 10,000-char ID)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -74,7 +57,7 @@ def _safe_input(value: Any) -> Any:
     return None
 
 
-def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def _validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI's error list, each message prefixed with the field it is about, inputs trimmed."""
     detail: list[dict[str, Any]] = []
     for error in errors:
@@ -93,7 +76,7 @@ def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return _json(request, 422, {"detail": validation_detail(exc.errors())})
+    return _json(request, 422, {"detail": _validation_detail(exc.errors())})
 
 
 async def _invalid_input(request: Request, exc: InvalidInput) -> JSONResponse:
@@ -109,39 +92,14 @@ async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
     if exc.status_code == 500:
         logger.error("service error: %s", exc.message, exc_info=exc)
         return _json(request, exc.status_code, _internal_body(request))
-    return _json(request, exc.status_code, {"detail": exc.message, "code": exc.code})
-
-
-async def _job_error(request: Request, exc: JobError) -> JSONResponse:
-    if isinstance(exc, JobNotFound):
-        return _json(request, 404, {"detail": str(exc), "code": "not_found"})
-    if isinstance(exc, JobStateError):
-        return _json(request, 409, {"detail": str(exc), "code": "conflict"})
-    if isinstance(exc, QueueFull):
-        return _json(
-            request,
-            429,
-            {"detail": str(exc), "code": "queue_full", "retry_after": exc.retry_after},
-            {"Retry-After": str(max(1, int(exc.retry_after)))},
-        )
-    logger.error("unexpected job error", exc_info=exc)
-    return _json(request, 500, _internal_body(request))
-
-
-async def _body_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-    return _json(
-        request,
-        413,
-        {"detail": exc.detail, "code": "payload_too_large"},
-        {"Connection": "close"},
-    )
+    return _json(request, exc.status_code, exc.body(), exc.response_headers())
 
 
 _PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _PARAM_RE = re.compile(r"\{[^}/]+\}")
 
 
-def allowed_methods(request: Request) -> list[str]:
+def _allowed_methods(request: Request) -> list[str]:
     """The methods the request's path answers to, for a 405's ``Allow`` header.
 
     Starlette names only the methods of the first route whose path matches, but ``/v1/datasets``
@@ -150,10 +108,7 @@ def allowed_methods(request: Request) -> list[str]:
     ``POST`` only, not ``/v1/models/{model_id}``'s ``GET, DELETE``); for other paths (the
     playground, the docs) every method is tried against the router.
     """
-    path: str = request.scope.get("path", "")
-    root: str = request.scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
+    path = route_path(request.scope)
     best: tuple[int, list[str]] | None = None
     for template, methods in _documented_paths(request.app).items():
         if template.fullmatch(path) is not None:
@@ -194,7 +149,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         return _json(request, 422, {"detail": [item]})
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     if exc.status_code < 200 or exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
     codes = {404: "not_found", 405: "method_not_allowed"}
@@ -243,14 +198,12 @@ _Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
 def register_exception_handlers(app: FastAPI) -> None:
-    """Install every mapping: ServiceError, JobError, validation, 413, Starlette's 404/405 and
-    the 500 catch-all."""
+    """Install every mapping: ServiceError (job errors and the streamed body's 413 included),
+    validation, Starlette's 404/405, the job queue's Redis and the 500 catch-all."""
     handlers: list[tuple[type[Exception], _Handler]] = [
         (RequestValidationError, _validation_error),
         (InvalidInput, _invalid_input),
         (ServiceError, _service_error),
-        (JobError, _job_error),
-        (BodyTooLarge, _body_too_large),
         (StarletteHTTPException, _http_error),
         (redis.exceptions.ConnectionError, _backend_unavailable),
         (redis.exceptions.TimeoutError, _backend_unavailable),

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from app.errors import Conflict, NotFound, ServiceError
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -24,22 +26,27 @@ ERROR_WORKER_LOST = "worker_lost"  # RQ back-end: the worker died twice
 ERROR_INTERNAL = "internal"  # anything else (details are logged, never returned)
 
 
-class JobError(Exception):
-    """Base class of the runner's typed errors (mapped to HTTP statuses in one place)."""
+class JobError(ServiceError):
+    """Base class of the runner's typed errors (service errors: each carries its HTTP status)."""
 
 
-class JobNotFound(JobError):
+class JobNotFound(JobError, NotFound):
+    """An unknown job (HTTP 404)."""
+
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id!r} not found")
+        NotFound.__init__(self, "job", job_id)
         self.job_id = job_id
 
 
-class JobStateError(JobError):
+class JobStateError(JobError, Conflict):
     """The job is in the wrong state for the request (HTTP 409)."""
 
 
 class QueueFull(JobError):
     """Running + queued jobs are at capacity (HTTP 429 with Retry-After)."""
+
+    status_code = 429
+    code = "queue_full"
 
     def __init__(self, capacity: int, retry_after: int) -> None:
         super().__init__(
@@ -47,6 +54,12 @@ class QueueFull(JobError):
         )
         self.capacity = capacity
         self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "retry_after": self.retry_after}
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, int(self.retry_after)))}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from app.storage.ids import ID_RE
+
 __all__ = [
+    "BINARY_SCHEMA",
     "ID_PATTERN",
+    "ClassLabel",
     "DatasetId",
     "ErrorResponse",
     "FiniteFloat",
@@ -21,7 +25,10 @@ __all__ = [
     "error_responses",
 ]
 
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# The OpenAPI schema of a binary body (a model file, a PNG picture).
+BINARY_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
+
+ID_PATTERN = ID_RE.pattern  # the one spelling of an ID, shared with the stores
 
 # A JSON number that is neither NaN nor +-Infinity (pydantic accepts both unless told not to);
 # strict, so ``true`` or ``"1.5"`` are not silently turned into numbers.
@@ -36,6 +43,9 @@ Label = Annotated[
         mode="validation",
     ),
 ]
+
+# A class label as the service returns it (models and datasets): an integer or a string.
+ClassLabel = int | str
 
 Task = Literal["classification", "regression"]
 

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import FiniteFloat, Label, Task
-from app.storage.datasets import DatasetMeta
+from app.schemas.common import ClassLabel, FiniteFloat, Label, Task
 
 __all__ = [
     "DatasetBounds",
@@ -109,30 +108,18 @@ class DatasetBounds(BaseModel):
 
 
 class DatasetPublic(BaseModel):
-    """A stored dataset's metadata."""
+    """A stored dataset's metadata (validated from the store's ``DatasetMeta``)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str = Field(examples=["ds_Xq3v0c9T1aBzKk2L"])
     name: str
     n_samples: int
     n_features: int
     task: Task
-    classes: list[int | str] | None = Field(description="Sorted class labels (classification).")
+    classes: list[ClassLabel] | None = Field(description="Sorted class labels (classification).")
     bounds: DatasetBounds
     created_at: datetime
-
-    @classmethod
-    def from_meta(cls, meta: DatasetMeta) -> DatasetPublic:
-        """Build from the store's metadata record."""
-        return cls(
-            id=meta.id,
-            name=meta.name,
-            n_samples=meta.n_samples,
-            n_features=meta.n_features,
-            task=meta.task,
-            classes=meta.classes,
-            bounds=DatasetBounds(min=meta.bounds["min"], max=meta.bounds["max"]),
-            created_at=meta.created_at,
-        )
 
 
 class DatasetsPublic(BaseModel):

@@ -11,10 +11,10 @@ from app.jobs.base import JobRecord, JobStatus
 from app.schemas.common import FiniteFloat, Label, ResourceId, Task
 
 __all__ = [
-    "Activation",
+    "ActivationName",
     "Architecture",
     "JobCreate",
-    "JobError",
+    "JobFailure",
     "JobProgress",
     "JobPublic",
     "JobsPublic",
@@ -23,7 +23,7 @@ __all__ = [
 
 # Equal to the engine's tables (``ACTIVATIONS``, ``OPTIMIZERS``, ``INITS``, ``DTYPES``; a test
 # checks it); spelled out so the OpenAPI schema lists the choices.
-Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
+ActivationName = Literal["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
 Optimizer = Literal["sgd", "adam", "notebook"]
 Init = Literal["notebook", "he", "glorot"]
 DType = Literal["float64", "float32"]
@@ -60,7 +60,7 @@ class Architecture(BaseModel):
         ),
         examples=[[5, 3]],
     )
-    activation: Activation = Field("relu", description="Hidden-layer activation.")
+    activation: ActivationName = Field("relu", description="Hidden-layer activation.")
 
 
 class Training(BaseModel):
@@ -163,7 +163,7 @@ class JobProgress(BaseModel):
     val_accuracy: float | None = None
 
 
-class JobError(BaseModel):
+class JobFailure(BaseModel):
     """Why a job failed: ``diverged``, ``interrupted``, ``disk_full``, ``timeout``..."""
 
     code: str
@@ -182,7 +182,7 @@ class JobPublic(BaseModel):
     progress: JobProgress | None
     history: list[dict[str, Any]] = Field(description="One row per reported epoch.")
     model_id: str | None = Field(description="Set once the model file is completely written.")
-    error: JobError | None
+    error: JobFailure | None
     dataset_id: str
     architecture: dict[str, Any]
     training: dict[str, Any] = Field(description="Every setting, defaults resolved (incl. seed).")
@@ -201,7 +201,7 @@ class JobPublic(BaseModel):
             progress=JobProgress.model_validate(record.progress) if record.progress else None,
             history=record.history,
             model_id=record.model_id,
-            error=JobError(
+            error=JobFailure(
                 code=str(error.get("code", "internal")), message=str(error.get("message", ""))
             )
             if error

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import FiniteFloat
-from app.storage.models import ModelMeta
+from app.schemas.common import ClassLabel, FiniteFloat, Task
 
 __all__ = [
     "BoundaryPublic",
@@ -18,8 +17,6 @@ __all__ = [
     "PredictRequest",
     "PredictResponse",
 ]
-
-Label = int | str
 
 
 class ModelMetrics(BaseModel):
@@ -34,15 +31,17 @@ class ModelMetrics(BaseModel):
 
 
 class ModelPublic(BaseModel):
-    """A stored model's metadata."""
+    """A stored model's metadata (validated from the store's ``ModelMeta``)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str = Field(examples=["mdl_Xq3v0c9T1aBzKk2L"])
     name: str
     created_at: datetime
     job_id: str | None = Field(description="the training job that produced it (None if imported)")
     dataset_id: str | None = Field(description="the dataset it was trained on, if known")
-    task: Literal["classification", "regression"]
-    classes: list[Label] | None = Field(description="class labels (classifiers only)")
+    task: Task
+    classes: list[ClassLabel] | None = Field(description="class labels (classifiers only)")
     layers: list[int] = Field(
         description="units per layer, input to output", examples=[[2, 5, 3, 1]]
     )
@@ -51,24 +50,6 @@ class ModelPublic(BaseModel):
     metrics: ModelMetrics
     n_parameters: int
     size_bytes: int
-
-    @classmethod
-    def from_meta(cls, meta: ModelMeta) -> ModelPublic:
-        return cls(
-            id=meta.id,
-            name=meta.name,
-            created_at=meta.created_at,
-            job_id=meta.job_id,
-            dataset_id=meta.dataset_id,
-            task=meta.task,
-            classes=meta.classes,
-            layers=meta.layers,
-            activation=meta.activation,
-            training=meta.training,
-            metrics=ModelMetrics.model_validate(meta.metrics),
-            n_parameters=meta.n_parameters,
-            size_bytes=meta.size_bytes,
-        )
 
 
 class ModelsPublic(BaseModel):
@@ -93,11 +74,11 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     """Predictions; classifiers add per-class probabilities (columns ordered as ``classes``)."""
 
-    predictions: list[Label] | list[float] | list[list[float]] = Field(
+    predictions: list[ClassLabel] | list[float] | list[list[float]] = Field(
         description="One label per row (classifiers) or value(s) per row (regressors)"
     )
     probabilities: list[list[float]] | None = None
-    classes: list[Label] | None = None
+    classes: list[ClassLabel] | None = None
 
 
 class BoundaryPublic(BaseModel):
@@ -109,14 +90,14 @@ class BoundaryPublic(BaseModel):
     Regression: ``values[j][i]``.
     """
 
-    task: Literal["classification", "regression"]
+    task: Task
     x: list[float] = Field(description="(nx,) grid coordinates of feature features[0]")
     y: list[float] = Field(description="(ny,) grid coordinates of feature features[1]")
     features: list[int] = Field(description="the two plotted input features")
     fixed: list[float] | None = Field(
         None, description="values of the other input features (in feature order), if any"
     )
-    classes: list[Label] | None = None
+    classes: list[ClassLabel] | None = None
     probabilities: list[list[float]] | list[list[list[float]]] | None = None
     predicted: list[list[int]] | None = None
     confidence: list[list[float]] | None = None

@@ -21,7 +21,7 @@ import orjson
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.numeric import check_finite
-from app.storage.files import FileIdentity, file_identity, fsync_dir, stored_ids
+from app.storage.files import FileIdentity, delete_file, file_identity, newest_first, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine.persistence import remove_stale_temp_files, write_atomic
 
@@ -138,25 +138,11 @@ class DatasetStore:
 
     def list(self) -> builtins.list[DatasetMeta]:
         """Every stored dataset, newest first (files that cannot be read are skipped)."""
-        metas: builtins.list[DatasetMeta] = []
-        for dataset_id in self._ids():
-            try:
-                metas.append(self.get(dataset_id))
-            except NotFound:
-                continue  # deleted meanwhile
-            except Conflict:
-                logger.warning("skipping unreadable dataset file %s", dataset_id)
-        metas.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return metas
+        return newest_first(self._ids(), self.get)
 
     def delete(self, dataset_id: str) -> None:
         """Remove a dataset; ``NotFound`` if it does not exist."""
-        path = self._path(check_id(_RESOURCE, dataset_id))
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            raise NotFound(_RESOURCE, dataset_id) from None
-        fsync_dir(self.root)
+        delete_file(self._path(check_id(_RESOURCE, dataset_id)), _RESOURCE, dataset_id)
         with self._lock:
             self._meta_cache.pop(dataset_id, None)
 

@@ -1,14 +1,28 @@
-"""File helpers shared by the stores: file identity for caches, durable deletes."""
+"""File helpers shared by the stores: file identity for caches, listings, durable deletes."""
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.storage.ids import ID_RE
 
 FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+MetaT = TypeVar("MetaT", bound=_Stored)
 
 
 def file_identity(path: Path, resource: str, resource_id: str) -> FileIdentity:
@@ -23,10 +37,16 @@ def file_identity(path: Path, resource: str, resource_id: str) -> FileIdentity:
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename or an unlink in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
+    """Make a rename or an unlink in ``directory`` durable (a no-op on Windows)."""
+    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the change itself.
+        return
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
+    except OSError as exc:
+        # A few file systems refuse fsync on a directory; there is nothing more to make durable.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 
@@ -40,3 +60,25 @@ def stored_ids(root: Path, suffix: str) -> list[str]:
             if entry.name.endswith(suffix) and ID_RE.fullmatch(stem) and entry.is_file():
                 ids.append(stem)
     return ids
+
+
+def newest_first(ids: list[str], get: Callable[[str], MetaT]) -> list[MetaT]:
+    """``get(id)`` for each ID, newest first; files deleted meanwhile (``NotFound``) or that
+    cannot be read (``Conflict``, which ``get`` logs) are skipped."""
+    metas: list[MetaT] = []
+    for resource_id in ids:
+        try:
+            metas.append(get(resource_id))
+        except (NotFound, Conflict):
+            continue
+    metas.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    return metas
+
+
+def delete_file(path: Path, resource: str, resource_id: str) -> None:
+    """Remove ``path`` durably; ``NotFound(resource, resource_id)`` if it does not exist."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise NotFound(resource, resource_id) from None
+    fsync_dir(path.parent)

@@ -25,7 +25,7 @@ import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from app.storage.files import FileIdentity, file_identity, fsync_dir, stored_ids
+from app.storage.files import FileIdentity, delete_file, file_identity, newest_first, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine import MLPClassifier, MLPRegressor
 from mlp_engine.estimators import from_config
@@ -209,18 +209,18 @@ class ModelStore:
             raise NotFound(_RESOURCE, model_id)
         return path
 
+    def open_file(self, model_id: str) -> tuple[BinaryIO, int]:
+        """The model file open for reading (the caller closes it) and its size; the open file
+        stays readable if the model is deleted meanwhile. ``NotFound`` if it does not exist."""
+        try:
+            handle = open(self.path(model_id), "rb")  # noqa: SIM115  # the caller closes it
+        except FileNotFoundError:
+            raise NotFound(_RESOURCE, model_id) from None
+        return handle, os.fstat(handle.fileno()).st_size
+
     def list(self) -> builtins.list[ModelMeta]:
         """Every completely written model, newest first (unreadable files are skipped)."""
-        metas: builtins.list[ModelMeta] = []
-        for model_id in self._ids():
-            try:
-                metas.append(self.get(model_id))
-            except NotFound:
-                continue  # deleted meanwhile
-            except Conflict:
-                continue  # logged by _read
-        metas.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return metas
+        return newest_first(self._ids(), self.get)
 
     def count(self) -> int:
         """Number of model files (cheap: no file is read)."""
@@ -228,12 +228,7 @@ class ModelStore:
 
     def delete(self, model_id: str) -> None:
         """Remove a model; ``NotFound`` if it does not exist."""
-        path = self._path(check_id(_RESOURCE, model_id))
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            raise NotFound(_RESOURCE, model_id) from None
-        fsync_dir(self.root)
+        delete_file(self._path(check_id(_RESOURCE, model_id)), _RESOURCE, model_id)
         with self._lock:
             self._models.pop(model_id, None)
             self._metas.pop(model_id, None)

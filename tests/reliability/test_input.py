@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlp_engine
-from app.api.routes.jobs import compute_cost
 from app.main import create_app
+from app.services.jobs import compute_cost
 from app.storage.models import ModelStore
 
 NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400"]

@@ -10,8 +10,8 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from app.api.routes.jobs import compute_cost, n_parameters
-from app.schemas.jobs import Activation, Architecture, DType, Init, Optimizer, Training
+from app.schemas.jobs import ActivationName, Architecture, DType, Init, Optimizer, Training
+from app.services.jobs import compute_cost, n_parameters
 from mlp_engine.activations import ACTIVATIONS
 from mlp_engine.config import DTYPES, MLPConfig
 from mlp_engine.network import INITS
@@ -73,7 +73,7 @@ async def counts(client: httpx.AsyncClient) -> tuple[int, int]:
 
 
 def test_choices_and_fields_match_the_engine() -> None:
-    assert set(get_args(Activation)) == set(ACTIVATIONS)
+    assert set(get_args(ActivationName)) == set(ACTIVATIONS)
     assert set(get_args(Optimizer)) == set(OPTIMIZERS)
     assert set(get_args(Init)) == set(INITS)
     assert set(get_args(DType)) == set(DTYPES)

@@ -351,7 +351,7 @@ async def test_predict_inline_and_thread_pool_paths_agree(
     url = "/v1/models/mdl_test/predict"
     first = await client.post(url, content=body)  # not cached yet: loaded in the thread pool
     inline = await client.post(url, content=body)  # cached and small: on the event loop
-    monkeypatch.setattr("app.api.routes.models._INLINE_BODY_BYTES", 0)
+    monkeypatch.setattr("app.api.predict_fast._INLINE_BODY_BYTES", 0)
     threaded = await client.post(url, content=body)  # cached but "large": thread pool
     assert first.status_code == inline.status_code == threaded.status_code == 200
     assert first.json() == inline.json() == threaded.json()

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from app.api.deps import get_settings
-from app.api.routes import models as models_routes
+from app.api import predict_fast
+from app.api.deps import get_app_settings
 from app.main import create_app
 from app.settings import Settings
 from app.storage import DatasetStore, ModelStore
@@ -43,7 +43,7 @@ def _app(tmp_path: Path, model: MLPClassifier, *, route_only: bool) -> FastAPI:
     app.state.model_store = store = ModelStore(tmp_path)
     store.save(model, model_id="mdl_fast", name="fast", job_id=None, dataset_id=None)
     if route_only:  # any override makes the fast path step aside for the route
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[get_app_settings] = lambda: settings
     return app
 
 
@@ -92,13 +92,13 @@ async def test_the_fast_path_answers_and_is_labelled_as_the_route(
 ) -> None:
     fast, route = clients
     callers: list[str] = []
-    original = models_routes.serve_predict
+    original = predict_fast.serve_predict
 
     async def spy(*args: Any, **kwargs: Any) -> Any:
         callers.append(sys._getframe(1).f_code.co_qualname)
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(models_routes, "serve_predict", spy)
+    monkeypatch.setattr(predict_fast, "serve_predict", spy)
     assert (await fast.post(URL, json={"X": [[0.0, 1.0]]})).status_code == 200
     assert (await route.post(URL, json={"X": [[0.0, 1.0]]})).status_code == 200
     assert callers == ["PredictFastPath.__call__", "predict"]

@@ -101,7 +101,7 @@ async def test_settings_dependency_can_be_overridden(
     settings = settings_for(tmp_path / "data")
     app = create_app(settings)
     strict = settings_for(tmp_path / "data", max_rows=1)
-    app.dependency_overrides[deps.get_settings] = lambda: strict
+    app.dependency_overrides[deps.get_app_settings] = lambda: strict
     async with serve_app(settings, app) as client:
         response = await client.post("/v1/datasets", json={"X": [[0.0], [1.0]], "y": [0, 1]})
         assert response.status_code == 422

@@ -2,72 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
-from functools import cache
-from importlib import metadata
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
-from app.jobs.base import JobRunner
 from app.metrics import CONTENT_TYPE, Metrics
+from app.schemas.health import HealthPublic, ReadyPublic
+from app.services.health import readiness, service_version
 
-__all__ = ["router", "service_version"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
-logger = logging.getLogger(__name__)
-
-
-@cache
-def service_version() -> str:
-    """The installed package's version (``0.0.0`` when running from an uninstalled tree)."""
-    try:
-        return metadata.version("mlp-service")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
-class HealthPublic(BaseModel):
-    """The process is up and serving requests."""
-
-    status: Literal["ok"] = "ok"
-    version: str
-
-
-class ReadyPublic(BaseModel):
-    """Readiness and what it was judged on."""
-
-    status: Literal["ready", "not ready"]
-    checks: dict[str, bool] = Field(
-        description="`runner`: recovery has run and jobs can start; `storage`: data dir writable."
-    )
-    detail: str | None = None
-
-
-def _storage_writable(data_dir: Path) -> bool:
-    """Create and remove a small file in the data directory (catches read-only or full disks)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".ready-", delete=True) as fh:
-            fh.write(b"ok")
-            fh.flush()
-        return True
-    except OSError:
-        return False
-
-
-def _runner_ready(runner: JobRunner | None) -> bool:
-    if runner is None:
-        return False
-    try:
-        return bool(runner.ready())
-    except Exception:
-        logger.exception("the job runner's readiness check failed")
-        return False
 
 
 @router.get("/health", response_model=HealthPublic)
@@ -83,14 +29,8 @@ def health() -> HealthPublic:
 )
 def ready(request: Request) -> Any:
     """Readiness: 200 once start-up recovery has run and the data directory is writable."""
-    settings = getattr(request.app.state, "settings", None)
-    runner: JobRunner | None = getattr(request.app.state, "jobs", None)
-    checks = {
-        "runner": _runner_ready(runner),
-        "storage": settings is not None
-        and os.path.isdir(settings.data_dir)
-        and _storage_writable(settings.data_dir),
-    }
+    state = request.app.state
+    checks = readiness(getattr(state, "settings", None), getattr(state, "jobs", None))
     if all(checks.values()):
         return ReadyPublic(status="ready", checks=checks)
     failing = ", ".join(name for name, ok in checks.items() if not ok)

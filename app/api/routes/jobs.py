@@ -1,4 +1,6 @@
-"""``/v1/jobs``: start, list, inspect, follow (SSE) and cancel training jobs.
+"""``/v1/jobs``: start, list, inspect, follow (SSE) and cancel training jobs; draw the decision
+boundary of a job's network as it trains (its latest weights snapshot, written every
+``MLP_SNAPSHOT_EVERY_EPOCHS`` epochs; once the job has succeeded, its model).
 
 Every runner call is synchronous (SQLite, process supervision): handlers are plain ``def`` (run in
 the thread pool) and the SSE dependency looks the job up in a thread too, so the event loop never
@@ -7,161 +9,26 @@ trains or waits on the database.
 
 from __future__ import annotations
 
-import itertools
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app import numeric
-from app.api.deps import DatasetStoreDep, JobsDep, SettingsDep
-from app.api.routes.datasets import check_labels
-from app.errors import InvalidInput, NotFound
-from app.jobs.base import JobRecord, JobRunner, JobSpec, JobStatus
-from app.schemas.common import JobId, Task, error_responses
-from app.schemas.jobs import Architecture, JobCreate, JobPublic, JobsPublic, Training
-from app.settings import Settings
-from app.storage.datasets import DatasetStore
-from app.storage.ids import new_id
-from mlp_engine.config import MLPConfig
-from mlp_engine.errors import ConfigError
+from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
+from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, SettingsDep
+from app.jobs.base import JobRecord, JobStatus
+from app.numeric import ORJSONResponse
+from app.schemas.common import JobId, error_responses
+from app.schemas.jobs import JobCreate, JobPublic, JobsPublic
+from app.schemas.models import BoundaryPublic
+from app.services import jobs as service
+from app.services import models as models_service
 
-__all__ = ["compute_cost", "n_parameters", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-_ARCHITECTURE_KEYS = ("hidden_layers", "activation")
-_SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
-
-
-def n_parameters(layers: list[int]) -> int:
-    """Weights and biases of a dense network with these layer sizes (input to output)."""
-    return sum(a * b + b for a, b in itertools.pairwise(layers))
-
-
-def compute_cost(rows: int, layers: list[int], epochs: int) -> int:
-    """The compute budget's measure of a training run: rows x parameters x epochs."""
-    return rows * n_parameters(layers) * epochs
-
-
-def _check_caps(architecture: Architecture, training: Training, settings: Settings) -> None:
-    hidden = architecture.hidden_layers
-    if len(hidden) > settings.max_hidden_layers:
-        raise InvalidInput(
-            ("body", "architecture", "hidden_layers"),
-            f"hidden_layers has {len(hidden)} layers; at most {settings.max_hidden_layers} "
-            "are allowed",
-        )
-    for i, units in enumerate(hidden):
-        if units > settings.max_units:
-            raise InvalidInput(
-                ("body", "architecture", "hidden_layers", i),
-                f"hidden_layers[{i}] has {units} units; at most {settings.max_units} are allowed",
-            )
-    if training.epochs > settings.max_epochs:
-        raise InvalidInput(
-            ("body", "training", "epochs"),
-            f"epochs is {training.epochs}; at most {settings.max_epochs} are allowed",
-        )
-    if training.batch_size > settings.max_batch_size:
-        raise InvalidInput(
-            ("body", "training", "batch_size"),
-            f"batch_size is {training.batch_size}; at most {settings.max_batch_size} are allowed",
-        )
-
-
-def _check_budget(rows: int, layers: list[int], epochs: int, settings: Settings) -> None:
-    cost = compute_cost(rows, layers, epochs)
-    if cost > settings.compute_budget:
-        raise InvalidInput(
-            ("body",),
-            f"this run would cost rows x parameters x epochs = {rows:,} x "
-            f"{n_parameters(layers):,} x {epochs:,} = {cost:,}, over the compute budget of "
-            f"{settings.compute_budget:,.0f} (MLP_COMPUTE_BUDGET); use fewer epochs, rows or "
-            "units",
-        )
-
-
-def _resolve_training(training: Training) -> dict[str, Any]:
-    """The engine's keyword arguments with every default filled in (and a seed drawn)."""
-    resolved = training.model_dump()
-    if resolved["seed"] is None:
-        resolved["seed"] = secrets.randbelow(_SEED_BOUND)
-    return resolved
-
-
-def _engine_check(architecture: dict[str, Any], training: dict[str, Any]) -> None:
-    """Let the engine's own validation speak (422 naming the field) before anything is queued."""
-    try:
-        MLPConfig(**architecture, **training)
-    except ConfigError as exc:
-        field = exc.field
-        group = "architecture" if field in _ARCHITECTURE_KEYS else "training"
-        loc: tuple[str | int, ...] = ("body", group, field)
-        if field not in _ARCHITECTURE_KEYS and field not in training:
-            loc = ("body", "training")
-        raise InvalidInput(loc, exc.message) from None
-
-
-@dataclass(frozen=True)
-class _TrainingData:
-    """What the checks need to know about the data; inline arrays are stored only on success."""
-
-    rows: int
-    n_features: int
-    task: Task
-    n_classes: int  # 0 for regression
-    X: np.ndarray | None = None
-    y: np.ndarray | None = None
-
-
-def _training_data(body: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
-    if body.dataset_id is not None:
-        try:
-            meta = store.get(body.dataset_id)
-        except NotFound:
-            raise InvalidInput(
-                ("body", "dataset_id"), f"dataset {body.dataset_id!r} not found (create it first)"
-            ) from None
-        n_classes = len(meta.classes or ())
-        return _TrainingData(meta.n_samples, meta.n_features, meta.task, n_classes)
-    task: Task = body.task or "classification"
-    # pydantic has checked every value is a finite number (no booleans): take the fast path.
-    X = numeric.as_matrix(
-        body.X,
-        ("body", "X"),
-        max_rows=settings.max_rows,
-        max_features=settings.max_features,
-        raw=b"",
-    )
-    y = numeric.as_labels(body.y, ("body", "y"), n_rows=X.shape[0])
-    y = check_labels(y, task, settings, ("body", "y"))
-    n_classes = int(np.unique(y).size) if task == "classification" else 0
-    return _TrainingData(X.shape[0], X.shape[1], task, n_classes, X, y)
-
-
-def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:
-    """Input, hidden and output sizes (one sigmoid output for two classes or regression)."""
-    outputs = 1 if data.task == "regression" or data.n_classes <= 2 else data.n_classes
-    return [data.n_features, *hidden, outputs]
-
-
-def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _TrainingData) -> JobRecord:
-    """Store inline data as a dataset, then queue; a refused job leaves no dataset behind."""
-    if data.X is None or data.y is None:
-        return jobs.submit(spec)
-    name = f"data of job {spec.name}" if spec.name else "inline job data"
-    dataset_id = store.create(data.X, data.y, name=name, task=data.task).id
-    try:
-        return jobs.submit(replace(spec, dataset_id=dataset_id))
-    except Exception:
-        store.delete(dataset_id)
-        raise
 
 
 @router.post(
@@ -184,23 +51,7 @@ def create_job(
     jobs: JobsDep,
 ) -> JobPublic:
     """Queue a training job on a stored dataset or on inline `X` + `y`."""
-    _check_caps(body.architecture, body.training, settings)
-    data = _training_data(body, settings, datasets)
-    _check_budget(
-        data.rows, _layers(data, body.architecture.hidden_layers), body.training.epochs, settings
-    )
-    architecture = body.architecture.model_dump()
-    training = _resolve_training(body.training)
-    _engine_check(architecture, training)
-    spec = JobSpec(
-        dataset_id=body.dataset_id or "",  # inline data: set once the data is stored
-        task=data.task,
-        architecture=architecture,
-        training=training,
-        model_id=new_id("mdl_"),
-        name=body.name,
-    )
-    record = _submit(jobs, datasets, spec, data)
+    record = service.create_job(body, settings, datasets, jobs)
     response.headers["Location"] = f"{router.prefix}/{record.id}"
     return JobPublic.from_record(record)
 
@@ -259,3 +110,30 @@ async def job_events(
 def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
     """Cancel a queued or running job (a running one stops within an epoch)."""
     return JobPublic.from_record(jobs.cancel(job_id))
+
+
+@router.get(
+    "/{job_id}/boundary",
+    response_model=BoundaryPublic,
+    response_class=ORJSONResponse,
+    responses={**BOUNDARY_RESPONSES, **error_responses(404, 409, 422)},
+    description=(
+        "The decision boundary of the job's network as it trains: the latest weights snapshot "
+        "(written every `MLP_SNAPSHOT_EVERY_EPOCHS` epochs) evaluated on a grid. Same query and "
+        "response as `GET /v1/models/{id}/boundary`; once the job has succeeded its model "
+        "answers. 409 while the job is queued or before its first snapshot (retry), and for a "
+        "failed or cancelled job; 404 for an unknown job (or a succeeded job whose model was "
+        "deleted)."
+    ),
+)
+def job_boundary(
+    job_id: JobId,
+    query: BoundaryQueryDep,
+    jobs: JobsDep,
+    models: ModelStoreDep,
+    datasets: DatasetStoreDep,
+    settings: SettingsDep,
+) -> Response:
+    """Evaluate the job's latest weights snapshot (or its final model) on a grid."""
+    model, record = models_service.job_network(jobs, models, job_id)
+    return boundary_response(model, query, settings, datasets, record.spec.dataset_id)

@@ -1,0 +1,153 @@
+"""``POST /v1/models/{id}/predict``: :func:`serve_predict`, shared by the route and by
+:class:`PredictFastPath`, a pure ASGI layer that answers the request without FastAPI's
+per-request work."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Request, Response
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import InvalidInput, ServiceError
+from app.middleware import route_path
+from app.numeric import as_matrix, dumps, loads
+from app.services.models import predictions
+from app.storage.ids import ID_RE
+from app.storage.models import Estimator, ModelStore
+
+__all__ = ["PredictFastPath", "serve_predict"]
+
+_PREDICT_PATH = "/v1/models/{model_id}/predict"
+_PREDICT_PATH_RE = re.compile(r"/v1/models/([^/]+)/predict")
+# Predict bodies up to this size are handled on the event loop when the model is cached (a
+# thread hop costs more than parsing a few rows); larger ones go to the thread pool.
+_INLINE_BODY_BYTES = 32 * 1024
+
+
+async def serve_predict(
+    store: ModelStore, max_rows: int, model_id: str, read_body: Callable[[], Awaitable[bytes]]
+) -> Response:
+    """The predict response for ``model_id`` (both the route and :class:`PredictFastPath`)."""
+    started = time.perf_counter()
+    model = store.cached(model_id)  # one stat, no read; 404 for an unknown model
+    body = await read_body()
+    clock = _Clock(started, time.perf_counter())
+    if model is not None and len(body) <= _INLINE_BODY_BYTES:
+        return _predict(model, body, max_rows, clock)
+    return await anyio.to_thread.run_sync(_load_and_predict, store, model_id, body, max_rows, clock)
+
+
+@dataclass
+class _Clock:
+    """``perf_counter`` marks of one predict, for its ``Server-Timing`` header."""
+
+    started: float
+    read: float
+
+    def header(self, parsed: float, modelled: float, encoded: float) -> str:
+        """``read``, ``parse``, ``model``, ``encode`` and ``total``, in milliseconds."""
+        started, read = self.started, self.read
+        return (
+            f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(parsed - read) * 1e3:.3f}, "
+            f"model;dur={(modelled - parsed) * 1e3:.3f}, "
+            f"encode;dur={(encoded - modelled) * 1e3:.3f}, "
+            f"total;dur={(encoded - started) * 1e3:.3f}"
+        )
+
+
+def _load_and_predict(
+    store: ModelStore, model_id: str, body: bytes, max_rows: int, clock: _Clock
+) -> Response:
+    return _predict(store.load(model_id), body, max_rows, clock)
+
+
+def _predict(model: Estimator, body: bytes, max_rows: int, clock: _Clock) -> Response:
+    """Parse ``{"X": [[...]]}`` straight into float64, run the model, encode with orjson."""
+    doc = loads(body)
+    if not isinstance(doc, dict) or "X" not in doc:
+        raise InvalidInput(("body", "X"), 'X is required: send {"X": [[number, ...], ...]}')
+    X = as_matrix(
+        doc["X"], ("body", "X"), max_rows=max_rows, n_features=model.n_features_in_, raw=body
+    )
+    parsed = time.perf_counter()
+    content = predictions(model, X)
+    modelled = time.perf_counter()
+    payload = dumps(content)
+    encoded = time.perf_counter()
+    timing = clock.header(parsed, modelled, encoded)
+    return Response(payload, media_type="application/json", headers={"server-timing": timing})
+
+
+class PredictFastPath:
+    """Pure ASGI: serves ``POST /v1/models/{id}/predict`` without FastAPI's per-request work.
+
+    Installed innermost of the app's middleware (request ID, access log, metrics, API key and
+    body limit still apply). Routing through every route, dependency solving and FastAPI's
+    request and response wrappers cost several times a one-row predict (docs/benchmarks.md, HTTP),
+    so this layer answers the request itself with :func:`serve_predict`, exactly as the route
+    would. Typed errors go through the app's own exception handlers; anything else falls
+    through to FastAPI: other paths, malformed IDs, a store not built yet (503), and apps with
+    dependency overrides (tests), which the route honours.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        # The route this layer stands in for: the metrics and the access log are labelled by it.
+        self.route = next(r for r in routes if getattr(r, "path", "") == _PREDICT_PATH)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        model_id = _predict_model_id(scope)
+        application = scope.get("app")
+        if model_id is None or application is None or application.dependency_overrides:
+            await self.app(scope, receive, send)
+            return
+        state = application.state
+        store: ModelStore | None = state.model_store
+        if store is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+
+        async def read_body() -> bytes:
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+        try:
+            response = await serve_predict(store, state.settings.max_rows, model_id, read_body)
+        except ServiceError as exc:
+            response = await _handle(application, Request(scope, receive), exc)
+        await response(scope, receive, send)
+
+
+def _predict_model_id(scope: Scope) -> str | None:
+    """The model ID of a ``POST`` to the predict path with a well-formed ID, else ``None``."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    match = _PREDICT_PATH_RE.fullmatch(route_path(scope))
+    if match is None or ID_RE.fullmatch(match.group(1)) is None:
+        return None
+    return match.group(1)
+
+
+async def _handle(application: Any, request: Request, exc: ServiceError) -> Response:
+    """The response the app's exception handler for ``exc`` gives (as FastAPI would)."""
+    for cls in type(exc).__mro__:
+        handler = application.exception_handlers.get(cls)
+        if handler is not None:
+            response: Response = await handler(request, exc)
+            return response
+    raise exc

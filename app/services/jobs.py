@@ -1,0 +1,179 @@
+"""Training jobs: check a request against the caps, the compute budget and the engine, then queue.
+
+Every check runs before anything is stored or queued, so a refused job leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from app import numeric
+from app.errors import InvalidInput, NotFound
+from app.jobs.base import JobRecord, JobRunner, JobSpec
+from app.schemas.common import Task
+from app.schemas.jobs import Architecture, JobCreate, Training
+from app.services.datasets import check_labels
+from app.settings import Settings
+from app.storage.datasets import DatasetStore
+from app.storage.ids import new_id
+from mlp_engine.config import MLPConfig
+from mlp_engine.errors import ConfigError
+
+__all__ = ["compute_cost", "create_job", "n_parameters"]
+
+_ARCHITECTURE_KEYS = ("hidden_layers", "activation")
+_SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
+
+
+def n_parameters(layers: list[int]) -> int:
+    """Weights and biases of a dense network with these layer sizes (input to output)."""
+    return sum(a * b + b for a, b in itertools.pairwise(layers))
+
+
+def compute_cost(rows: int, layers: list[int], epochs: int) -> int:
+    """The compute budget's measure of a training run: rows x parameters x epochs."""
+    return rows * n_parameters(layers) * epochs
+
+
+def create_job(
+    job: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
+) -> JobRecord:
+    """Check the request (caps, data, budget, the engine's own validation), then queue it;
+    inline ``X`` + ``y`` are stored as a dataset first."""
+    _check_caps(job.architecture, job.training, settings)
+    data = _training_data(job, settings, datasets)
+    layers = _layers(data, job.architecture.hidden_layers)
+    _check_budget(data.rows, layers, job.training.epochs, settings)
+    architecture = job.architecture.model_dump()
+    training = _resolve_training(job.training)
+    _engine_check(architecture, training)
+    spec = JobSpec(
+        dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
+        task=data.task,
+        architecture=architecture,
+        training=training,
+        model_id=new_id("mdl_"),
+        name=job.name,
+    )
+    return _submit(jobs, datasets, spec, data)
+
+
+def _check_caps(architecture: Architecture, training: Training, settings: Settings) -> None:
+    hidden = architecture.hidden_layers
+    if len(hidden) > settings.max_hidden_layers:
+        raise InvalidInput(
+            ("body", "architecture", "hidden_layers"),
+            f"hidden_layers has {len(hidden)} layers; at most {settings.max_hidden_layers} "
+            "are allowed",
+        )
+    for i, units in enumerate(hidden):
+        if units > settings.max_units:
+            raise InvalidInput(
+                ("body", "architecture", "hidden_layers", i),
+                f"hidden_layers[{i}] has {units} units; at most {settings.max_units} are allowed",
+            )
+    if training.epochs > settings.max_epochs:
+        raise InvalidInput(
+            ("body", "training", "epochs"),
+            f"epochs is {training.epochs}; at most {settings.max_epochs} are allowed",
+        )
+    if training.batch_size > settings.max_batch_size:
+        raise InvalidInput(
+            ("body", "training", "batch_size"),
+            f"batch_size is {training.batch_size}; at most {settings.max_batch_size} are allowed",
+        )
+
+
+def _check_budget(rows: int, layers: list[int], epochs: int, settings: Settings) -> None:
+    cost = compute_cost(rows, layers, epochs)
+    if cost > settings.compute_budget:
+        raise InvalidInput(
+            ("body",),
+            f"this run would cost rows x parameters x epochs = {rows:,} x "
+            f"{n_parameters(layers):,} x {epochs:,} = {cost:,}, over the compute budget of "
+            f"{settings.compute_budget:,.0f} (MLP_COMPUTE_BUDGET); use fewer epochs, rows or "
+            "units",
+        )
+
+
+def _resolve_training(training: Training) -> dict[str, Any]:
+    """The engine's keyword arguments with every default filled in (and a seed drawn)."""
+    resolved = training.model_dump()
+    if resolved["seed"] is None:
+        resolved["seed"] = secrets.randbelow(_SEED_BOUND)
+    return resolved
+
+
+def _engine_check(architecture: dict[str, Any], training: dict[str, Any]) -> None:
+    """Let the engine's own validation speak (422 naming the field) before anything is queued."""
+    try:
+        MLPConfig(**architecture, **training)
+    except ConfigError as exc:
+        field = exc.field
+        group = "architecture" if field in _ARCHITECTURE_KEYS else "training"
+        loc: tuple[str | int, ...] = ("body", group, field)
+        if field not in _ARCHITECTURE_KEYS and field not in training:
+            loc = ("body", "training")
+        raise InvalidInput(loc, exc.message) from None
+
+
+@dataclass(frozen=True)
+class _TrainingData:
+    """What the checks need to know about the data; inline arrays are stored only on success."""
+
+    rows: int
+    n_features: int
+    task: Task
+    n_classes: int  # 0 for regression
+    X: np.ndarray | None = None
+    y: np.ndarray | None = None
+
+
+def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
+    if job.dataset_id is not None:
+        try:
+            meta = store.get(job.dataset_id)
+        except NotFound:
+            raise InvalidInput(
+                ("body", "dataset_id"),
+                f"dataset {job.dataset_id!r} not found (create it first)",
+            ) from None
+        n_classes = len(meta.classes or ())
+        return _TrainingData(meta.n_samples, meta.n_features, meta.task, n_classes)
+    task: Task = job.task or "classification"
+    # pydantic has checked every value is a finite number (no booleans): take the fast path.
+    X = numeric.as_matrix(
+        job.X,
+        ("body", "X"),
+        max_rows=settings.max_rows,
+        max_features=settings.max_features,
+        raw=b"",
+    )
+    y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
+    y = check_labels(y, task, settings, ("body", "y"))
+    n_classes = int(np.unique(y).size) if task == "classification" else 0
+    return _TrainingData(X.shape[0], X.shape[1], task, n_classes, X, y)
+
+
+def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:
+    """Input, hidden and output sizes (one sigmoid output for two classes or regression)."""
+    outputs = 1 if data.task == "regression" or data.n_classes <= 2 else data.n_classes
+    return [data.n_features, *hidden, outputs]
+
+
+def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _TrainingData) -> JobRecord:
+    """Store inline data as a dataset, then queue; a refused job leaves no dataset behind."""
+    if data.X is None or data.y is None:
+        return jobs.submit(spec)
+    name = f"data of job {spec.name}" if spec.name else "inline job data"
+    dataset_id = store.create(data.X, data.y, name=name, task=data.task).id
+    try:
+        return jobs.submit(replace(spec, dataset_id=dataset_id))
+    except Exception:
+        store.delete(dataset_id)
+        raise
