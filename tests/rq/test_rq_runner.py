@@ -143,7 +143,7 @@ def test_job_runs_on_a_worker_with_progress_events_and_a_model(
     raw = runner.connection.hget(f"rq:job:{record.id}", "data")
     assert raw is not None
     function, _instance, args, _kwargs = json.loads(zlib.decompress(raw))  # JSON, no pickle
-    assert function == "app.jobs.rq_runner.run_rq_job" and args == [record.id]
+    assert function == "app.jobs.rq_worker_side.run_rq_job" and args == [record.id]
 
 
 def test_queue_full_is_429_semantics(make_runner: RunnerFactory, dataset_id: str) -> None:

@@ -28,8 +28,8 @@ import pytest
 import mlp_engine
 from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobSpec, JobStateError, QueueFull
 from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
+from app.jobs.execute import JobControl, RunOptions, execute_job
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
-from app.jobs.worker import JobControl, WorkerOptions, execute_job
 from app.settings import Settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -332,7 +332,7 @@ def test_disk_full_while_saving_fails_disk_full_and_keeps_older_models(
         store.insert(job_id, make_spec(dataset_id, model_id), capacity=10, concurrency=1)
         claim = store.claim(owner, max_running=1)
         assert claim is not None and claim.job_id == job_id
-        execute_job(store, data_dir, job_id, JobControl(), WorkerOptions(run_id=claim.run_id))
+        execute_job(store, data_dir, job_id, JobControl(), RunOptions(run_id=claim.run_id))
         record = store.get(job_id)
         assert record is not None
         return record
