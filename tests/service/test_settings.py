@@ -43,6 +43,18 @@ def test_defaults_are_documented_values(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.job_backend == "embedded"
 
 
+@pytest.mark.parametrize("variable", ["MLP_HTTP_WORKERS", "MLP_WORKERS"])
+def test_http_workers_under_its_name_and_its_former_one(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv("MLP_HTTP_WORKERS", raising=False)
+    monkeypatch.delenv("MLP_WORKERS", raising=False)
+    assert Settings(_env_file=None).http_workers == 1  # type: ignore[call-arg]
+    monkeypatch.setenv(variable, "3")
+    assert Settings(_env_file=None).http_workers == 3  # type: ignore[call-arg]
+    assert Settings(_env_file=None, http_workers=2).http_workers == 2  # type: ignore[call-arg]
+
+
 def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLP_PORT", "0")
     with pytest.raises(ValidationError, match="port"):
