@@ -254,7 +254,8 @@ def _supervise(args: argparse.Namespace, url: str) -> int:
                     "worker %d (pid %d) exited with %s; restarting", index, child.pid, code
                 )
                 time.sleep(_RESTART_DELAY)
-                start(index)
+                if not stopping:  # a SIGTERM during the delay reached the others only
+                    start(index)
         time.sleep(0.2)
     return 0
 
