@@ -154,3 +154,18 @@ async def test_an_unreachable_redis_is_503_with_retry_after_not_500(
             assert response.json()["code"] == "unavailable"
             assert "Traceback" not in response.text and "127.0.0.1" not in response.text
         assert (await client.get("/v1/datasets")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "app.rq_worker", "--help"],
+        ["-m", "app.worker", "--help"],  # the former module name still works
+        ["-m", "app", "worker", "--help"],  # mlp-service worker
+    ],
+)
+def test_the_rq_worker_command_under_each_of_its_names(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "python -m app.rq_worker" in result.stdout and "--count" in result.stdout
