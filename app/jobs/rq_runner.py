@@ -7,8 +7,9 @@ Two records per job
     The service's own record (:class:`~app.jobs.redis_store.RedisJobStore`: status, progress,
     history, error, attempts) is what the API shows; it never expires. The RQ job (same ID,
     JSON serializer, never pickle) is only the delivery: queue position, the worker running it,
-    its timeout and retry budget. Its result and failure TTLs (:data:`RESULT_TTL`,
-    :data:`FAILURE_TTL`) therefore cannot lose anything the API shows.
+    its timeout and retry budget. Its result and failure TTLs
+    (:data:`~app.jobs.rq_queue.RESULT_TTL`, :data:`~app.jobs.rq_queue.FAILURE_TTL`) therefore
+    cannot lose anything the API shows.
 
 A run on a worker
     See :mod:`app.jobs.rq_worker_side`: a forking RQ worker trains each job in a work horse with
@@ -21,11 +22,11 @@ Cancel
     still going after ``MLP_JOB_CANCEL_GRACE_SECONDS`` gets RQ's ``send_stop_job_command`` (its
     worker kills the horse) from the maintenance thread of any API process.
 
-Failures (at most :data:`~app.jobs.sqlite_store.MAX_ATTEMPTS` runs, then ``worker_lost``)
+Failures (at most :data:`~app.jobs.core.MAX_ATTEMPTS` runs, then ``worker_lost``)
     * the horse dies (``kill -9``, OOM): its worker notices at once and RQ's failure handling
-      runs; :meth:`RQTrainingWorker.handle_job_failure` settles the record first (queued again, or
-      ``failed``/``worker_lost``, ``cancelled`` after a stop, ``failed``/``timeout``) and tells
-      RQ whether to use the job's ``Retry(max=1)``;
+      runs; :meth:`~app.jobs.rq_worker_side.RQTrainingWorker.handle_job_failure` settles the
+      record first (queued again, or ``failed``/``worker_lost``, ``cancelled`` after a stop,
+      ``failed``/``timeout``) and tells RQ whether to use the job's ``Retry(max=1)``;
     * the whole worker dies (host crash, ``kill -9`` of the worker): RQ's abandoned-job handling
       (``StartedJobRegistry.cleanup``) finds the execution once its heartbeat is older than the
       worker's ``--abandon-after`` (15 s by default instead of RQ's 60 s + monitoring interval),

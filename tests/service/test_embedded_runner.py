@@ -34,7 +34,7 @@ import pytest
 
 import mlp_engine
 from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobSpec, JobStateError, QueueFull
-from app.jobs.core import snapshot_path
+from app.jobs.core import process_alive, snapshot_path
 from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
 from app.jobs.execute import JobControl, RunOptions, execute_job
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
@@ -91,15 +91,7 @@ def warnings_with(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 
 def pid_gone(pid: int) -> bool:
     """True once ``pid`` no longer runs (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return True
-    return state in ("Z", "X")
+    return not process_alive(pid)
 
 
 def make_data(n: int = 200, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
