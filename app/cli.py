@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service with uvicorn")
     serve.add_argument("--host", help="bind address (MLP_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (MLP_PORT, default 8000)")
-    serve.add_argument("--workers", type=int, help="uvicorn worker processes (MLP_WORKERS)")
-    # Its options belong to app.worker's own parser (`mlp-service worker --help`).
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (MLP_HTTP_WORKERS)")
+    # Its options belong to app.rq_worker's own parser (`mlp-service worker --help`).
     commands.add_parser(
         "worker", help="run RQ workers that train jobs (MLP_JOB_BACKEND=rq)", add_help=False
     )
@@ -45,7 +45,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "workers": settings.workers,
+        "workers": settings.http_workers,
         "loop": "uvloop" if has_uvloop else "asyncio",
         "http": "httptools" if has_httptools else "h11",
         "log_config": log_config(settings.log_level, settings.log_json),
@@ -59,7 +59,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
     """Run uvicorn on the settings' host, port and workers (uvloop/httptools when installed).
 
-    With ``MLP_WORKERS`` > 1, uvicorn runs that many server processes on one socket over the
+    With ``MLP_HTTP_WORKERS`` > 1, uvicorn runs that many server processes on one socket over the
     same data directory: job records, the queue and the concurrency cap live in SQLite, and model
     and dataset files are written atomically, so any worker can answer any request.
     """
@@ -72,7 +72,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         {
             "host": host or settings.host,
             "port": port or settings.port,
-            "workers": workers or settings.workers,
+            "workers": workers or settings.http_workers,
         }
     )
     logger.info(
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "worker":
-        from app.worker import main as worker_main  # sets the BLAS thread limit first
+        from app.rq_worker import main as worker_main  # sets the BLAS thread limit first
 
         raise SystemExit(worker_main(rest))
     if rest:

@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.jobs.base import PROGRESS_INTERVAL_SECONDS, SNAPSHOT_EVERY_EPOCHS
 
 
 def _default_concurrency() -> int:
@@ -19,14 +21,23 @@ def _default_concurrency() -> int:
 class Settings(BaseSettings):
     """Every tunable of the service. Each field is ``MLP_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="MLP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MLP_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # Where datasets, models and the job database live.
     data_dir: Path = Path("./data")
     # HTTP server (used by `mlp-service serve` / `make run`).
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes over one data dir")
+    # MLP_HTTP_WORKERS; MLP_WORKERS, its former name, is still read.
+    http_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("MLP_HTTP_WORKERS", "MLP_WORKERS"),
+        description="uvicorn worker processes over one data dir",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
     # Comma-separated bearer keys; empty means the API is open.
@@ -40,8 +51,8 @@ class Settings(BaseSettings):
     max_queued_jobs: int = Field(32, ge=0, le=100_000)
     job_cancel_grace_seconds: float = Field(5.0, gt=0, le=300)
     job_timeout_seconds: float = Field(3600.0, gt=0)
-    progress_interval_seconds: float = Field(0.2, ge=0, le=60)
-    snapshot_every_epochs: int = Field(5, ge=1)
+    progress_interval_seconds: float = Field(PROGRESS_INTERVAL_SECONDS, ge=0, le=60)
+    snapshot_every_epochs: int = Field(SNAPSHOT_EVERY_EPOCHS, ge=1)
 
     # Input limits (each is inclusive: a value at the cap is accepted, cap + 1 is a 422).
     max_body_bytes: int = Field(64 * 2**20, ge=1024)

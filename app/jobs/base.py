@@ -15,6 +15,10 @@ from app.errors import Conflict, NotFound, ServiceError
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# Defaults of MLP_PROGRESS_INTERVAL_SECONDS and MLP_SNAPSHOT_EVERY_EPOCHS (also the defaults of
+# a run's options): progress is written at most every 0.2 s, a weights snapshot every 5 epochs.
+PROGRESS_INTERVAL_SECONDS = 0.2
+SNAPSHOT_EVERY_EPOCHS = 5
 
 # Error codes a job can end with (``JobRecord.error["code"]``).
 ERROR_DIVERGED = "diverged"  # non-finite loss or weights

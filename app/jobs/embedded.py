@@ -3,7 +3,7 @@
 Process model
     Each running job is one child process from a ``forkserver`` context (``spawn`` where there is
     none), never a bare fork of the server. The fork server preloads ``mlp_engine`` and
-    :mod:`app.jobs.worker`, so a job process starts in a few milliseconds, and it is started with
+    :mod:`app.jobs.execute`, so a job process starts in a few milliseconds, and it is started with
     ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` = 1 so jobs and requests
     do not fight over the cores. Each job process is moved to the ``SCHED_IDLE`` scheduling
     class (nice 19 where that class does not exist): it trains on whatever CPU the server leaves
@@ -34,7 +34,6 @@ Shutdown
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import logging
@@ -46,7 +45,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -55,20 +54,19 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
-from app.jobs import worker
-from app.jobs.base import (
-    ERROR_TIMEOUT,
-    TERMINAL_STATUSES,
-    JobEvent,
-    JobNotFound,
-    JobRecord,
-    JobRunner,
-    JobSpec,
-    JobStatus,
+from app.jobs import execute
+from app.jobs.base import ERROR_TIMEOUT, JobRecord, JobRunner, JobSpec
+from app.jobs.core import (
+    MAX_ATTEMPTS,
+    FinalState,
+    RunnerCore,
+    clean_snapshots,
+    process_alive,
+    snapshot_path,
 )
-from app.jobs.sqlite_store import DB_FILENAME, MAX_ATTEMPTS, RunnerIdentity, SQLiteJobStore
+from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
 from app.settings import Settings
-from app.storage.ids import ID_RE, new_id
+from app.storage.ids import new_id
 
 __all__ = ["EmbeddedRunner"]
 
@@ -83,7 +81,7 @@ JOB_ENVIRONMENT = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 # "__main__" as in the stdlib default: children then do not re-import the main module each.
-_PRELOAD = ["__main__", "mlp_engine", "app.jobs.worker"]
+_PRELOAD = ["__main__", "mlp_engine", "app.jobs.execute"]
 _ENV_LOCK = threading.Lock()
 # After terminate/kill, how long to wait for a child before giving up on it (seconds).
 _KILL_WAIT = 1.0
@@ -142,21 +140,6 @@ def _local_scope() -> str:
     return "|".join(parts)
 
 
-def _process_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie (a zombie is a dead server not yet reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
 @dataclass
 class _Child:
     """A job process this runner started."""
@@ -175,8 +158,10 @@ class _Child:
             self.conn.send(message)
 
 
-class EmbeddedRunner:
+class EmbeddedRunner(RunnerCore):
     """The default job back-end: SQLite queue + one supervised child process per running job."""
+
+    store: SQLiteJobStore
 
     def __init__(
         self,
@@ -283,79 +268,13 @@ class EmbeddedRunner:
         self._wake()
         return record
 
-    def get(self, job_id: str) -> JobRecord:
-        """One job with its history; :class:`~app.jobs.base.JobNotFound` if unknown."""
-        record = self.store.get(job_id) if ID_RE.fullmatch(job_id) else None
-        if record is None:
-            raise JobNotFound(job_id)
-        return record
-
-    def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
-        """Newest first, optionally filtered by status (``history`` left empty in listings)."""
-        return self.store.list(status, limit)
-
     def cancel(self, job_id: str) -> JobRecord:
         """Queued: cancelled at once. Running: the supervisor tells the process to stop after
         its epoch and kills it after the grace period. Terminal: ``JobStateError``."""
-        if not ID_RE.fullmatch(job_id):
-            raise JobNotFound(job_id)
+        self._check_id(job_id)
         record = self.store.request_cancel(job_id)
         self._wake()
         return record
-
-    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
-        """Progress events for every epoch (from epoch 1), then one ``status`` event. Raises
-        :class:`~app.jobs.base.JobNotFound` here, at the call, for an unknown job."""
-        if not ID_RE.fullmatch(job_id) or not self.store.exists(job_id):
-            raise JobNotFound(job_id)
-        return self._events(job_id)
-
-    async def _events(self, job_id: str) -> AsyncIterator[JobEvent]:
-        last_epoch = 0
-        run_id: str | None = None
-        while True:
-            state = await asyncio.to_thread(self.store.event_state, job_id, last_epoch)
-            if state is None:
-                return
-            if state.run_id is not None and state.run_id != run_id:
-                if run_id is not None:  # the job is being re-run: its history starts over
-                    last_epoch = 0
-                    state = await asyncio.to_thread(self.store.event_state, job_id, 0)
-                    if state is None:
-                        return
-                run_id = state.run_id
-            for row in state.rows:
-                last_epoch = max(last_epoch, int(row["epoch"]))
-                yield JobEvent("progress", row)
-            if state.status in TERMINAL_STATUSES:
-                data = {
-                    "id": job_id,
-                    "status": state.status,
-                    "model_id": state.model_id,
-                    "error": state.error,
-                }
-                yield JobEvent("status", data)
-                return
-            await asyncio.sleep(self.events_poll_interval)
-
-    def snapshot(self, job_id: str) -> bytes | None:
-        """The latest weights snapshot of a running job (model-file bytes), if any.
-
-        Only while the job is running: the job process records its final state before it
-        deletes its snapshot, and a finished job's picture comes from its model."""
-        if not ID_RE.fullmatch(job_id):
-            return None
-        record = self.store.get(job_id)
-        if record is None or record.status != "running":
-            return None
-        try:
-            return worker.snapshot_path(self.data_dir, job_id).read_bytes()
-        except OSError:
-            return None
-
-    def counts(self) -> dict[str, int]:
-        """Number of jobs per status."""
-        return self.store.counts()
 
     # -- the supervisor ----------------------------------------------------------------------
 
@@ -422,7 +341,7 @@ class EmbeddedRunner:
         dead = [
             owner.owner
             for owner in self.store.foreign_owners(self.identity.owner)
-            if owner.scope == self.identity.scope and owner.pid and not _process_alive(owner.pid)
+            if owner.scope == self.identity.scope and owner.pid and not process_alive(owner.pid)
         ]
         released = self.store.recover(
             stale_before=time.time() - self.stale_after,
@@ -433,7 +352,7 @@ class EmbeddedRunner:
         for job_id, status in released:
             logger.warning("job %s: its runner died; now %s", job_id, status)
             if status != "running":
-                worker.snapshot_path(self.data_dir, job_id).unlink(missing_ok=True)
+                snapshot_path(self.data_dir, job_id).unlink(missing_ok=True)
         self._recovered = True
 
     def _fill_slots(self) -> None:
@@ -448,7 +367,7 @@ class EmbeddedRunner:
                 return
 
     def _start_child(self, job_id: str, run_id: str) -> bool:
-        options = worker.WorkerOptions(
+        options = execute.RunOptions(
             run_id=run_id,
             progress_interval_seconds=self.settings.progress_interval_seconds,
             snapshot_every_epochs=self.settings.snapshot_every_epochs,
@@ -457,7 +376,7 @@ class EmbeddedRunner:
         )
         child_end, server_end = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
-            target=worker.run_job,
+            target=execute.run_job,
             args=(str(self.data_dir), job_id, os.getpid(), child_end, options),
             name=f"mlp-job-{job_id}",
             daemon=True,
@@ -492,10 +411,10 @@ class EmbeddedRunner:
             current = owned.get(child.job_id)
             if current is None or current[0] != child.run_id:
                 # Ended (the child wrote its final state and is exiting) or taken over.
-                self._signal(child, "lost", worker.MSG_STOP, now)
+                self._signal(child, "lost", execute.MSG_STOP, now)
             elif current[1]:
                 logger.info("job %s: cancel requested; telling process to stop", child.job_id)
-                self._signal(child, "cancel", worker.MSG_CANCEL, now)
+                self._signal(child, "cancel", execute.MSG_CANCEL, now)
 
     @staticmethod
     def _signal(child: _Child, reason: StopReason, message: str, now: float) -> None:
@@ -545,12 +464,12 @@ class EmbeddedRunner:
         job_id, run_id = child.job_id, child.run_id
         result: str | None
         if child.reason == "cancel":
-            ok = self.store.finish(job_id, run_id, "cancelled")
+            ok = self.store.finish(job_id, run_id, FinalState("cancelled"))
             result = "cancelled" if ok else None
         elif child.reason == "timeout":
             limit = self.settings.job_timeout_seconds
             error = {"code": ERROR_TIMEOUT, "message": f"the job ran longer than {limit:g} s"}
-            ok = self.store.finish(job_id, run_id, "failed", error=error)
+            ok = self.store.finish(job_id, run_id, FinalState("failed", error=error))
             result = "failed (timeout)" if ok else None
         elif child.reason == "stop":
             result = self.store.requeue(job_id, run_id)
@@ -560,14 +479,14 @@ class EmbeddedRunner:
             result = self.store.release(job_id, run_id, MAX_ATTEMPTS)
         if result is not None:
             logger.warning("job %s: process exited (code %s); job %s", job_id, exitcode, result)
-        worker.snapshot_path(self.data_dir, job_id).unlink(missing_ok=True)
+        snapshot_path(self.data_dir, job_id).unlink(missing_ok=True)
 
     def _shutdown_children(self) -> None:
         """Tell every child to stop, wait until the stop deadline, kill the rest, re-queue."""
         now = time.monotonic()
         for child in self._children.values():
             if child.reason is None:  # cancelled, timed-out or lost children were told already
-                self._signal(child, "stop", worker.MSG_STOP, now)
+                self._signal(child, "stop", execute.MSG_STOP, now)
         soft_deadline = self._stop_deadline - _KILL_WAIT
         while self._children and time.monotonic() < soft_deadline:
             sentinels = [child.process.sentinel for child in self._children.values()]
@@ -584,21 +503,8 @@ class EmbeddedRunner:
                 self._settle(child)
 
     def _clean_snapshots(self) -> None:
-        """Remove snapshot files of jobs that are not running and stale temp files."""
-        directory = self.data_dir / "snapshots"
-        if not directory.is_dir():
-            return
-        running = {record.id for record in self.store.list("running", 1000)}
-        cutoff = time.time() - 600.0
-        for path in directory.iterdir():
-            try:
-                if path.name.startswith(".tmp-"):
-                    if path.stat().st_mtime < cutoff:
-                        path.unlink(missing_ok=True)
-                elif path.suffix == ".npz" and path.stem not in running:
-                    path.unlink(missing_ok=True)
-            except OSError:
-                logger.warning("could not remove stale snapshot file %s", path.name)
+        """Remove snapshot files of jobs that are not running (see :func:`clean_snapshots`)."""
+        clean_snapshots(self.data_dir, (record.id for record in self.store.list("running", 1000)))
 
 
 if TYPE_CHECKING:  # mypy proves the runner implements the whole interface

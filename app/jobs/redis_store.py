@@ -24,27 +24,24 @@ from __future__ import annotations
 
 import builtins
 import json
-import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 import redis
 
+from app.jobs import base, core
 from app.jobs.base import (
     ERROR_TIMEOUT,
     ERROR_WORKER_LOST,
     TERMINAL_STATUSES,
-    JobNotFound,
     JobRecord,
     JobSpec,
-    JobStateError,
     JobStatus,
-    QueueFull,
 )
-from app.jobs.sqlite_store import JOB_STATUSES, MAX_ATTEMPTS, EventState, Report
+from app.jobs.core import EventState, FinalState, Progress, Report, Rows
 
 __all__ = ["DEFAULT_PREFIX", "BeginResult", "RedisJobStore", "SettleReason"]
 
@@ -52,18 +49,16 @@ DEFAULT_PREFIX = "mlp"
 SettleReason = Literal["lost", "stopped", "timeout"]
 BeginResult = Literal["ok", "busy", "skip"]
 
-_MAX_LIST = 1000
 _WORKER_LOST_MESSAGE = (
     "the worker running the job stopped unexpectedly (crash, kill or lost connection) twice; "
     "it was not retried again"
 )
-_DEFAULT_JOB_SECONDS = 10.0
-_RETRY_AFTER_MAX = 600
-
-# Shared by every script: ARGV[1] is the key prefix.
+# Shared by every script: ARGV[1] is the key prefix, ARGV[2] the job's ID.
 _PRELUDE = """
 local P = ARGV[1]
 local function jkey(id) return P .. ':job:' .. id end
+local id = ARGV[2]
+local key = jkey(id)
 local function set_status(id, key, new)
   local old = redis.call('HGET', key, 'status')
   local seq = redis.call('HGET', key, 'seq')
@@ -93,8 +88,6 @@ end
 _SUBMIT = """
 local active = redis.call('ZCARD', P .. ':jobs:queued') + redis.call('ZCARD', P .. ':jobs:running')
 if active >= tonumber(ARGV[5]) then return 0 end
-local id = ARGV[2]
-local key = jkey(id)
 if redis.call('EXISTS', key) == 1 then return -1 end
 local seq = redis.call('INCR', P .. ':seq')
 redis.call('HSET', key, 'id', id, 'seq', seq, 'spec', ARGV[3], 'created_at', ARGV[4],
@@ -107,8 +100,6 @@ return seq
 # ARGV: prefix, id, run_id, worker, pid, now, max_attempts, stale_before, lost_message
 # -> {'ok'} | {'busy'} | {'skip', status}
 _BEGIN = """
-local id = ARGV[2]
-local key = jkey(id)
 local now = ARGV[6]
 local st = redis.call('HGET', key, 'status')
 if not st then return {'skip', 'missing'} end
@@ -145,7 +136,6 @@ return {'ok'}
 
 # ARGV: prefix, id, run_id, now, progress ('' = unchanged), rows... -> {owned, cancel_requested}
 _REPORT = """
-local key = jkey(ARGV[2])
 if not current(key, ARGV[3]) then return {0, 0} end
 if ARGV[5] ~= '' then redis.call('HSET', key, 'progress', ARGV[5]) end
 redis.call('HSET', key, 'heartbeat_at', ARGV[4], 'updated_at', ARGV[4])
@@ -155,8 +145,6 @@ return {1, tonumber(redis.call('HGET', key, 'cancel_requested') or '0')}
 
 # ARGV: prefix, id, run_id, status, now, model_id, error_code, error_message, progress, rows...
 _FINISH = """
-local id = ARGV[2]
-local key = jkey(id)
 if not current(key, ARGV[3]) then return 0 end
 local now = ARGV[5]
 set_status(id, key, ARGV[4])
@@ -176,8 +164,6 @@ return 1
 
 # ARGV: prefix, id, run_id, now -> new status or false
 _REQUEUE = """
-local id = ARGV[2]
-local key = jkey(id)
 if not current(key, ARGV[3]) then return false end
 local now = ARGV[4]
 local new = 'queued'
@@ -197,8 +183,6 @@ return new
 # ARGV: prefix, id, run_id ('' = whichever), now, max_attempts, reason, stale_before ('' = no
 # check), lost_message, timeout_message -> new status, 'alive', or false (not running/current)
 _SETTLE = """
-local id = ARGV[2]
-local key = jkey(id)
 if redis.call('HGET', key, 'status') ~= 'running' then return false end
 if ARGV[3] ~= '' and redis.call('HGET', key, 'run_id') ~= ARGV[3] then return false end
 if ARGV[7] ~= '' and tonumber(redis.call('HGET', key, 'heartbeat_at') or '0') >= tonumber(ARGV[7])
@@ -230,8 +214,6 @@ return new
 # ARGV: prefix, id, now -> 'dequeued' (was queued, now cancelled), 'running' (flag set),
 # 'missing' or the terminal status
 _CANCEL = """
-local id = ARGV[2]
-local key = jkey(id)
 local now = ARGV[3]
 local st = redis.call('HGET', key, 'status')
 if not st then return 'missing' end
@@ -251,7 +233,6 @@ return st
 
 # ARGV: prefix, id, now -> 1 if the job is running and the stop time was recorded
 _MARK_STOP_SENT = """
-local key = jkey(ARGV[2])
 if redis.call('HGET', key, 'status') ~= 'running' then return 0 end
 redis.call('HSET', key, 'stop_sent_at', ARGV[3])
 return 1
@@ -259,7 +240,6 @@ return 1
 
 # ARGV: prefix, id, first_row -> false | {status, run_id, model_id, error_code, error_message, rows}
 _EVENT_STATE = """
-local key = jkey(ARGV[2])
 local f = redis.call('HMGET', key, 'status', 'run_id', 'model_id', 'error_code', 'error_message')
 if not f[1] then return false end
 local rows = redis.call('LRANGE', key .. ':history', tonumber(ARGV[3]), -1)
@@ -278,14 +258,6 @@ def _script(body: str) -> str:
 def _text(value: Any) -> str:
     """A reply value as ``str`` (clients without ``decode_responses`` return bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
-
-
-def _when(value: str | None) -> datetime | None:
-    return None if not value else datetime.fromtimestamp(float(value), UTC)
 
 
 def _now() -> str:
@@ -307,7 +279,7 @@ class RedisJobStore:
         prefix: str = DEFAULT_PREFIX,
         owner: str = "",
         stale_after: float = 10.0,
-        max_attempts: int = MAX_ATTEMPTS,
+        max_attempts: int = core.MAX_ATTEMPTS,
     ) -> None:
         """Wrap ``client``; nothing is read or written here."""
         self.client = client
@@ -376,7 +348,7 @@ class RedisJobStore:
 
     def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
         """Newest first, optionally filtered by status (``history`` left empty)."""
-        limit = max(1, min(int(limit), _MAX_LIST))
+        limit = core.clamp_limit(limit)
         ids = [_text(i) for i in self.client.zrevrange(self._index(status), 0, limit - 1)]
         with self.client.pipeline(transaction=False) as pipe:
             for job_id in ids:
@@ -389,17 +361,17 @@ class RedisJobStore:
                 records.append(self._record(fields, []))
         return records
 
-    def ids(self, status: JobStatus, limit: int = _MAX_LIST) -> builtins.list[str]:
+    def ids(self, status: JobStatus, limit: int = core.MAX_LIST) -> builtins.list[str]:
         """IDs of the oldest ``limit`` jobs in ``status`` (FIFO order)."""
         return [_text(i) for i in self.client.zrange(self._index(status), 0, limit - 1)]
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (every status present, zeros included)."""
         with self.client.pipeline(transaction=True) as pipe:
-            for status in JOB_STATUSES:
+            for status in core.JOB_STATUSES:
                 pipe.zcard(self._index(status))
             values = pipe.execute()
-        return {status: int(n) for status, n in zip(JOB_STATUSES, values, strict=True)}
+        return {status: int(n) for status, n in zip(core.JOB_STATUSES, values, strict=True)}
 
     def event_state(self, job_id: str, first_row: int) -> EventState | None:
         """Status, run and the history rows from index ``first_row`` on, read atomically (a
@@ -415,21 +387,19 @@ class RedisJobStore:
             model_id=_text(model_id) or None,
             error=error,
             rows=[json.loads(_text(r)) for r in rows],
+            cursor=first_row + len(rows),
         )
 
     def retry_after(self, concurrency: int) -> int:
-        """Seconds until a slot is likely to free up: the mean of recent run durations minus
-        how long the oldest running job has run (at least 1)."""
+        """:func:`~app.jobs.core.estimate_retry_after` over the last 20 run durations."""
         durations = [float(_text(d)) for d in self.client.lrange(f"{self.prefix}:durations", 0, 19)]
-        mean = sum(durations) / len(durations) if durations else _DEFAULT_JOB_SECONDS
-        starts = []
-        for job_id in self.ids("running", 100):
-            started = self.fields(job_id, "started_at")["started_at"]
-            if started:
-                starts.append(float(started))
-        # Nothing runs yet: the queue drains `concurrency` jobs at a time.
-        estimate = mean - (time.time() - min(starts)) if starts else mean / max(1, concurrency)
-        return int(min(_RETRY_AFTER_MAX, max(1, math.ceil(estimate))))
+        starts = [
+            float(started)
+            for job_id in self.ids("running", 100)
+            if (started := self.fields(job_id, "started_at")["started_at"])
+        ]
+        oldest = min(starts) if starts else None
+        return core.estimate_retry_after(durations, oldest, time.time(), concurrency)
 
     @staticmethod
     def _record(fields: Mapping[str, str], history: builtins.list[dict[str, Any]]) -> JobRecord:
@@ -441,8 +411,8 @@ class RedisJobStore:
             status=cast(JobStatus, fields["status"]),
             created_at=datetime.fromtimestamp(float(fields["created_at"]), UTC),
             spec=JobSpec(**json.loads(fields["spec"])),
-            started_at=_when(fields.get("started_at")),
-            finished_at=_when(fields.get("finished_at")),
+            started_at=core.from_timestamp(fields.get("started_at")),
+            finished_at=core.from_timestamp(fields.get("finished_at")),
             progress=json.loads(fields["progress"]) if fields.get("progress") else None,
             history=history,
             model_id=fields.get("model_id") or None,
@@ -457,11 +427,11 @@ class RedisJobStore:
         """Record a new queued job unless ``running + queued >= capacity`` (then
         :class:`QueueFull` with an estimate of when a slot frees up)."""
         now = _now()
-        seq = int(self._run("submit", job_id, _dumps(asdict(spec)), now, capacity))
+        seq = int(self._run("submit", job_id, core.dumps(asdict(spec)), now, capacity))
         if seq == 0:
-            raise QueueFull(capacity, self.retry_after(concurrency))
+            raise base.QueueFull(capacity, self.retry_after(concurrency))
         if seq < 0:
-            raise JobStateError(f"job {job_id!r} already exists")
+            raise base.JobStateError(f"job {job_id!r} already exists")
         return JobRecord(
             id=job_id,
             status="queued",
@@ -475,12 +445,12 @@ class RedisJobStore:
         the job was running (so its run must be stopped)."""
         outcome = _text(self._run("cancel", job_id, _now()))
         if outcome == "missing":
-            raise JobNotFound(job_id)
+            raise base.JobNotFound(job_id)
         if outcome in TERMINAL_STATUSES:
-            raise JobStateError(f"job {job_id!r} already ended ({outcome})")
+            raise base.JobStateError(f"job {job_id!r} already ended ({outcome})")
         record = self.get(job_id)
         if record is None:  # pragma: no cover - records are never deleted
-            raise JobNotFound(job_id)
+            raise base.JobNotFound(job_id)
         return record, outcome == "running"
 
     def mark_stop_sent(self, job_id: str) -> bool:
@@ -548,50 +518,33 @@ class RedisJobStore:
         """Prove the run is alive; tells whether it is still current and a cancel is pending."""
         return self.report(job_id, run_id, (), None)
 
-    def report(
-        self,
-        job_id: str,
-        run_id: str,
-        rows: Iterable[Mapping[str, Any]],
-        progress: Mapping[str, Any] | None,
-    ) -> Report:
+    def report(self, job_id: str, run_id: str, rows: Rows, progress: Progress) -> Report:
         """Append history rows and set the latest progress, if the run is still current."""
         owned, cancel = self._run(
             "report",
             job_id,
             run_id,
             _now(),
-            "" if progress is None else _dumps(progress),
-            *(_dumps(row) for row in rows),
+            "" if progress is None else core.dumps(progress),
+            *(core.dumps(row) for row in rows),
         )
         return Report(owned=bool(owned), cancel_requested=bool(owned) and bool(cancel))
 
-    def finish(
-        self,
-        job_id: str,
-        run_id: str,
-        status: JobStatus,
-        *,
-        model_id: str | None = None,
-        error: Mapping[str, str] | None = None,
-        rows: Iterable[Mapping[str, Any]] = (),
-        progress: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def finish(self, job_id: str, run_id: str, final: FinalState) -> bool:
         """Write a run's final state (with its last rows) if the run is still current."""
-        if status not in TERMINAL_STATUSES:
-            raise ValueError(f"finish() needs a terminal status, got {status!r}")
+        error, progress = final.error, final.progress
         return bool(
             self._run(
                 "finish",
                 job_id,
                 run_id,
-                status,
+                final.status,
                 _now(),
-                model_id or "",
+                final.model_id or "",
                 "" if error is None else error["code"],
                 "" if error is None else error["message"],
-                "" if progress is None else _dumps(progress),
-                *(_dumps(row) for row in rows),
+                "" if progress is None else core.dumps(progress),
+                *(core.dumps(row) for row in final.rows),
             )
         )
 

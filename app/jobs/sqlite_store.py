@@ -12,8 +12,8 @@ was recovered by another server (its owner looked dead) therefore cannot overwri
 ``owner`` is the server-side runner instance that claimed a running job; it refreshes the job's
 ``heartbeat_at`` about once a second. A running job whose heartbeat is stale (or whose owner
 process is known to be dead) is *released*: re-queued if it has been attempted fewer than
-:data:`MAX_ATTEMPTS` times, else failed with code ``interrupted`` (``cancelled`` if a cancel was
-pending).
+:data:`~app.jobs.core.MAX_ATTEMPTS` times, else failed with code ``interrupted`` (``cancelled``
+if a cancel was pending).
 
 Per-epoch history rows live in their own table so a progress write appends a few rows instead of
 rewriting a growing JSON document. sqlite3 connections are never shared: one per thread and
@@ -25,54 +25,29 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
-import math
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from app.jobs.base import (
-    ERROR_INTERRUPTED,
-    TERMINAL_STATUSES,
-    JobNotFound,
-    JobRecord,
-    JobSpec,
-    JobStateError,
-    JobStatus,
-    QueueFull,
-)
+from app.jobs import base, core
+from app.jobs.base import ERROR_INTERRUPTED, TERMINAL_STATUSES, JobRecord, JobSpec, JobStatus
+from app.jobs.core import EventState, FinalState, Progress, Report, Rows
 
-__all__ = [
-    "DB_FILENAME",
-    "JOB_STATUSES",
-    "MAX_ATTEMPTS",
-    "Claim",
-    "EventState",
-    "Report",
-    "RunnerIdentity",
-    "SQLiteJobStore",
-]
+__all__ = ["DB_FILENAME", "Claim", "RunnerIdentity", "SQLiteJobStore"]
 
 DB_FILENAME = "jobs.sqlite3"
-JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
-# A job is run at most this many times when its process dies (then it fails `interrupted`).
-MAX_ATTEMPTS = 2
 SCHEMA_VERSION = 1
-_MAX_LIST = 1000
 _INTERRUPTED_MESSAGE = (
     "the job's process stopped unexpectedly (server crash or kill) twice; it was not retried again"
 )
-# Retry-After when no job has finished yet (seconds), and its bounds.
-_DEFAULT_JOB_SECONDS = 10.0
-_RETRY_AFTER_MAX = 600
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,  -- FIFO order
@@ -149,34 +124,6 @@ class Claim:
     job_id: str
     run_id: str
     attempts: int
-
-
-@dataclass(frozen=True)
-class Report:
-    """Answer to a progress write: is the run still the job's current run, and is a cancel
-    pending?"""
-
-    owned: bool
-    cancel_requested: bool
-
-
-@dataclass(frozen=True)
-class EventState:
-    """What the SSE stream needs from one poll: the job's state and its new history rows."""
-
-    status: JobStatus
-    run_id: str | None
-    model_id: str | None
-    error: dict[str, str] | None
-    rows: list[dict[str, Any]]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
-
-
-def _when(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def _error(row: sqlite3.Row) -> dict[str, str] | None:
@@ -285,7 +232,7 @@ class SQLiteJobStore:
     def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
         """Newest first, optionally filtered by status. ``history`` is left empty (a listing
         would otherwise carry every epoch of every job); :meth:`get` has it."""
-        limit = max(1, min(int(limit), _MAX_LIST))
+        limit = core.clamp_limit(limit)
         conn = self._conn()
         if status is None:
             rows = conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,))
@@ -297,7 +244,7 @@ class SQLiteJobStore:
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (every status present, zeros included)."""
-        result: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
+        result: dict[str, int] = dict.fromkeys(core.JOB_STATUSES, 0)
         for status, count in self._conn().execute(
             "SELECT status, COUNT(*) FROM jobs GROUP BY status"
         ):
@@ -306,8 +253,12 @@ class SQLiteJobStore:
 
     def exists(self, job_id: str) -> bool:
         """True if the job exists (a cheap check, without its history)."""
-        row = self._conn().execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,))
-        return row.fetchone() is not None
+        return self.status(job_id) is not None
+
+    def status(self, job_id: str) -> str | None:
+        """The job's status, or None if unknown."""
+        row = self._conn().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else cast(str, row[0])
 
     def has_queued(self) -> bool:
         """True if some job waits (a cheap read before taking the write lock to claim)."""
@@ -332,8 +283,8 @@ class SQLiteJobStore:
         return [RunnerIdentity(r[0], r[1] or "", int(r[2] or 0)) for r in rows]
 
     def event_state(self, job_id: str, after_epoch: int) -> EventState | None:
-        """The job's state and its history rows after ``after_epoch``, from one snapshot (so a
-        terminal state always comes with every row written before it)."""
+        """The job's state and its history rows after ``after_epoch`` (the cursor: the last
+        epoch sent), from one snapshot (a terminal state comes with every row before it)."""
         with self._read() as conn:
             row = conn.execute(
                 "SELECT status, run_id, model_id, error_code, error_message FROM jobs WHERE id = ?",
@@ -348,7 +299,8 @@ class SQLiteJobStore:
                     (job_id, after_epoch),
                 )
             ]
-        return EventState(row["status"], row["run_id"], row["model_id"], _error(row), rows)
+        cursor = max([after_epoch, *(int(r["epoch"]) for r in rows)])
+        return EventState(row["status"], row["run_id"], row["model_id"], _error(row), rows, cursor)
 
     def _record(self, row: sqlite3.Row, history: builtins.list[dict[str, Any]]) -> JobRecord:
         return JobRecord(
@@ -356,8 +308,8 @@ class SQLiteJobStore:
             status=row["status"],
             created_at=datetime.fromtimestamp(row["created_at"], UTC),
             spec=JobSpec(**json.loads(row["spec"])),
-            started_at=_when(row["started_at"]),
-            finished_at=_when(row["finished_at"]),
+            started_at=core.from_timestamp(row["started_at"]),
+            finished_at=core.from_timestamp(row["finished_at"]),
             progress=json.loads(row["progress"]) if row["progress"] else None,
             history=history,
             model_id=row["model_id"],
@@ -377,11 +329,11 @@ class SQLiteJobStore:
                 "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
             ).fetchone()
             if active >= capacity:
-                raise QueueFull(capacity, self._retry_after(conn, now, concurrency))
+                raise base.QueueFull(capacity, self._retry_after(conn, now, concurrency))
             conn.execute(
                 "INSERT INTO jobs (id, status, spec, created_at, updated_at) "
                 "VALUES (?, 'queued', ?, ?, ?)",
-                (job_id, _dumps(asdict(spec)), now, now),
+                (job_id, core.dumps(asdict(spec)), now, now),
             )
         return JobRecord(
             id=job_id, status="queued", created_at=datetime.fromtimestamp(now, UTC), spec=spec
@@ -389,8 +341,7 @@ class SQLiteJobStore:
 
     @staticmethod
     def _retry_after(conn: sqlite3.Connection, now: float, concurrency: int) -> int:
-        """Seconds until the next running job is likely to end: the mean duration of recent
-        jobs minus how long the oldest running job has run (at least 1)."""
+        """:func:`~app.jobs.core.estimate_retry_after` over the last 20 finished runs."""
         durations = [
             r[0]
             for r in conn.execute(
@@ -398,15 +349,10 @@ class SQLiteJobStore:
                 "AND started_at IS NOT NULL ORDER BY seq DESC LIMIT 20"
             )
         ]
-        mean = sum(durations) / len(durations) if durations else _DEFAULT_JOB_SECONDS
         (oldest_start,) = conn.execute(
             "SELECT MIN(started_at) FROM jobs WHERE status = 'running'"
         ).fetchone()
-        if oldest_start is None:  # nothing runs yet: the queue drains `concurrency` at a time
-            estimate = mean / max(1, concurrency)
-        else:
-            estimate = mean - (now - oldest_start)
-        return int(min(_RETRY_AFTER_MAX, max(1, math.ceil(estimate))))
+        return core.estimate_retry_after(durations, oldest_start, now, concurrency)
 
     def request_cancel(self, job_id: str) -> JobRecord:
         """Queued: cancelled at once. Running: ``cancel_requested`` is set (the owner stops the
@@ -427,12 +373,12 @@ class SQLiteJobStore:
                 )
             record = self.get(job_id)
             if record is None:
-                raise JobNotFound(job_id)
+                raise base.JobNotFound(job_id)
             if cur.rowcount == 1:
                 return record
             if record.status in TERMINAL_STATUSES:
-                raise JobStateError(f"job {job_id!r} already ended ({record.status})")
-        raise JobStateError(f"job {job_id!r} changed state while being cancelled; try again")
+                raise base.JobStateError(f"job {job_id!r} already ended ({record.status})")
+        raise base.JobStateError(f"job {job_id!r} changed state while being cancelled; try again")
 
     # -- the runner's side -------------------------------------------------------------------
 
@@ -497,7 +443,7 @@ class SQLiteJobStore:
         stale_before: float,
         dead_owners: Sequence[str] = (),
         exclude_owner: str | None = None,
-        max_attempts: int = MAX_ATTEMPTS,
+        max_attempts: int = core.MAX_ATTEMPTS,
     ) -> builtins.list[tuple[str, str]]:
         """Release running jobs whose owner is dead: heartbeat older than ``stale_before``
         (unix time) or owner in ``dead_owners``. Returns ``[(job_id, new_status)]``."""
@@ -518,7 +464,9 @@ class SQLiteJobStore:
             conn.execute("DELETE FROM runners WHERE heartbeat_at < ?", (now - 86400.0,))
         return released
 
-    def release(self, job_id: str, run_id: str, max_attempts: int = MAX_ATTEMPTS) -> str | None:
+    def release(
+        self, job_id: str, run_id: str, max_attempts: int = core.MAX_ATTEMPTS
+    ) -> str | None:
         """A run's process died without a final state: re-queue the job, or fail it with
         ``interrupted`` after ``max_attempts`` (``cancelled`` if a cancel was pending).
         Returns the new status, or None if the run was no longer current."""
@@ -577,41 +525,24 @@ class SQLiteJobStore:
         )
         return self.get(job_id) if cur.rowcount == 1 else None
 
-    def report(
-        self,
-        job_id: str,
-        run_id: str,
-        rows: Iterable[Mapping[str, Any]],
-        progress: Mapping[str, Any] | None,
-    ) -> Report:
+    def report(self, job_id: str, run_id: str, rows: Rows, progress: Progress) -> Report:
         """Append history rows and set the latest progress, if the run is still current."""
         now = time.time()
         with self._write() as conn:
             result = conn.execute(
                 "UPDATE jobs SET progress = COALESCE(?, progress), updated_at = ? "
                 "WHERE id = ? AND run_id = ? AND status = 'running' RETURNING cancel_requested",
-                (None if progress is None else _dumps(progress), now, job_id, run_id),
+                (None if progress is None else core.dumps(progress), now, job_id, run_id),
             ).fetchall()
             if not result:
                 return Report(owned=False, cancel_requested=False)
             self._append_history(conn, job_id, rows)
         return Report(owned=True, cancel_requested=bool(result[0][0]))
 
-    def finish(
-        self,
-        job_id: str,
-        run_id: str,
-        status: JobStatus,
-        *,
-        model_id: str | None = None,
-        error: Mapping[str, str] | None = None,
-        rows: Iterable[Mapping[str, Any]] = (),
-        progress: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def finish(self, job_id: str, run_id: str, final: FinalState) -> bool:
         """Write a run's final state (with its last history rows) if the run is still current.
         Returns False when it was not (the job was recovered, or already ended)."""
-        if status not in TERMINAL_STATUSES:
-            raise ValueError(f"finish() needs a terminal status, got {status!r}")
+        error, progress = final.error, final.progress
         now = time.time()
         with self._write() as conn:
             cur = conn.execute(
@@ -619,12 +550,12 @@ class SQLiteJobStore:
                 f"error_message = ?, progress = COALESCE(?, progress), {_DETACH}, updated_at = ? "
                 "WHERE id = ? AND run_id = ? AND status = 'running'",
                 (
-                    status,
+                    final.status,
                     now,
-                    model_id,
+                    final.model_id,
                     None if error is None else error["code"],
                     None if error is None else error["message"],
-                    None if progress is None else _dumps(progress),
+                    None if progress is None else core.dumps(progress),
                     now,
                     job_id,
                     run_id,
@@ -632,14 +563,12 @@ class SQLiteJobStore:
             )
             if cur.rowcount != 1:
                 return False
-            self._append_history(conn, job_id, rows)
+            self._append_history(conn, job_id, final.rows)
         return True
 
     @staticmethod
-    def _append_history(
-        conn: sqlite3.Connection, job_id: str, rows: Iterable[Mapping[str, Any]]
-    ) -> None:
+    def _append_history(conn: sqlite3.Connection, job_id: str, rows: Rows) -> None:
         conn.executemany(
             "INSERT OR REPLACE INTO job_history (job_id, epoch, row) VALUES (?, ?, ?)",
-            ((job_id, int(row["epoch"]), _dumps(row)) for row in rows),
+            ((job_id, int(row["epoch"]), core.dumps(row)) for row in rows),
         )

@@ -1,5 +1,5 @@
 """Real processes of the RQ job back-end for tests: a ``redis-server`` on a free loopback port
-and ``python -m app.worker`` processes (no fakeredis, no burst mode).
+and ``python -m app.rq_worker`` processes (no fakeredis, no burst mode).
 
 Used by the RQ tests (``tests/rq``, through ``rq_helpers``) and by the integration suite's
 ``rq`` parametrisation (``tests/integration/conftest.py``).
@@ -64,8 +64,8 @@ def worker_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def worker_command(**options: Any) -> list[str]:
-    """``python -m app.worker`` with the fast test options, overridden by ``options``."""
-    command = [sys.executable, "-m", "app.worker"]
+    """``python -m app.rq_worker`` with the fast test options, overridden by ``options``."""
+    command = [sys.executable, "-m", "app.rq_worker"]
     for key, value in {**FAST_WORKER, **options}.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
@@ -76,7 +76,7 @@ def worker_command(**options: Any) -> list[str]:
 
 
 class WorkerProcess:
-    """One ``python -m app.worker`` process (its own session, so its job processes too)."""
+    """One ``python -m app.rq_worker`` process (its own session, so its job processes too)."""
 
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process

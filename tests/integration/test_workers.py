@@ -1,4 +1,5 @@
-"""``MLP_WORKERS=2``: two uvicorn processes over one data directory.
+"""``MLP_HTTP_WORKERS=2`` (set here under its former name, ``MLP_WORKERS``): two uvicorn processes
+over one data directory.
 
 Job records, the queue and the concurrency cap live in SQLite, and model files are written
 atomically, so either process may take any request: jobs submitted through both still run one

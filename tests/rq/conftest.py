@@ -1,5 +1,5 @@
 """Fixtures for the RQ back-end: a real ``redis-server`` on a free loopback port and real
-``python -m app.worker`` processes on a temporary data dir (no fakeredis, no burst mode).
+``python -m app.rq_worker`` processes on a temporary data dir (no fakeredis, no burst mode).
 
 * ``redis_server`` (session): one redis-server without persistence; ``redis_url`` empties it
   before each test.

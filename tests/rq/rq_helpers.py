@@ -25,6 +25,7 @@ from helpers.rq_backend import (
 from helpers.server import free_port
 
 from app.jobs.base import JobSpec
+from app.jobs.core import process_alive
 from app.settings import Settings
 
 __all__ = [
@@ -51,15 +52,7 @@ FOREVER: dict[str, Any] = {"epochs": 1_000_000, "batch_size": 1}
 
 def pid_gone(pid: int) -> bool:
     """True once ``pid`` no longer runs (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return True
-    return state in ("Z", "X")
+    return not process_alive(pid)
 
 
 def make_data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """The HTTP API with ``MLP_JOB_BACKEND=rq``: a real uvicorn server, a real redis-server and a
-real ``python -m app.worker``; generate the notebook dataset, train it with the notebook's
+real ``python -m app.rq_worker``; generate the notebook dataset, train it with the notebook's
 setup, follow the SSE stream to its end, predict."""
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_api_uses_the_rq_backend(compose: dict[str, Any]) -> None:
 def test_workers_scale_and_share_the_data_volume(compose: dict[str, Any]) -> None:
     services = compose["services"]
     worker = services["worker"]
-    assert worker["command"][:3] == ["python", "-m", "app.worker"]
+    assert worker["command"][:3] == ["python", "-m", "app.rq_worker"]
     assert worker["image"] == services["api"]["image"]  # the same image runs both
     assert "mlp-data:/data" in worker["volumes"]
     assert worker["environment"]["MLP_REDIS_URL"] == services["api"]["environment"]["MLP_REDIS_URL"]
@@ -47,5 +47,5 @@ def test_workers_scale_and_share_the_data_volume(compose: dict[str, Any]) -> Non
     assert "container_name" not in worker and "ports" not in worker  # --scale needs neither
     assert worker["deploy"]["mode"] == "replicated" and worker["deploy"]["replicas"]
     test = " ".join(worker["healthcheck"]["test"])
-    assert "app.worker --check" in test and "8000" not in test
+    assert "app.rq_worker --check" in test and "8000" not in test
     assert {"mlp-data", "redis-data"} <= set(compose["volumes"])

@@ -4,6 +4,8 @@ fencing by run_id, recovery of jobs whose runner died, capacity."""
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.jobs.base import JobNotFound, JobSpec, JobStateError, QueueFull
+from app.jobs.core import FinalState, estimate_retry_after
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
 
 OWNER_A = RunnerIdentity("owner-a", "scope", 1)
@@ -77,7 +80,7 @@ def test_claim_is_fifo_and_respects_the_cap(store: SQLiteJobStore) -> None:
     assert record is not None
     assert record.status == "running" and record.started_at is not None
     assert store.owned_running("owner-a") == {"j0": (first.run_id, False)}
-    assert store.finish("j0", first.run_id, "succeeded", model_id="j0")
+    assert store.finish("j0", first.run_id, FinalState("succeeded", model_id="j0"))
     third = store.claim(OWNER_A, max_running=2)
     assert third is not None and third.job_id == "j2"
 
@@ -92,9 +95,11 @@ def test_progress_and_final_state_are_fenced_by_run_id(store: SQLiteJobStore) ->
     report = store.report("j", claim.run_id, rows, {"epoch": 2, "epochs": 3, "loss": 0.4})
     assert report.owned and not report.cancel_requested
     assert not store.report("j", "other-run", [{"epoch": 3, "loss": 0.1}], None).owned
-    assert not store.finish("j", "other-run", "succeeded")
-    assert store.finish("j", claim.run_id, "succeeded", model_id="m", rows=[{"epoch": 3}])
-    assert not store.finish("j", claim.run_id, "failed")  # only once
+    assert not store.finish("j", "other-run", FinalState("succeeded"))
+    assert store.finish(
+        "j", claim.run_id, FinalState("succeeded", model_id="m", rows=[{"epoch": 3}])
+    )
+    assert not store.finish("j", claim.run_id, FinalState("failed"))  # only once
     record = store.get("j")
     assert record is not None
     assert record.status == "succeeded" and record.model_id == "m"
@@ -146,7 +151,7 @@ def _claim_all(path: str, n: int, cap: int, out: multiprocessing.Queue[tuple[str
             continue
         running = store.counts()["running"]
         out.put((claim.job_id, running))
-        assert store.finish(claim.job_id, claim.run_id, "succeeded")
+        assert store.finish(claim.job_id, claim.run_id, FinalState("succeeded"))
 
 
 def test_claims_race_free_across_processes_and_cap_holds(tmp_path: Path) -> None:
@@ -182,7 +187,7 @@ def test_recovery_by_stale_heartbeat_reruns_once_then_interrupted(store: SQLiteJ
     assert record is not None
     assert record.status == "queued" and record.attempts == 1 and record.started_at is None
     # The dead run can no longer write.
-    assert not store.finish("j", first.run_id, "succeeded")
+    assert not store.finish("j", first.run_id, FinalState("succeeded"))
 
     second = store.claim(OWNER_B, max_running=1)
     assert second is not None and second.attempts == 2
@@ -266,7 +271,7 @@ def test_capacity_counts_running_and_queued(store: SQLiteJobStore) -> None:
     assert claim is not None
     with pytest.raises(QueueFull):
         add(store, "c", capacity=2)  # running still counts
-    store.finish("a", claim.run_id, "succeeded")
+    store.finish("a", claim.run_id, FinalState("succeeded"))
     add(store, "c", capacity=2)  # a finished job frees its slot
     assert store.get("c") is not None
 
@@ -275,7 +280,7 @@ def test_retry_after_follows_recent_durations(store: SQLiteJobStore) -> None:
     add(store, "a")
     claim = store.claim(OWNER_A, max_running=1)
     assert claim is not None
-    store.finish("a", claim.run_id, "succeeded")
+    store.finish("a", claim.run_id, FinalState("succeeded"))
     add(store, "b", capacity=1)
     with pytest.raises(QueueFull) as info:
         add(store, "c", capacity=1)
@@ -286,3 +291,35 @@ def test_store_reopens_after_close(store: SQLiteJobStore) -> None:
     add(store, "j")
     store.close()
     assert store.exists("j")
+
+
+@pytest.mark.parametrize(
+    ("durations", "oldest_start", "concurrency", "expected"),
+    [
+        ([], None, 1, 10),  # nothing known: the default job length
+        ([], None, 4, 3),  # ... drained four at a time: ceil(10 / 4)
+        ([30.0, 50.0], None, 2, 20),  # mean 40 over two slots
+        ([30.0, 50.0], 90.0, 2, 30),  # mean 40, the oldest has run 10 s of it
+        ([30.0, 50.0], 0.0, 1, 1),  # overdue: at least 1
+        ([5000.0], None, 1, 600),  # capped at 10 minutes
+        ([0.2], None, 1, 1),  # rounded up, never 0
+    ],
+)
+def test_estimate_retry_after(
+    durations: list[float], oldest_start: float | None, concurrency: int, expected: int
+) -> None:
+    assert estimate_retry_after(durations, oldest_start, 100.0, concurrency) == expected
+
+
+def test_a_final_state_needs_a_terminal_status() -> None:
+    with pytest.raises(ValueError, match="terminal"):
+        FinalState("running")
+
+
+def test_importing_the_job_interface_loads_no_numpy_store_or_runner() -> None:
+    code = (
+        "import sys, app.jobs.base; "
+        "heavy = {'numpy', 'app.jobs.sqlite_store', 'app.jobs.embedded', 'app.storage'}; "
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -43,6 +43,18 @@ def test_defaults_are_documented_values(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.job_backend == "embedded"
 
 
+@pytest.mark.parametrize("variable", ["MLP_HTTP_WORKERS", "MLP_WORKERS"])
+def test_http_workers_under_its_name_and_its_former_one(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv("MLP_HTTP_WORKERS", raising=False)
+    monkeypatch.delenv("MLP_WORKERS", raising=False)
+    assert Settings(_env_file=None).http_workers == 1  # type: ignore[call-arg]
+    monkeypatch.setenv(variable, "3")
+    assert Settings(_env_file=None).http_workers == 3  # type: ignore[call-arg]
+    assert Settings(_env_file=None, http_workers=2).http_workers == 2  # type: ignore[call-arg]
+
+
 def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLP_PORT", "0")
     with pytest.raises(ValidationError, match="port"):
@@ -142,3 +154,18 @@ async def test_an_unreachable_redis_is_503_with_retry_after_not_500(
             assert response.json()["code"] == "unavailable"
             assert "Traceback" not in response.text and "127.0.0.1" not in response.text
         assert (await client.get("/v1/datasets")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "app.rq_worker", "--help"],
+        ["-m", "app.worker", "--help"],  # the former module name still works
+        ["-m", "app", "worker", "--help"],  # mlp-service worker
+    ],
+)
+def test_the_rq_worker_command_under_each_of_its_names(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "python -m app.rq_worker" in result.stdout and "--count" in result.stdout

@@ -9,7 +9,7 @@ ends the process at once with ``os._exit`` so that a job never runs unsupervised
 
 :func:`execute_job` is the job itself, separate so tests can run it in-process. It writes every
 state change through a :class:`JobSink`: the SQLite store here, the Redis store on RQ workers
-(:mod:`app.jobs.rq_runner`), so both back-ends share one training loop.
+(:mod:`app.jobs.rq_worker_side`), so both back-ends share one training loop.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, cast
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound
+from app.jobs import core
 from app.jobs.base import (
     ERROR_DISK_FULL,
     ERROR_DIVERGED,
@@ -39,7 +40,8 @@ from app.jobs.base import (
     JobSpec,
     JobStatus,
 )
-from app.jobs.sqlite_store import DB_FILENAME, Report, SQLiteJobStore
+from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
+from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
 
@@ -49,7 +51,7 @@ __all__ = [
     "JobControl",
     "JobSink",
     "JobTimeout",
-    "WorkerOptions",
+    "RunOptions",
     "execute_job",
     "run_job",
     "snapshot_path",
@@ -78,26 +80,10 @@ class JobSink(Protocol):
     def begin_run(self, job_id: str, run_id: str, pid: int) -> JobRecord | None:
         """The run starts in process ``pid``; None if it is no longer current (skip the job)."""
 
-    def report(
-        self,
-        job_id: str,
-        run_id: str,
-        rows: Iterable[Mapping[str, Any]],
-        progress: Mapping[str, Any] | None,
-    ) -> Report:
+    def report(self, job_id: str, run_id: str, rows: Rows, progress: Progress) -> Report:
         """Append history rows and set the latest progress; tells whether a cancel is pending."""
 
-    def finish(
-        self,
-        job_id: str,
-        run_id: str,
-        status: JobStatus,
-        *,
-        model_id: str | None = None,
-        error: Mapping[str, str] | None = None,
-        rows: Iterable[Mapping[str, Any]] = (),
-        progress: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def finish(self, job_id: str, run_id: str, final: FinalState) -> bool:
         """Write the final state; False if the run was no longer current."""
 
     def requeue(self, job_id: str, run_id: str) -> str | None:
@@ -109,12 +95,14 @@ class JobTimeout(Exception):
 
 
 @dataclass(frozen=True)
-class WorkerOptions:
-    """What a job process needs besides the data dir and the job ID (picklable)."""
+class RunOptions:
+    """How to run one job, besides the data dir and the job ID (picklable: it crosses into the
+    job process): the run's fencing token, how often to write progress and snapshots, and the
+    logging of the process."""
 
     run_id: str
-    progress_interval_seconds: float = 0.2
-    snapshot_every_epochs: int = 5
+    progress_interval_seconds: float = core.PROGRESS_INTERVAL_SECONDS
+    snapshot_every_epochs: int = core.SNAPSHOT_EVERY_EPOCHS
     log_level: str = "info"
     log_json: bool = True
 
@@ -132,16 +120,11 @@ class JobControl:
         return self.cancel.is_set() or self.stop.is_set()
 
 
-def snapshot_path(data_dir: Path, job_id: str) -> Path:
-    """Where the latest weights of a running job are kept (for live boundaries)."""
-    return Path(data_dir) / "snapshots" / f"{job_id}.npz"
-
-
 # -- the process entry point ------------------------------------------------------------------
 
 
 def run_job(
-    data_dir: str, job_id: str, parent_pid: int, conn: Connection, options: WorkerOptions
+    data_dir: str, job_id: str, parent_pid: int, conn: Connection, options: RunOptions
 ) -> None:
     """Entry point of a job process: watchdog on ``conn``, then :func:`execute_job`."""
     _configure_logging(options)
@@ -165,7 +148,7 @@ def run_job(
         store.close()
 
 
-def _configure_logging(options: WorkerOptions) -> None:
+def _configure_logging(options: RunOptions) -> None:
     try:
         from app.logging import configure_logging
 
@@ -189,7 +172,7 @@ def _watch_server(conn: Connection, parent_pid: int, control: JobControl) -> Non
                 elif message == MSG_STOP:
                     control.stop.set()
                 continue
-            if _process_alive(parent_pid):
+            if core.process_alive(parent_pid):
                 continue
         except (EOFError, OSError):
             pass
@@ -197,16 +180,6 @@ def _watch_server(conn: Connection, parent_pid: int, control: JobControl) -> Non
             return
         logger.warning("job process %d: server %d is gone; exiting now", os.getpid(), parent_pid)
         os._exit(EXIT_ORPHANED)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the job ----------------------------------------------------------------------------------
@@ -217,7 +190,7 @@ def execute_job(
     data_dir: Path,
     job_id: str,
     control: JobControl,
-    options: WorkerOptions,
+    options: RunOptions,
 ) -> Outcome:
     """Run one claimed job to its final state and write that state (fenced by ``run_id``).
 
@@ -241,7 +214,7 @@ def _execute(
     job_id: str,
     spec: JobSpec,
     control: JobControl,
-    options: WorkerOptions,
+    options: RunOptions,
 ) -> Outcome:
     run_id = options.run_id
     try:
@@ -286,6 +259,19 @@ def _execute(
         logger.info("job %s: stopped for shutdown (%s)", job_id, status or "no longer current")
         return "requeued" if status == "queued" else "lost"
 
+    return _save(store, data_dir, job_id, run_id, spec, estimator, reporter)
+
+
+def _save(
+    store: JobSink,
+    data_dir: Path,
+    job_id: str,
+    run_id: str,
+    spec: JobSpec,
+    estimator: Any,
+    reporter: _Reporter,
+) -> Outcome:
+    """Save the trained model under the job's model ID, then end the job ``succeeded``."""
     try:
         ModelStore(data_dir, clean_temp=False).save(
             estimator,
@@ -328,9 +314,8 @@ def _end(
     error: dict[str, str] | None = None,
 ) -> Outcome:
     rows, progress = reporter.drain()
-    if store.finish(
-        job_id, run_id, status, model_id=model_id, error=error, rows=rows, progress=progress
-    ):
+    final = FinalState(status, model_id=model_id, error=error, rows=rows, progress=progress)
+    if store.finish(job_id, run_id, final):
         logger.info(
             "job %s: %s%s", job_id, status, f" ({error['code']})" if error is not None else ""
         )
@@ -440,7 +425,7 @@ class _Snapshotter:
     times a second) for live boundaries. Snapshots are disposable: written atomically (temp
     file + ``os.replace``) but not fsynced, and skipped if the estimator cannot save mid-fit."""
 
-    def __init__(self, path: Path, options: WorkerOptions) -> None:
+    def __init__(self, path: Path, options: RunOptions) -> None:
         self.path = path
         self.every = max(1, options.snapshot_every_epochs)
         self.min_interval = max(options.progress_interval_seconds, _MIN_SNAPSHOT_INTERVAL)
