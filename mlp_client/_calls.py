@@ -187,7 +187,8 @@ def download_format(target: str, format: str | None) -> str:
 def download_model(model: Any, format: str) -> Call[None]:
     headers = {"Accept": "application/octet-stream"}
     url = path("/v1/models/{}/download", ident(model))
-    params = {"format": format}
+    # npz is the default: servers before ONNX export refuse an unknown ``format`` parameter.
+    params = None if format == "npz" else {"format": format}
     return Call("GET", url, read_nothing, params, headers=headers, timeout=STREAM_TIMEOUT)
 
 

@@ -213,6 +213,7 @@ def train(ctx: click.Context, /, file: str, label: str, **options: Any) -> None:
     """
     if not Path(file).is_file():
         fail(f"no such file: {file}")
+    hidden = _hidden(options["hidden"])  # refused before anything is uploaded
     client = _client(ctx)
     dataset = client.datasets.upload(
         file,
@@ -226,7 +227,7 @@ def train(ctx: click.Context, /, file: str, label: str, **options: Any) -> None:
     job = client.jobs.create(
         dataset,
         name=options["name"],
-        hidden_layers=_hidden(options["hidden"]),
+        hidden_layers=hidden,
         activation=options["activation"],
         epochs=options["epochs"],
         test_fraction=options["test_fraction"],
