@@ -1,6 +1,7 @@
 """Fixtures of the client tests: one real server per module (``live_server``, from
 :mod:`helpers.server`), CSV files to train on, and ``mock_client`` for the contract parts the
-server does not have yet (httpx ``MockTransport``; retries sleep through a recorder)."""
+server does not have yet (httpx ``MockTransport``; retries sleep through a recorder).
+Importable helpers live in :mod:`client_support` (a conftest cannot be imported by name)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
+from client_support import Recorder, blobs
 from helpers.server import Server
 
 from mlp_client import AsyncClient, Client
@@ -41,14 +42,6 @@ def async_client(live_server: Server) -> AsyncClient:
     return AsyncClient(live_server.base_url, poll_interval=0.1)
 
 
-def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two well-separated Gaussian blobs in 2-D: X (n, 2), y (n,) in {0, 1}."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    X = rng.normal(size=(n, 2)) * 0.5 + np.where(y[:, None] == 1, 2.0, -2.0)
-    return X, y
-
-
 @pytest.fixture
 def numeric_csv(tmp_path: Path) -> Path:
     """A numeric CSV with a header; the label column (``kind``, strings) is not last."""
@@ -68,20 +61,6 @@ def features_csv(tmp_path: Path) -> Path:
     path = tmp_path / "new.csv"
     path.write_text("a,b\n-2.0,-2.1\n2.2,1.9\n-1.8,-2.0\n")
     return path
-
-
-class Recorder:
-    """The requests a mock server saw, and the sleeps a client asked for."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import blobs
+from client_support import blobs
 from helpers.server import Server, free_port
 
 from mlp_client import (
