@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from client_support import Recorder, Routes, ok
+from client_support import Recorder, Routes, body, ok
 
 from mlp_client import (
     AsyncClient,
@@ -162,3 +162,31 @@ def test_settings_and_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     url, headers = resolve_settings("http://h:1/", "k")
     assert url == "http://h:1" and headers["Authorization"] == "Bearer k"
     assert path("/v1/models/{}", "../etc/passwd") == "/v1/models/..%2Fetc%2Fpasswd"
+
+
+def test_small_request_shapes(mock_client: MockClient, recorder: Recorder) -> None:
+    routes = Routes()
+    job = {"id": "job_1", "status": "running"}
+    routes[("POST", "/v1/jobs/job_1/cancel")] = ok(job, 202)
+    routes[("GET", "/v1/jobs")] = ok({"data": [job], "count": 1})
+    routes[("POST", "/v1/datasets/generate")] = ok({"id": "ds_1"}, 201)
+    routes[("GET", "/v1/models/mdl_1/boundary")] = ok({"x": [], "y": []})
+    routes[("GET", "/ready")] = [ok({"status": "ready"}), ok({"detail": "not ready"}, 503)]
+    c = mock_client(routes)
+    c.jobs.cancel("job_1", keep=True)
+    assert recorder.requests[-1].url.params["keep"] == "true"
+    assert [j.id for j in c.jobs.list(status="running", limit=5)] == ["job_1"]
+    assert dict(recorder.requests[-1].url.params) == {"status": "running", "limit": "5"}
+    c.datasets.generate("spirals", n_samples=100, n_classes=3, noise=None)
+    assert body(recorder.requests[-1]) == {"kind": "spirals", "n_samples": 100, "n_classes": 3}
+    c.models.boundary(
+        "mdl_1", features=["age", "income"], fixed={"plan": "pro", "x": 1}, resolution=50
+    )
+    assert dict(recorder.requests[-1].url.params) == {
+        "format": "json",
+        "features": "age,income",
+        "fixed": "plan:pro,x:1",
+        "resolution": "50",
+    }
+    assert c.ready() is True
+    assert c.ready() is False

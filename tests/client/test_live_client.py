@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from client_support import blobs
 from helpers.server import Server, free_port
 
@@ -21,7 +22,9 @@ from mlp_client import (
     JobFailed,
     Model,
     NotFound,
+    Unauthorized,
 )
+from mlp_client.cli import cli
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +173,28 @@ def test_url_and_key_from_environment(live_server: Server, monkeypatch: pytest.M
         assert c.base_url == live_server.base_url
         assert c.http.headers["authorization"] == "Bearer secret"
         assert c.health()["status"] == "ok"
+
+
+def test_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "logs").mkdir()
+    server = Server(tmp_path / "data", tmp_path / "logs", {"MLP_API_KEYS": "k1,k2"})
+    server.start()
+    try:
+        monkeypatch.delenv("MLP_API_KEY", raising=False)
+        with Client(server.base_url) as anonymous:
+            assert anonymous.health()["status"] == "ok"  # health stays open
+            with pytest.raises(Unauthorized) as caught:
+                anonymous.models.list()
+            assert caught.value.status == 401 and "missing API key" in caught.value.message
+        with Client(server.base_url, api_key="wrong") as wrong, pytest.raises(Unauthorized):
+            wrong.datasets.list()
+        with Client(server.base_url, api_key="k2") as keyed:
+            assert keyed.models.list() == []
+        result = CliRunner().invoke(cli, ["models", "ls", "--url", server.base_url])
+        assert result.exit_code == 1 and "401" in result.stderr
+        result = CliRunner().invoke(
+            cli, ["models", "ls", "--url", server.base_url, "--api-key", "k1"]
+        )
+        assert result.exit_code == 0 and result.stdout.startswith("id")
+    finally:
+        server.stop()
