@@ -27,7 +27,7 @@ def health() -> Call[Any]:
 
 
 def ready() -> Call[Any]:
-    return Call("GET", "/ready", read_json)
+    return Call("GET", "/ready", read_json, retry=False)  # a 503 is the answer, not a hiccup
 
 
 # -- datasets ------------------------------------------------------------------------------

@@ -70,9 +70,11 @@ class RetryPolicy:
     backoff: float = 0.5
     max_delay: float = 30.0
 
-    def delay(self, response: httpx.Response, attempt: int) -> float | None:
+    def delay(self, response: httpx.Response, attempt: int, call: Call[Any]) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None: do not retry."""
-        if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+        if not call.retry or response.status_code not in RETRY_STATUSES:
+            return None
+        if attempt >= self.max_retries:
             return None
         after = parse_retry_after(response.headers.get("retry-after"))
         if after is None:
@@ -147,6 +149,7 @@ class Call(Generic[T]):
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: httpx.Timeout | None = None
+    retry: bool = True  # whether 429/503 answers are retried (not for a readiness probe)
 
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """The ``httpx.Request`` for this call on ``http`` (its base URL and headers)."""

@@ -92,7 +92,7 @@ class Client:
                 response = self.http.send(call.build(self.http), stream=stream)
             except httpx.TransportError as exc:
                 raise _core.connection_failed(exc, self.base_url) from None
-            delay = self.retry.delay(response, attempt)
+            delay = self.retry.delay(response, attempt, call)
             if delay is None:
                 return response
             response.close()

@@ -190,3 +190,4 @@ def test_small_request_shapes(mock_client: MockClient, recorder: Recorder) -> No
     }
     assert c.ready() is True
     assert c.ready() is False
+    assert recorder.sleeps == []  # readiness is a probe: a 503 is its answer, not retried

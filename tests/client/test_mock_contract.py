@@ -334,3 +334,31 @@ def test_progress_reporters() -> None:
     silent = io.StringIO()
     make_reporter(False, total=5, stream=silent).update({"epoch": 1})
     assert silent.getvalue() == ""
+
+
+@pytest.mark.anyio
+async def test_async_wait_falls_back_to_polling_and_streams(recorder: Recorder) -> None:
+    routes = table_routes()
+    running = {**JOB, "status": "running", "progress": {"epoch": 2, "loss": 0.5}}
+    routes[("GET", "/v1/jobs/job_1")] = [ok(running), ok(running), ok(DONE)]
+    routes[("GET", "/v1/jobs/job_1/events")] = ok({"detail": "boom"}, 502)
+    transport = httpx.MockTransport(routes)
+    async with AsyncClient(
+        "http://mlp.test", transport=transport, sleep=recorder.async_sleep, poll_interval=0.25
+    ) as c:
+        rows: list[object] = []
+        model = await c.jobs.wait("job_1", progress=rows.append)
+        assert model.id == "mdl_t" and rows[-1] == DONE["progress"]
+        assert recorder.sleeps == [0.25]  # one poll found it running, the next one done
+        rows_sse = [{"epoch": 1, "loss": 0.3}]
+        routes[("GET", "/v1/jobs/job_1/events")] = sse(
+            [("progress", r) for r in rows_sse] + [("status", DONE)]
+        )
+        events = [e async for e in (await c.jobs.get("job_1")).stream()]
+        assert [(e.type, e.data.get("epoch")) for e in events] == [
+            ("progress", 1),
+            ("status", None),
+        ]
+        routes[("GET", "/v1/jobs/job_1")] = ok({**JOB, "status": "failed", "error": None})
+        with pytest.raises(JobFailed, match="it is failed"):
+            await c.jobs.wait("job_1")
