@@ -4,6 +4,8 @@ no sleeping: the clients' sleep is a recorder)."""
 from __future__ import annotations
 
 import email.utils
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
@@ -191,3 +193,14 @@ def test_small_request_shapes(mock_client: MockClient, recorder: Recorder) -> No
     assert c.ready() is True
     assert c.ready() is False
     assert recorder.sleeps == []  # readiness is a probe: a 503 is its answer, not retried
+
+
+def test_importing_the_client_needs_neither_numpy_nor_pandas() -> None:
+    # (httpx itself imports click and rich when they are installed, for its own CLI)
+    code = (
+        "import sys, mlp_client; "
+        "heavy = {'numpy', 'pandas', 'app', 'mlp_engine', 'mlp_client.cli'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
