@@ -7,7 +7,10 @@ traceback. ``--url``, ``--api-key`` and ``--json`` work before or after the subc
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ from mlp_client._tables import Table, read_csv
 from mlp_client.errors import ConnectionFailed, MLPError
 
 __all__ = ["main"]
+
+logger = logging.getLogger("mlp_client.cli")
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -113,11 +118,26 @@ class MLPGroup(click.Group):
         except click.ClickException as exc:
             hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
             fail(exc.format_message() + hint, exc.exit_code)
+        except BrokenPipeError:  # e.g. ``mlp models ls | head -1``: stop quietly
+            _silence_stdout()
+            sys.exit(1)
         except (MLPError, OSError, ValueError, TypeError) as exc:
             fail(_error_text(exc))
+        except Exception as exc:  # a bug or a document this client does not understand
+            logger.debug("unexpected error", exc_info=exc)
+            fail(f"unexpected {type(exc).__name__}: {exc}")
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _client(ctx: click.Context) -> Client:

@@ -228,3 +228,10 @@ def test_server_errors_are_one_line(routes: Routes, recorder: Recorder) -> None:
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0 and "Example:" in result.stdout and "--url" in result.stdout
+
+
+def test_an_unexpected_document_is_still_one_line(routes: Routes) -> None:
+    routes[("GET", "/v1/models")] = ok({"data": [{"name": "no id"}], "count": 1})
+    result = run("models", "ls")
+    assert result.exit_code == 1
+    assert result.stderr == "mlp: error: unexpected KeyError: 'id'\n"
