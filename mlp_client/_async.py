@@ -260,7 +260,8 @@ class AsyncModels:
         return model.raw if isinstance(model, AsyncModel) else (await self.get(model)).raw
 
     async def prediction(self, model: Any, data: Any) -> Prediction:
-        body = _tables.predict_payload(data, await self._doc(model))
+        doc = await self._doc(model) if _tables.is_table(data) else {}
+        body = _tables.predict_payload(data, doc)
         return Prediction.from_doc(await self.client.run(_calls.predict(model, body)))
 
     async def predict(self, model: Any, data: Any) -> builtins.list[Any]:

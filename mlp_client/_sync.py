@@ -273,7 +273,9 @@ class Models:
 
     def prediction(self, model: Any, data: Any) -> Prediction:
         """Predict on ``data`` (DataFrame, CSV :class:`~mlp_client.Table`, rows, dicts)."""
-        body = _tables.predict_payload(data, self._doc(model))
+        # Only a table's encoding depends on the model (its columns); rows need no lookup.
+        doc = self._doc(model) if _tables.is_table(data) else {}
+        body = _tables.predict_payload(data, doc)
         return Prediction.from_doc(self.client.run(_calls.predict(model, body)))
 
     def predict(self, model: Any, data: Any) -> builtins.list[Any]:

@@ -139,6 +139,12 @@ def is_dataframe(obj: Any) -> bool:
     return module.split(".")[0] == "pandas" and hasattr(obj, "itertuples")
 
 
+def is_table(data: Any) -> bool:
+    """Whether ``data`` is a table whose encoding depends on the model's columns (a
+    DataFrame, a :class:`Table`, or a CSV path)."""
+    return isinstance(data, Table | os.PathLike) or is_dataframe(data)
+
+
 def _rows(X: Any) -> list[list[Cell]]:
     if is_dataframe(X):
         return frame_split(X)[1]

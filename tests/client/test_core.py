@@ -204,3 +204,13 @@ def test_importing_the_client_needs_neither_numpy_nor_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_predicting_rows_by_id_needs_one_request(
+    mock_client: MockClient, recorder: Recorder
+) -> None:
+    routes = Routes()
+    routes[("POST", "/v1/models/mdl_1/predict")] = ok({"predictions": [1], "classes": [0, 1]})
+    assert mock_client(routes).models.predict("mdl_1", [[0.5, 1.5]]) == [1]
+    assert [r.url.path for r in recorder.requests] == ["/v1/models/mdl_1/predict"]
+    assert body(recorder.requests[0]) == {"X": [[0.5, 1.5]]}
