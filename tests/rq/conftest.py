@@ -19,10 +19,9 @@ import pytest
 import redis
 from helpers.redis_process import running_redis
 from helpers.rq_backend import WorkerProcess
-from helpers.specs import make_data, settings_for
+from helpers.specs import settings_for, stored_dataset
 
 from app.jobs.rq_runner import RQRunner
-from app.storage.datasets import DatasetStore
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,8 +54,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def dataset_id(data_dir: Path) -> str:
     """A stored 200-row two-class dataset."""
-    X, y = make_data()
-    return DatasetStore(data_dir).create(X, y, name="xor", task="classification").id
+    return stored_dataset(data_dir)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from helpers.jobdb import running_pid
 from helpers.processes import pid_gone
-from helpers.specs import FOREVER, make_data, make_spec, settings_for
+from helpers.specs import FOREVER, make_spec, settings_for, stored_dataset
 from helpers.waiting import TERMINAL, wait_for
 
 import mlp_engine
@@ -40,7 +40,6 @@ from app.jobs.core import snapshot_path
 from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
 from app.jobs.execute import JobControl, RunOptions, execute_job
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
-from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -66,14 +65,9 @@ def warnings_with(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def dataset_id(data_dir: Path) -> str:
-    X, y = make_data()
-    return DatasetStore(data_dir).create(X, y, name="xor", task="classification").id
+    """A stored 200-row two-class dataset (``data_dir`` is the directory's fixture)."""
+    return stored_dataset(data_dir)
 
 
 RunnerFactory = Callable[..., EmbeddedRunner]
@@ -259,8 +253,7 @@ def test_timeout(make_runner: RunnerFactory, dataset_id: str) -> None:
 def test_diverging_job_fails_diverged_without_a_model(
     make_runner: RunnerFactory, data_dir: Path
 ) -> None:
-    X, y = make_data(scale=1e150)
-    dataset_id = DatasetStore(data_dir).create(X, y, name="huge", task="classification").id
+    dataset_id = stored_dataset(data_dir, "huge", scale=1e150)
     runner = make_runner()
     spec = make_spec(dataset_id, epochs=50, learning_rate=10.0, optimizer="sgd", standardize=False)
     record = wait_terminal(runner, runner.submit(spec).id)
