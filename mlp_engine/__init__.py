@@ -7,7 +7,7 @@ Imports NumPy and the standard library only.
     clf = MLPClassifier(hidden_layers=(16, 16), seed=0).fit(X, y)
 """
 
-from mlp_engine import datasets
+from mlp_engine import datasets, metrics
 from mlp_engine.errors import ConfigError, DivergedError, MLPEngineError, ModelFormatError
 from mlp_engine.estimators import MLPClassifier, MLPRegressor, load
 from mlp_engine.grid import decision_grid
@@ -22,4 +22,5 @@ __all__ = [
     "datasets",
     "decision_grid",
     "load",
+    "metrics",
 ]
