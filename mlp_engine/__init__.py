@@ -10,6 +10,7 @@ Imports NumPy and the standard library only.
 from mlp_engine import datasets, metrics
 from mlp_engine.errors import ConfigError, DivergedError, MLPEngineError, ModelFormatError
 from mlp_engine.estimators import MLPClassifier, MLPRegressor, load
+from mlp_engine.evaluation import evaluate
 from mlp_engine.grid import decision_grid
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ModelFormatError",
     "datasets",
     "decision_grid",
+    "evaluate",
     "load",
     "metrics",
 ]

@@ -18,6 +18,7 @@ from mlp_engine.base import EpochCallback, PathOrFile, _BaseMLP
 from mlp_engine.config import MLPConfig
 from mlp_engine.errors import ModelFormatError
 from mlp_engine.losses import OUTPUTS, Output
+from mlp_engine.metrics import classification_report, regression_report
 from mlp_engine.persistence import load_model_file
 from mlp_engine.restore import network_from_config
 from mlp_engine.validation import check_labels, check_targets
@@ -58,11 +59,25 @@ _PARAM_DOC = """
         patience: epochs without val_loss improvement before early stopping (default 10).
         standardize: scale every input feature to zero mean and unit variance using training-split
             statistics, which are stored in the model (default True; constant features keep
-            scale 1).
+            scale 1). For a table, this is the numeric columns' standardisation after median
+            imputation (``mlp_engine.preprocessing``).
         dtype: ``float64`` (default) or ``float32`` for the weights and all training compute.
         seed: int (default 0) or ``np.random.Generator``: the same seed, data and settings give
-            bit-for-bit identical weights; None draws fresh entropy. Draw order: initial
-            weights, then the validation split, then one permutation per epoch.
+            bit-for-bit identical weights; None draws fresh entropy. Draw order: the test split
+            (only if ``test_fraction > 0``), then for an array initial weights and the
+            validation split, for a table the validation split and initial weights (their shape
+            depends on the preprocessing learnt on the training split), then one permutation per
+            epoch.
+        max_categories: categorical table columns keep their ``max_categories - 1`` most
+            frequent values and group the rest as "other" once they have more than this many
+            distinct values, >= 1 (default 20).
+        test_fraction: share of rows held out before anything else, in [0, 1) (default 0):
+            stratified by class for classifiers, never seen by training, preprocessing or early
+            stopping; reported as ``evaluation_["test"]``.
+        class_weight: None (default), ``"balanced"`` (``n / (k * count)`` per class on the
+            training split) or ``{label: weight}`` (others weigh 1); classifiers only. Each
+            sample's loss and gradient are multiplied by its class's weight (the reported
+            losses stay unweighted).
 
     All settings are validated on construction (``ValueError`` naming the parameter).
 """
@@ -79,6 +94,11 @@ _FITTED_DOC = """
         metrics_: the history row of the weights kept (without ``epoch``); best_epoch_: its
             epoch (the last one unless early stopping restored earlier weights).
         stopped_early_, stop_reason_: ``completed``, ``early_stopping`` or ``callback``.
+        feature_names_in_: column names (``x0, x1, ...`` for an array); n_features_in_: their
+            number; features: the input signature (``[{"name", "type", "missing",
+            "categories"?}]``); plan_: the table's ``Plan`` (None for an array).
+        evaluation_ (after ``fit``): ``{"train": M, "validation": M | None, "test": M | None}``,
+            M from ``mlp_engine.metrics`` (``classification_report`` / ``regression_report``).
 """
 
 
@@ -141,7 +161,17 @@ class MLPClassifier(_BaseMLP):
         self.classes_ = np.array(classes, dtype=np.int64 if kind == "int" else str)
         self._label_kind = kind
 
-    def predict_proba(self, X: npt.ArrayLike) -> FloatArray:
+    def _class_index(self, Y: FloatArray) -> npt.NDArray[np.intp] | None:
+        if Y.shape[1] == 1:
+            return (Y[:, 0] > 0.5).astype(np.intp)
+        return np.asarray(Y.argmax(axis=1), dtype=np.intp)
+
+    def _report(self, Y: FloatArray, out: FloatArray) -> dict[str, Any]:
+        proba = np.hstack([1.0 - out, out]) if out.shape[1] == 1 else out
+        index = self._class_index(Y)
+        return classification_report(self.classes_[index], proba, self.classes_)
+
+    def predict_proba(self, X: Any) -> FloatArray:
         """Class probabilities ``(n_samples, n_classes)`` in ``classes_`` order; rows sum to 1.
 
         Binary models return two columns ``[1 - p, p]`` with ``p = P(classes_[1])``.
@@ -151,14 +181,14 @@ class MLPClassifier(_BaseMLP):
             return np.hstack([1.0 - out, out])
         return out
 
-    def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
+    def predict(self, X: Any) -> npt.NDArray[Any]:
         """Predicted original labels ``(n_samples,)``; binary: ``classes_[1]`` iff p > 0.5."""
         out = self._forward(X)
         index = (out[:, 0] > 0.5).astype(np.intp) if out.shape[1] == 1 else out.argmax(axis=1)
         labels: npt.NDArray[Any] = self.classes_[index]
         return labels
 
-    def score(self, X: npt.ArrayLike, y: npt.ArrayLike) -> float:
+    def score(self, X: Any, y: npt.ArrayLike) -> float:
         """Accuracy of ``predict(X)`` against labels ``y: (n_samples,)``."""
         labels, _ = check_labels(y, None)
         return float(np.mean(self.predict(X) == labels))
@@ -198,12 +228,17 @@ class MLPRegressor(_BaseMLP):
             )
         self._target_ndim = int(ndim)
 
-    def predict(self, X: npt.ArrayLike) -> FloatArray:
+    def _report(self, Y: FloatArray, out: FloatArray) -> dict[str, Any]:
+        if self._target_ndim == 1:
+            return regression_report(Y[:, 0], out[:, 0])
+        return regression_report(Y.ravel(), out.ravel())  # multi-target: over all values
+
+    def predict(self, X: Any) -> FloatArray:
         """Predictions ``(n_samples,)`` or ``(n_samples, n_targets)`` as ``y`` was at fit."""
         out = self._forward(X)
         return out[:, 0] if self._target_ndim == 1 else out
 
-    def score(self, X: npt.ArrayLike, y: npt.ArrayLike) -> float:
+    def score(self, X: Any, y: npt.ArrayLike) -> float:
         """Coefficient of determination R^2 (averaged over targets)."""
         Y = check_targets(y, None)
         pred = self.predict(X).reshape(Y.shape[0], -1)

@@ -210,7 +210,7 @@ def read_npy(
     if not dtype.isnative:
         arr = arr.astype(dtype.newbyteorder("="))
     arr = arr.reshape(found_shape, order="F" if fortran_order else "C")
-    return np.ascontiguousarray(arr)
+    return np.array(arr, order="C", copy=not arr.flags.c_contiguous)  # keeps 0-d arrays 0-d
 
 
 def read_npy_header(raw: IO[bytes], key: str) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
@@ -266,7 +266,7 @@ def _check_dtype(
             )
         return dtype
     if dtype.newbyteorder("=") not in allowed:
-        names = "/".join(str(d) for d in allowed)
+        names = "/".join(str(d) for d in allowed) or "unicode text"
         raise ModelFormatError(f"member {key!r} has dtype {dtype}, expected {names}")
     return dtype
 

@@ -40,6 +40,8 @@ from numpy.typing import NDArray
 from .errors import ModelFormatError
 from .fileio import TEMP_PREFIX, remove_stale_temp_files, write_atomic
 from .npz import MAX_HEADER_BYTES, index_members, read_archive, read_npy, short, write_members
+from .preprocessing import FIELDS
+from .tables import MAX_COLUMNS, MAX_TEXT_CHARS
 
 __all__ = [
     "FORMAT_VERSION",
@@ -57,10 +59,13 @@ FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 16 * 2**20  # JSON config (settings, metrics, history)
 MAX_LAYERS = 1024  # weight matrices per model
 
-_MAX_MEMBERS = 2 * MAX_LAYERS + 1
+_MAX_MEMBERS = 2 * MAX_LAYERS + 1 + max(len(fields) for fields in FIELDS.values()) * MAX_COLUMNS
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CONFIG_DTYPES = (np.dtype(np.uint8),)
-_MEMBER_NAME = re.compile(r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config)\.npy")
+_MEMBER_NAME = re.compile(
+    r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config|p(?:0|[1-9][0-9]{0,4})_[a-z]{1,16})\.npy"
+)
+_STATE_DTYPES = {"f": np.dtype(np.float64), "b": np.dtype(np.bool_)}
 
 FloatArray = NDArray[np.floating[Any]]
 PathOrFile = str | os.PathLike[str] | BinaryIO
@@ -74,6 +79,7 @@ def save_model_file(
     weights: Sequence[NDArray[Any]],
     biases: Sequence[NDArray[Any]],
     config: Mapping[str, Any],
+    states: Sequence[Mapping[str, NDArray[Any]]] = (),
 ) -> None:
     """Write one model file; atomically and durably when ``target`` is a path.
 
@@ -86,6 +92,10 @@ def save_model_file(
             numbers and lists; NaN and infinity are refused so the JSON stays standard). Its
             ``"layers"`` key, if present, must match the arrays; if absent it is added.
             ``"format_version"`` is always set to ``FORMAT_VERSION``.
+        states: a table model's preprocessing states, one per step of
+            ``config["preprocessing"]`` (``[{"column", "kind"}]``), each ``{field: array}`` as
+            ``mlp_engine.preprocessing.FIELDS`` describes; stored as members ``p{i}_{field}``,
+            their shapes declared in the step's ``"shapes"``.
 
     Raises:
         ModelFormatError: the arrays do not chain, mix dtypes, are not float32/float64 or not
@@ -93,7 +103,9 @@ def save_model_file(
     """
     members = _checked_members(weights, biases)
     layers = [int(members[0][1].shape[0])] + [int(w.shape[1]) for _, w in members[::2]]
+    plan_members, config = _plan_members(config, states)
     config_bytes = _config_to_json(config, layers)
+    members += plan_members
     members.append(("config", np.frombuffer(config_bytes, dtype=np.uint8)))
 
     def write(fp: BinaryIO) -> None:
@@ -139,6 +151,45 @@ def _checked_members(
                 raise ModelFormatError(f"{key} contains non-finite values (NaN or infinity)")
             members.append((key, np.ascontiguousarray(arr)))
     return members
+
+
+def _plan_members(
+    config: Mapping[str, Any], states: Sequence[Mapping[str, NDArray[Any]]]
+) -> tuple[list[tuple[str, NDArray[Any]]], Mapping[str, Any]]:
+    """Check the preprocessing states against ``config["preprocessing"]``; return their
+    members and the config with each step's ``"shapes"`` declared."""
+    steps = config.get("preprocessing") if isinstance(config, Mapping) else None
+    if not states and steps is None:
+        return [], config
+    if not isinstance(steps, list) or len(steps) != len(states) or len(steps) > MAX_COLUMNS:
+        raise ModelFormatError("config 'preprocessing' must list one step per state")
+    members: list[tuple[str, NDArray[Any]]] = []
+    declared = []
+    for i, (step, state) in enumerate(zip(steps, states, strict=True)):
+        fields = FIELDS.get(str(step.get("kind"))) if isinstance(step, Mapping) else None
+        if fields is None or set(state) != set(fields):
+            raise ModelFormatError(f"preprocessing step {i} has an unknown kind or wrong arrays")
+        shapes = {}
+        for field, code in fields.items():
+            arr = _state_array(np.asarray(state[field]), code, f"p{i}_{field}")
+            members.append((f"p{i}_{field}", arr))
+            shapes[field] = list(arr.shape)
+        declared.append({**step, "shapes": shapes})
+    return members, {**config, "preprocessing": declared}
+
+
+def _state_array(arr: NDArray[Any], code: str, key: str) -> NDArray[Any]:
+    """A state array checked against its field code (``f``, ``b`` or ``U``), C-contiguous."""
+    if code == "U":
+        ok = arr.ndim == 1 and arr.dtype.kind == "U" and arr.dtype.itemsize // 4 >= 1
+        ok = ok and arr.dtype.itemsize // 4 <= MAX_TEXT_CHARS
+    else:
+        wanted = np.float64 if code == "f" else np.bool_
+        ok = arr.ndim == 0 and arr.dtype == wanted
+        ok = ok and (code != "f" or bool(np.isfinite(arr)))
+    if not ok:
+        raise ModelFormatError(f"{key} has dtype {arr.dtype} and shape {arr.shape}: not a {code!r}")
+    return np.array(arr, order="C")  # a C-ordered copy; unlike ascontiguousarray, keeps 0-d
 
 
 def _json_default(obj: object) -> Any:
@@ -233,7 +284,9 @@ def _load_members(
         raise ModelFormatError("missing member 'config'")
     config = _read_config(zf, members.pop("config"), max_member_bytes)
     layers: list[int] = config["layers"]
+    plan = {key: members.pop(key) for key in list(members) if key.startswith("p")}
     _check_keys(members, layers)
+    _read_plan(zf, plan, config, max_member_bytes)
     weights: list[FloatArray] = []
     biases: list[FloatArray] = []
     for i in range(len(layers) - 1):
@@ -252,6 +305,57 @@ def _load_members(
                 )
             out.append(arr)
     return weights, biases, config
+
+
+def _read_plan(
+    zf: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    config: dict[str, Any],
+    max_member_bytes: int,
+) -> None:
+    """Read the preprocessing members declared by ``config["preprocessing"]`` into each step's
+    ``"state"``; every declared shape and dtype is checked before the data is read."""
+    expected = _declared_plan(config.get("preprocessing"))
+    missing = sorted(set(expected) - set(members))
+    extra = sorted(set(members) - set(expected))
+    if missing or extra:
+        name = missing[0] if missing else extra[0]
+        raise ModelFormatError(
+            f"{'missing' if missing else 'unexpected'} member {name!r} "
+            "(config 'preprocessing' declares the p{i}_{field} members)"
+        )
+    steps = config.get("preprocessing") or []
+    for key, (i, field, shape, code) in expected.items():
+        dtypes = () if code == "U" else (_STATE_DTYPES[code],)
+        text = MAX_TEXT_CHARS if code == "U" else 0
+        origin = "config 'preprocessing'"
+        arr = read_npy(zf, members[key], key, dtypes, max_member_bytes, shape, text, origin)
+        steps[i].setdefault("state", {})[field] = arr
+
+
+def _declared_plan(steps: object) -> dict[str, tuple[int, str, tuple[int, ...], str]]:
+    """``{member: (step, field, shape, code)}`` from ``config["preprocessing"]`` (or none)."""
+    if steps is None:
+        return {}
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_COLUMNS:
+        raise ModelFormatError(
+            f"config key 'preprocessing' must be null or a list of 1 to {MAX_COLUMNS} steps"
+        )
+    expected = {}
+    for i, step in enumerate(steps):
+        fields = FIELDS.get(str(step.get("kind"))) if isinstance(step, dict) else None
+        shapes = step.get("shapes") if isinstance(step, dict) else None
+        if fields is None or not isinstance(shapes, dict) or set(shapes) != set(fields):
+            raise ModelFormatError(f"config key 'preprocessing'[{i}] has no valid kind/shapes")
+        for field, code in fields.items():
+            shape = shapes[field]
+            ok = isinstance(shape, list) and len(shape) == (1 if code == "U" else 0)
+            if not ok or not all(type(n) is int and 0 <= n <= 2**31 for n in shape):
+                raise ModelFormatError(
+                    f"config key 'preprocessing'[{i}] declares a bad shape for {field!r}"
+                )
+            expected[f"p{i}_{field}"] = (i, field, tuple(shape), code)
+    return expected
 
 
 def _check_keys(members: Mapping[str, zipfile.ZipInfo], layers: list[int]) -> None:

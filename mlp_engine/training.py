@@ -6,27 +6,43 @@ Pure helpers of ``_BaseMLP.fit`` (``mlp_engine.base``), kept apart so each stays
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from mlp_engine.activations import FloatArray
 from mlp_engine.config import MLPConfig
+from mlp_engine.errors import ConfigError
 from mlp_engine.network import GradientTransform, Network, Workspace, batch_epoch, sample_epoch
 from mlp_engine.optimizers import SGD, make_optimizer
 
-__all__ = ["BestTracker", "TrainingData", "epoch_runner", "split", "standardization"]
+__all__ = [
+    "BestTracker",
+    "EpochRunner",
+    "TrainingData",
+    "class_weights",
+    "epoch_runner",
+    "holdout",
+    "split",
+]
+
+EpochRunner = Callable[[FloatArray, FloatArray, FloatArray | None], None]
+"""``(X1, Y, weights | None)``: one epoch over the rows in the order given."""
 
 
 class TrainingData(NamedTuple):
-    """Standardised, dtype-cast training and validation arrays (validation may be empty)."""
+    """Standardised, dtype-cast training and validation arrays (validation may be empty).
+
+    ``W_train: (n_train,)`` per-sample loss weights (``class_weight``), or None.
+    """
 
     X_train: FloatArray
     Y_train: FloatArray
     X_val: FloatArray
     Y_val: FloatArray
+    W_train: FloatArray | None = None
 
 
 class BestTracker:
@@ -55,10 +71,8 @@ class BestTracker:
         return self.best_epoch
 
 
-def epoch_runner(
-    net: Network, cfg: MLPConfig, n_train: int
-) -> Callable[[FloatArray, FloatArray], None]:
-    """A function running one epoch over ``(X1, Y)`` with the configured optimizer.
+def epoch_runner(net: Network, cfg: MLPConfig, n_train: int) -> EpochRunner:
+    """A function running one epoch over ``(X1, Y, weights)`` with the configured optimizer.
 
     Plain SGD (no momentum, L2 or clipping; ``notebook`` included) takes the fast route: the
     learning rate is folded into the output delta (``scale = -learning_rate``), so an update is
@@ -77,9 +91,10 @@ def epoch_runner(
         step, scale = _add, -optimizer.lr
     ws = Workspace(net, min(cfg.batch_size, n_train))
     if optimizer.layerwise:  # the notebook's order; MLPConfig ensures batch_size == 1
-        return lambda X1, Y: sample_epoch(ws, X1, Y, step, scale, layerwise=True)
-    epoch = sample_epoch if ws.rows == 1 else batch_epoch
-    return lambda X1, Y: epoch(ws, X1, Y, step, scale)
+        return lambda X1, Y, W: sample_epoch(ws, X1, Y, step, scale, True, W)
+    if ws.rows == 1:
+        return lambda X1, Y, W: sample_epoch(ws, X1, Y, step, scale, False, W)
+    return lambda X1, Y, W: batch_epoch(ws, X1, Y, step, scale, W)
 
 
 def _add(params: FloatArray, grads: FloatArray) -> None:
@@ -101,15 +116,54 @@ def split(n: int, fraction: float, rng: np.random.Generator) -> tuple[npt.NDArra
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def standardization(X: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Per-feature mean and scale (std, 0 -> 1) of ``X: (n, d)``, safe from overflow.
+def holdout(
+    n: int, fraction: float, strata: npt.NDArray[np.intp] | None, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Kept and held-out (test) row indices, sorted; no draw at all when ``fraction == 0``.
 
-    Columns are divided by their largest magnitude first, so squares cannot overflow even for
-    values near the float64 limit.
+    ``strata: (n,)`` (class indices) makes the split stratified: each class gives
+    ``round(fraction * count)`` rows, but always leaves at least one of its rows in the kept
+    part. Classes are drawn in index order, one permutation each, from ``rng``.
     """
-    magnitude = np.abs(X).max(axis=0)
-    magnitude[magnitude == 0] = 1.0
-    unit = X / magnitude
-    mean, scale = unit.mean(axis=0) * magnitude, unit.std(axis=0) * magnitude
-    scale[scale == 0] = 1.0
-    return mean, scale
+    if fraction == 0.0:
+        return np.arange(n), np.arange(0)
+    groups = np.zeros(n, dtype=np.intp) if strata is None else strata
+    test: list[npt.NDArray[np.intp]] = []
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        k = min(round(fraction * rows.size), rows.size - 1)
+        test.append(rng.permutation(rows)[:k])
+    held = np.sort(np.concatenate(test))
+    if held.size == 0:
+        raise ValueError(
+            f"test_fraction={fraction} holds out no row of {n}; use more data or a larger fraction"
+        )
+    return np.setdiff1d(np.arange(n), held), held
+
+
+def class_weights(
+    index: npt.NDArray[np.intp], classes: npt.NDArray[Any], setting: object
+) -> FloatArray | None:
+    """Per-sample weights ``(n,)`` for class indices ``index: (n,)`` of the training split.
+
+    ``setting``: None (no weights), ``"balanced"`` (``n / (k * count[c])`` over the k classes
+    present) or ``{label: weight}`` (labels matched by their text; others weigh 1).
+    """
+    if setting is None:
+        return None
+    counts = np.bincount(index, minlength=classes.size)
+    if setting == "balanced":
+        present = counts > 0
+        per_class = np.where(present, index.size / (present.sum() * np.maximum(counts, 1)), 1.0)
+        return np.asarray(per_class[index], dtype=np.float64)
+    if not isinstance(setting, Mapping):
+        raise TypeError(f"class_weight must be None, 'balanced' or a mapping, got {setting!r}")
+    by_text = {str(label): float(weight) for label, weight in setting.items()}
+    known = {str(label) for label in classes.tolist()}
+    unknown = sorted(set(by_text) - known)
+    if unknown:
+        raise ConfigError(
+            "class_weight", f"class_weight names {unknown[0]!r}, which is not a class of y"
+        )
+    per_class = np.array([by_text.get(str(label), 1.0) for label in classes.tolist()])
+    return np.asarray(per_class[index], dtype=np.float64)
