@@ -325,12 +325,16 @@ def _read_plan(
             "(config 'preprocessing' declares the p{i}_{field} members)"
         )
     steps = config.get("preprocessing") or []
+    states: list[dict[str, NDArray[Any]]] = [{} for _ in steps]
     for key, (i, field, shape, code) in expected.items():
         dtypes = () if code == "U" else (_STATE_DTYPES[code],)
         text = MAX_TEXT_CHARS if code == "U" else 0
         origin = "config 'preprocessing'"
-        arr = read_npy(zf, members[key], key, dtypes, max_member_bytes, shape, text, origin)
-        steps[i].setdefault("state", {})[field] = arr
+        states[i][field] = read_npy(
+            zf, members[key], key, dtypes, max_member_bytes, shape, text, origin
+        )
+    for step, state in zip(steps, states, strict=True):
+        step["state"] = state  # replaces anything the JSON said
 
 
 def _declared_plan(steps: object) -> dict[str, tuple[int, str, tuple[int, ...], str]]:

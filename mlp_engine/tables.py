@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 TextArray = npt.NDArray[np.str_]
-MAX_COLUMNS = 1000
+MAX_COLUMNS = 1024
 """Most columns a table model takes (bounds the members of its model file)."""
 MAX_TEXT_CHARS = 1024
 """Longest category a table model stores."""

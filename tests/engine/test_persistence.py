@@ -567,7 +567,7 @@ def test_peak_rss_stays_flat_on_hostile_files(tmp_path: Path, zip_bomb: bytes) -
 def test_central_directory_with_thousands_of_entries_is_refused_before_parsing() -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for i in range(7000):  # a model file has at most 6049 (weights, biases, a 1000-column plan)
+        for i in range(7000):  # a model file has at most 6145 (weights, biases, a 1024-column plan)
             zf.writestr(f"W{i}.npy", b"")
     expect_rejected(buf.getvalue(), "7000 members")
 
