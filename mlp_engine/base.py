@@ -1,9 +1,11 @@
 """``_BaseMLP``: what ``MLPClassifier`` and ``MLPRegressor`` share.
 
-It turns user data into the network's terms (standardisation, dtype, train/validation split),
-runs the epochs (``mlp_engine.training``, ``mlp_engine.network``), reports progress through
-``on_epoch``, checks for divergence, and saves through ``mlp_engine.persistence``. The
-subclasses (``mlp_engine.estimators``) encode and decode the targets.
+It turns user data (a 2-D array or a table) into the network's terms (held-out test split,
+train/validation split, array standardisation or a table's preprocessing plan, dtype, class
+weights), runs the epochs (``mlp_engine.training``, ``mlp_engine.network``), reports progress
+through ``on_epoch``, checks for divergence, reports ``evaluation_`` on every split, and saves
+through ``mlp_engine.persistence``. The subclasses (``mlp_engine.estimators``) encode and decode
+the targets.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from mlp_engine.restore import restore_fitted_state
 from mlp_engine.training import (
     BestTracker,
     TrainingData,
-    class_weights,
     epoch_runner,
     holdout,
     split,
@@ -133,6 +134,10 @@ class _BaseMLP:
 
     def _class_index(self, Y: FloatArray) -> npt.NDArray[np.intp] | None:
         """Class index ``(n,)`` of encoded targets ``Y``, or None (regression)."""
+        return None
+
+    def _sample_weights(self, Y: FloatArray) -> FloatArray | None:
+        """Per-sample loss weights ``(n,)`` for encoded training targets ``Y``, or None."""
         return None
 
     def _report(self, Y: FloatArray, out: FloatArray) -> dict[str, Any]:
@@ -240,11 +245,7 @@ class _BaseMLP:
     ) -> TrainingData:
         """The dtype-cast splits, with ``class_weight`` sample weights for the training rows."""
         dtype = self._network().dtype
-        weights = None
-        index = self._class_index(Y[train])
-        if index is not None:
-            classes = getattr(self, "classes_", np.arange(0))
-            weights = class_weights(index, classes, self.config.class_weight)
+        weights = self._sample_weights(Y[train])
         return TrainingData(
             X_all[train],
             Y[train].astype(dtype),

@@ -21,6 +21,7 @@ from mlp_engine.losses import OUTPUTS, Output
 from mlp_engine.metrics import classification_report, regression_report
 from mlp_engine.persistence import load_model_file
 from mlp_engine.restore import network_from_config
+from mlp_engine.training import class_weights
 from mlp_engine.validation import check_labels, check_targets
 
 __all__ = ["EpochCallback", "MLPClassifier", "MLPRegressor", "from_config", "load"]
@@ -161,10 +162,13 @@ class MLPClassifier(_BaseMLP):
         self.classes_ = np.array(classes, dtype=np.int64 if kind == "int" else str)
         self._label_kind = kind
 
-    def _class_index(self, Y: FloatArray) -> npt.NDArray[np.intp] | None:
+    def _class_index(self, Y: FloatArray) -> npt.NDArray[np.intp]:
         if Y.shape[1] == 1:
             return (Y[:, 0] > 0.5).astype(np.intp)
         return np.asarray(Y.argmax(axis=1), dtype=np.intp)
+
+    def _sample_weights(self, Y: FloatArray) -> FloatArray | None:
+        return class_weights(self._class_index(Y), self.classes_, self.config.class_weight)
 
     def _report(self, Y: FloatArray, out: FloatArray) -> dict[str, Any]:
         proba = np.hstack([1.0 - out, out]) if out.shape[1] == 1 else out

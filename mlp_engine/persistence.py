@@ -3,10 +3,16 @@
 File layout (``FORMAT_VERSION = 1``): a zip archive of ``.npy`` members, every member *stored*
 (not deflated), in this order::
 
-    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, config.npy
+    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, [p0_median.npy, ...,] config.npy
 
 - ``W{i}``: weights, shape ``(layers[i], layers[i + 1])``, float32 or float64;
 - ``b{i}``: biases, shape ``(layers[i + 1],)``, the same dtype as every weight;
+- ``p{i}_{field}`` (table models only): the state arrays of preprocessing step ``i``, as
+  ``mlp_engine.preprocessing.FIELDS`` lists them for the step's kind: float64 or bool scalars
+  (shape ``()``), or 1-D unicode arrays (``<U1`` to ``<U1024``, the categories) -- the only
+  members that may hold text. The config's ``"preprocessing"`` list declares each step
+  (``{"column", "kind", "shapes": {field: shape}}``); files without it (all files written before
+  tables existed) must have no ``p`` members;
 - ``config``: a 1-D uint8 array holding UTF-8 JSON: the caller's config object plus
   ``"layers"`` and ``"format_version"``.
 
@@ -20,9 +26,9 @@ files (with ``allow_pickle=False``).
 Loading never unpickles and never allocates before checking: the end-of-central-directory record
 is checked before ``zipfile`` parses the directory, every member's name and declared size are
 checked before any member is read, the config is read first, and every array header (magic
-string, header length, dtype, shape) is checked against the config's ``layers`` before the data
-is read with exact-length bounded reads. Every problem raises ``ModelFormatError`` naming the
-member or key, never a file-system path.
+string, header length, dtype, shape) is checked against the config's ``layers`` (or its
+``preprocessing`` declarations) before the data is read with exact-length bounded reads. Every
+problem raises ``ModelFormatError`` naming the member or key, never a file-system path.
 """
 
 from __future__ import annotations
