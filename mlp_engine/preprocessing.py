@@ -18,8 +18,11 @@ state)`` applied in order, the blocks side by side: the same data an ONNX export
   code-point order, as scikit-learn does). Missing (``""``) is its own last column whenever the
   training split had missing values; it never counts against ``max_categories``. At predict
   time a value never seen in training (and a missing value when training had none) is all
-  zeros. State: ``categories`` and ``other`` (unicode, shape ``(k,)``, sorted) and ``missing``
-  (bool, shape ``()``).
+  zeros. State: ``categories`` and ``other`` (unicode, shape ``(k,)``, sorted), ``missing``
+  (bool, shape ``()``) and ``mode`` (unicode, shape ``(1,)``: the most frequent value, the first
+  in code-point order on ties; ``(0,)`` when the training split had no value). ``mode`` does not
+  change the encoding: it is the column's typical value (e.g. for a decision boundary's fixed
+  columns), as ``median`` is for a numeric column.
 """
 
 from __future__ import annotations
@@ -121,7 +124,12 @@ class OneHot:
 
     max_categories: int = 20
     name: ClassVar[str] = "categorical"
-    fields: ClassVar[Mapping[str, str]] = {"categories": "U", "other": "U", "missing": "b"}
+    fields: ClassVar[Mapping[str, str]] = {
+        "categories": "U",
+        "other": "U",
+        "missing": "b",
+        "mode": "U",
+    }
 
     def fit(self, column: TextArray) -> State:
         """State from a training column ``(n,)`` of text (``""`` = missing)."""
@@ -140,6 +148,9 @@ class OneHot:
             "categories": _text_array(values[keep]),
             "other": _text_array(values[rest]),
             "missing": np.array(bool(gaps.any())),
+            "mode": _text_array(
+                values[np.argmax(counts, keepdims=True)] if values.size else values
+            ),
         }
 
     def transform(self, column: TextArray, state: Mapping[str, npt.NDArray[Any]]) -> FloatArray:
@@ -183,6 +194,15 @@ class Step:
     def transform(self, column: Any) -> FloatArray:
         """The column's block ``(n, width)``."""
         return KINDS[self.kind].transform(column, self.state)
+
+    @property
+    def typical(self) -> float | str:
+        """The column's typical training value: the median, or the most frequent category
+        (``""``, i.e. missing, when training had no value)."""
+        if self.kind == "numeric":
+            return float(self.state["median"])
+        mode = self.state["mode"]
+        return str(mode[0]) if mode.size else ""
 
     @property
     def width(self) -> int:
@@ -254,6 +274,9 @@ def _check_state(kind: str, state: Mapping[str, Any], i: int) -> None:
             raise ModelFormatError(f"{where} '{field}' must not hold the empty string")
     if np.isin(state["categories"], state["other"]).any():
         raise ModelFormatError(f"{where} has a value both kept and in 'other'")
+    known = np.concatenate([state["categories"], state["other"]])
+    if state["mode"].size > 1 or not np.isin(state["mode"], known).all():
+        raise ModelFormatError(f"{where} 'mode' must be one of its values")
 
 
 def fit_plan(

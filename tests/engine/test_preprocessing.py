@@ -162,3 +162,21 @@ def test_plan_from_config_refuses_inconsistent_states() -> None:
     numeric = {**scale, "indicator": np.array(False)}
     with pytest.raises(ModelFormatError, match="positive scale"):
         Plan.from_config([{"column": "n", "kind": "numeric", "state": numeric}])
+
+
+def test_typical_values_are_the_median_and_the_most_frequent_category() -> None:
+    columns = {
+        "n": np.array([1.0, np.nan, 3.0, 10.0]),
+        "c": np.array(["b", "a", "b", "a", "c", ""]),
+        "e": np.array(["", ""]),
+    }
+    plan = fit_plan(
+        {name: columns[name] for name in ("n", "c")}, {"n": "numeric", "c": "categorical"}
+    )
+    assert [step.typical for step in plan.steps] == [3.0, "a"]  # a/b tie: code-point order
+    empty = fit_plan({"e": columns["e"]}, {"e": "categorical"}).steps[0]
+    assert empty.typical == "" and empty.state["mode"].shape == (0,)
+    # the mode does not change the encoding
+    np.testing.assert_array_equal(
+        plan.steps[1].transform(columns["c"])[:, :3].sum(axis=1), [1, 1, 1, 1, 1, 0]
+    )
