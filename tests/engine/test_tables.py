@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from helpers.model_files import build_zip, npy, pickled_object_array
 
-from mlp_engine import MLPClassifier, MLPRegressor, ModelFormatError, evaluate, load
+from mlp_engine import MLPClassifier, MLPRegressor, ModelFormatError, decision_grid, evaluate, load
 from mlp_engine.persistence import load_model_file, save_model_file
 
 N = 240
@@ -256,3 +256,24 @@ def test_corrupted_table_model_files_fail_only_with_model_format_error() -> None
         loaded += 1  # some bytes do not matter (timestamps, padding); it must still predict
         assert other.predict_proba(table).shape == (N, 2)
     assert loaded < len(good) // 7
+
+
+def test_decision_grid_over_two_numeric_columns_of_a_table_model() -> None:
+    rng = np.random.default_rng(4)
+    table = {
+        "kind": rng.choice(["a", "b"], 120),
+        "x": rng.normal(size=120),
+        "y": rng.normal(size=120),
+    }
+    labels = np.where((table["x"] > 0) ^ (table["kind"] == "b"), 1, 0)
+    model = MLPClassifier(hidden_layers=(8,), epochs=60, learning_rate=0.05).fit(table, labels)
+    xs, ys, at_a = decision_grid(model, resolution=7, features=(1, 2), fixed={"kind": "a"})
+    _, _, at_b = decision_grid(model, resolution=7, features=("x", "y"), fixed={0: "b"})
+    points = {"kind": np.full(49, "b"), "x": np.tile(xs, 7), "y": np.repeat(ys, 7)}
+    np.testing.assert_allclose(at_b.ravel(), model.predict_proba(points)[:, 1])
+    assert at_a.shape == (7, 7) and not np.allclose(at_a, at_b)
+    _, _, default = decision_grid(model, resolution=7, features=(1, 2))  # most frequent kind
+    mode = model.plan_.steps[0].typical
+    np.testing.assert_array_equal(default, at_a if mode == "a" else at_b)
+    with pytest.raises(ValueError, match="'kind' is categorical"):
+        decision_grid(model, resolution=7, features=(0, 1))
