@@ -180,3 +180,32 @@ def test_typical_values_are_the_median_and_the_most_frequent_category() -> None:
     np.testing.assert_array_equal(
         plan.steps[1].transform(columns["c"])[:, :3].sum(axis=1), [1, 1, 1, 1, 1, 0]
     )
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_a_random_table_plan_equals_the_sklearn_pipeline_column_by_column(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_train, n_test = 150, 40
+    n = n_train + n_test
+    table = {
+        "a": _numeric_column(rng, n, 0.1),
+        "b": _text_column(rng, n, 9),
+        "c": _numeric_column(rng, n, 0.3),
+        "d": _text_column(rng, n, 30),
+    }
+    kinds = {"a": "numeric", "b": "categorical", "c": "numeric", "d": "categorical"}
+    train = {name: column[:n_train] for name, column in table.items()}
+    test = {name: column[n_train:] for name, column in table.items()}
+    plan = fit_plan(train, kinds, max_categories=6)
+    blocks = []
+    for name, kind in kinds.items():
+        fit, new = train[name][:, None], test[name][:, None]
+        if kind == "numeric":
+            imputer = SimpleImputer(strategy="median").fit(fit)
+            scaler = StandardScaler().fit(imputer.transform(fit))
+            blocks.append(scaler.transform(imputer.transform(new)))
+            blocks.append(MissingIndicator().fit(fit).transform(new).astype(float))
+        else:
+            encoder = OneHotEncoder(handle_unknown="ignore", max_categories=6, sparse_output=False)
+            blocks.append(encoder.fit(fit).transform(new))
+    np.testing.assert_allclose(plan.transform(test), np.hstack(blocks), rtol=1e-12, atol=1e-12)

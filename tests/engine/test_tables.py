@@ -277,3 +277,14 @@ def test_decision_grid_over_two_numeric_columns_of_a_table_model() -> None:
     np.testing.assert_array_equal(default, at_a if mode == "a" else at_b)
     with pytest.raises(ValueError, match="'kind' is categorical"):
         decision_grid(model, resolution=7, features=(0, 1))
+
+
+def test_all_missing_and_constant_columns_train_and_predict() -> None:
+    table, y = make_table(2)
+    table = {**table, "empty": np.full(N, np.nan), "flat": np.full(N, 3.0), "none": np.full(N, "")}
+    model = MLPClassifier(hidden_layers=(4,), epochs=5, max_categories=5).fit(table, y)
+    by_name = {f["name"]: f for f in model.features}
+    assert by_name["empty"]["missing"] == N and by_name["none"]["categories"] == []
+    assert np.isnan(model.data_min_[3]) and model.data_min_[4] == 3.0
+    proba = model.predict_proba({**table, "empty": np.ones(N), "flat": np.zeros(N)})
+    assert np.isfinite(proba).all()
