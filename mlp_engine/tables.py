@@ -11,6 +11,10 @@ never imported). Column kinds:
   a unicode array in which ``""`` means missing. ``None``, a float NaN and ``pandas.NA`` are
   missing too; numbers are taken as their text (``3 -> "3"``, ``2.5 -> "2.5"``, an integral
   float ``3.0 -> "3"`` so that the same number always gives the same category).
+
+The kind comes from the dtype at ``fit``: a Python list of numbers with ``None`` becomes an
+object array, hence categorical; give numeric gaps as NaN (or force nothing and pass float64).
+At predict time the model's own kinds decide, so ``None`` in a numeric column is missing there.
 """
 
 from __future__ import annotations
