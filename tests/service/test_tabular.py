@@ -142,6 +142,11 @@ def test_quoted_cells_keep_commas_newlines_and_quotes() -> None:
     np.testing.assert_array_equal(t.columns["n"], [1.0, 2.0])
 
 
+def test_a_column_with_no_present_cell_is_numeric_and_all_missing() -> None:
+    t = csv_table("a,b,y\n1,,0\n2,NA,1\n")
+    assert t.features[1] == {"name": "b", "type": "numeric", "missing": 2}
+
+
 def test_a_line_of_commas_is_a_row_of_missing_cells() -> None:
     t = csv_table("a,b,y\n1,x,0\n,,\n2,z,1\n")
     assert t.rows_without_label == 1 and t.n_rows == 2
