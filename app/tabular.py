@@ -1,9 +1,8 @@
 """Tables for the service: CSV bytes or pandas' JSON split form -> typed NumPy columns.
 
-Pure (NumPy + standard library, no HTTP). Errors are :class:`app.errors.InvalidInput` whose
-``loc`` names the column, e.g. ``("body", "columns", "island")``, or the knob: ``("query",
-"label")`` for CSV, ``("body", "label")`` for JSON. Rules (API.md "Tables") and the choices made
-here where the contract leaves room:
+Pure (NumPy + stdlib). Errors are :class:`app.errors.InvalidInput` whose ``loc`` names the
+column, e.g. ``("body", "columns", "island")``, or the knob: ``("query", "label")`` for CSV,
+``("body", "label")`` for JSON. Rules (API.md "Tables"), with the choices made here:
 
 - A header row is required; names are stripped, non-empty and unique. Blank lines are skipped; a
   line of commas is a row of missing cells. ASCII whitespace around cells is stripped.
@@ -18,14 +17,13 @@ here where the contract leaves room:
   ``min(MAX_INFERRED_CLASSES, max(2, n_rows // 2))`` distinct values; else regression.
   Classification labels: int64 if numeric and integral, else float64, or str. Regression
   labels: float64; a label that is not a finite number is a 422 naming its row.
-- Limits (422s naming them): ``max_rows`` data rows (counted before rows without a label are
-  left out), ``max_columns`` columns besides the label (ignored ones included),
-  ``MAX_CELL_BYTES`` per cell, ``MAX_TEXT_BYTES`` for the categorical arrays together (4 bytes
-  per character of a column's longest value, per row).
+- Limits (422s naming them): ``max_rows`` data rows (before rows without a label are left out),
+  ``max_columns`` besides the label (ignored ones count), ``MAX_CELL_BYTES`` per cell,
+  ``MAX_TEXT_BYTES`` for all categorical arrays (4 bytes per character of the longest value).
 
-Speed: quote-free CSV (the usual case) is split by vectorised NumPy over the bytes, with no Python
-object per cell, and plain decimals are parsed the same way (:func:`_decimals`); a file with a
-``"`` anywhere goes through the ``csv`` module (same results, slower).
+Speed: CSV is split by vectorised NumPy over the bytes, no Python object per cell, and plain
+decimals parsed the same way; only quoted fields holding a comma, quote or line break send the
+file through the ``csv`` module (same results, several times slower).
 """
 
 from __future__ import annotations
@@ -56,6 +54,8 @@ _MISSING_BYTES = tuple(token.encode() for token in MISSING_TOKENS)
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 _IS_SPACE = np.zeros(256, dtype=bool)
 _IS_SPACE[list(_ASCII_SPACE.encode())] = True
+_IS_SEP = np.zeros(256, dtype=bool)
+_IS_SEP[list(b",\n\r")] = True
 _COMMA, _NEWLINE, _LF = ord(","), ord("\n"), b"\n"
 _EXACT_INT = 2**53  # integers beyond this are not all exact in a float64
 _POWERS_OF_TEN = 10.0 ** np.arange(16)  # all exact in float64
@@ -64,11 +64,8 @@ _PROBE = 256  # cells tried first: a text column fails there, before the full pa
 
 @dataclass(frozen=True)
 class ParsedTable:
-    """A parsed table: feature columns (file order) and the labels of the rows that have one.
-
-    ``columns[name]``: ``(n_rows,)`` float64 (numeric, NaN = missing) or unicode (categorical,
-    ``""`` = missing); ``y``: ``(n_rows,)``; ``n_rows`` counts the kept rows only.
-    """
+    """Feature columns (file order; ``(n_rows,)`` float64 or unicode) and ``y`` (``(n_rows,)``)
+    of the ``n_rows`` rows that have a label."""
 
     columns: dict[str, np.ndarray]
     y: np.ndarray
@@ -139,7 +136,10 @@ def parse_split(
 ) -> ParsedTable:
     """Parse pandas' JSON split form: ``columns`` names, ``data`` rows of cells."""
     opts = _Options(label, task, tuple(categorical), tuple(ignore), max_rows, max_columns, "body")
-    header = _split_header(columns, opts)
+    if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
+        raise InvalidInput(("body", "columns"), "columns must be a list of names (strings)")
+    header = [name.strip(_ASCII_SPACE) for name in columns]
+    _check_names(header, opts)
     layout = _layout(header, opts)
     rows = _split_rows(data, header, opts)
     at = header.index(layout.label)
@@ -177,9 +177,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        if value.is_integer() and abs(value) < _EXACT_INT:
-            return str(int(value))
-        return repr(value)
+        return str(int(value)) if value.is_integer() and abs(value) < _EXACT_INT else repr(value)
     if isinstance(value, str):
         return value.strip(_ASCII_SPACE)
     return str(value)
@@ -261,15 +259,9 @@ def _build(
         y = _regression_labels(label_values, layout, opts, lambda i: where(int(kept_rows[i])))
     else:
         y = _classification_labels(label_values)
-    return ParsedTable(
-        columns=columns,
-        y=y,
-        label=layout.label,
-        task="regression" if task == "regression" else "classification",
-        features=features_of(columns),
-        rows_without_label=int(keep.size - kept_rows.size),
-        n_rows=int(y.shape[0]),
-    )
+    kind: Task = "regression" if task == "regression" else "classification"
+    without_label = int(keep.size - kept_rows.size)
+    return ParsedTable(columns, y, layout.label, kind, features_of(columns), without_label, y.size)
 
 
 def _infer_task(values: np.ndarray) -> Task:
@@ -336,10 +328,26 @@ def _read_csv(data: bytes, opts: _Options) -> tuple[list[str], list[np.ndarray],
         line = data.count(_LF, 0, data.index(b"\x00")) + 1
         raise InvalidInput(("body",), f"the CSV contains a NUL byte (line {line})")
     if b'"' in data:
-        return _quoted_cells(data.decode("utf-8"), opts)
+        unquoted = _without_quotes(data)
+        if unquoted is None:
+            return _quoted_cells(data.decode("utf-8"), opts)
+        data = unquoted
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return _plain_cells(data if data.endswith(b"\n") else data + b"\n", opts)
+
+
+def _without_quotes(data: bytes) -> bytes | None:
+    """``data`` minus its quotes if every quote opens or closes a field that holds no separator
+    or quote (as R and Excel quote text): the csv module's cells, faster. Else None."""
+    buf = np.frombuffer(b"\n" + data + b"\n", dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    opens, closes = quotes[::2], quotes[1::2]
+    if quotes.size % 2 or not (_IS_SEP[buf[opens - 1]].all() and _IS_SEP[buf[closes + 1]].all()):
+        return None
+    seps = np.flatnonzero(_IS_SEP[buf])
+    inside = np.searchsorted(seps, opens) != np.searchsorted(seps, closes)
+    return None if inside.any() else data.replace(b'"', b"")
 
 
 def _check_shape(header: list[str], n_data: int, opts: _Options) -> None:
@@ -550,14 +558,6 @@ def _decimals(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- JSON split form --------------------------------------------------------------------------
-
-
-def _split_header(columns: object, opts: _Options) -> list[str]:
-    if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
-        raise InvalidInput(("body", "columns"), "columns must be a list of names (strings)")
-    header = [name.strip(_ASCII_SPACE) for name in columns]
-    _check_names(header, opts)
-    return header
 
 
 def _split_rows(data: object, header: list[str], opts: _Options) -> list[list[object]]:

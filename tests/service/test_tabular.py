@@ -142,6 +142,43 @@ def test_quoted_cells_keep_commas_newlines_and_quotes() -> None:
     np.testing.assert_array_equal(t.columns["n"], [1.0, 2.0])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"a","b","y"\n"x","1","p"\n"","NA","q"\n',  # every field quoted, as R and Excel write
+        '"a",b,y\r\n" x ",1,p\r\n"z",,q',
+        '"a",b,y\n"x,w",1,p\n"z",2,q\n',  # a comma inside quotes: the csv module
+        '"a",b,y\n"say ""hi""",1,p\n"z",2,q\n',  # an escaped quote
+        '"a",b,y\n"two\nlines",1,p\n"z",2,q\n',  # a line break inside quotes
+        'a,b,y\nx "q",1,p\nz,2,q\n',  # a quote inside an unquoted field is literal
+        'a,b,y\n "x",1,p\nz,2,q\n',  # a quote after a space is literal too
+        'a,b,y\n"x"w,1,p\nz,2,q\n',  # text after a closing quote
+        'a,b,y\n"",1,p\n"""",2,q\n',
+    ],
+)
+def test_quoted_files_give_the_csv_modules_cells(text: str) -> None:
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    header, data = rows[0], rows[1:]
+    t = csv_table(text, categorical=header[:-1])  # every feature as the text it holds
+    for j, name in enumerate(header[:-1]):
+        cells = [row[j].strip(" \t\r\n") for row in data]
+        assert t.columns[name].tolist() == ["" if c in MISSING_TOKENS else c for c in cells]
+    assert t.y.tolist() == [row[-1] for row in data]
+
+
+def test_fields_quoted_whole_skip_the_csv_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.tabular
+
+    def fail(*args: object) -> None:
+        raise AssertionError("took the csv-module path")
+
+    monkeypatch.setattr(app.tabular, "_quoted_cells", fail)
+    t = csv_table('"a","b","y"\r\n"1","x y","p"\r\n"2","","q"\r\n')
+    np.testing.assert_array_equal(t.columns["a"], [1.0, 2.0])
+    with pytest.raises(AssertionError):
+        csv_table('a,b,y\n"1,5",x,p\n')
+
+
 def test_a_column_with_no_present_cell_is_numeric_and_all_missing() -> None:
     t = csv_table("a,b,y\n1,,0\n2,NA,1\n")
     assert t.features[1] == {"name": "b", "type": "numeric", "missing": 2}
