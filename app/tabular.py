@@ -346,8 +346,8 @@ def _without_quotes(data: bytes) -> bytes | None:
     if quotes.size % 2 or not (_IS_SEP[buf[opens - 1]].all() and _IS_SEP[buf[closes + 1]].all()):
         return None
     seps = np.flatnonzero(_IS_SEP[buf])
-    inside = np.searchsorted(seps, opens) != np.searchsorted(seps, closes)
-    return None if inside.any() else data.replace(b'"', b"")
+    first_after = seps[np.searchsorted(seps, opens)]  # must be the one just after the closing
+    return None if np.any(first_after != closes + 1) else data.translate(None, b'"')
 
 
 def _check_shape(header: list[str], n_data: int, opts: _Options) -> None:
