@@ -1,0 +1,385 @@
+"""Export a fitted ``MLPClassifier`` / ``MLPRegressor`` as an ONNX model.
+
+The graph computes in float32 throughout (float64 weights are cast)::
+
+    input (N, n_features) float32
+      -> preprocessing steps (today: standardisation, Sub then Div)
+      -> Gemm [+ hidden activation] per layer
+      -> classifier: probabilities (N, n_classes) float32, label (N,) via ArgMax + Gather
+         regressor:  predictions (N,) float32, or (N, n_targets) for a multi-output model
+
+Binary classifiers have one sigmoid unit, so ``probabilities`` is ``[1 - p, p]`` as the engine's
+``predict_proba`` gives it; three or more classes use Softmax. ``label`` holds the original class
+labels (int64 or string). The class labels and the input signature go into the model's
+``metadata_props`` as JSON (``classes``, ``features``), with ``task`` and ``label_kind``.
+
+The ``onnx`` package is optional: it is imported only when ``to_onnx`` runs, and its absence
+raises ``OnnxUnavailable`` (an ``ImportError``). Importing this module never imports ``onnx``.
+
+Preprocessing is a list of step objects, each a small record of plain arrays applied in order by
+``add_preprocessing``; one writer per step type in ``_STEP_WRITERS``. Adding a table model's
+column steps (imputation, missing indicators, one-hot) means adding a record and its writer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlp_engine.activations import LEAKY_RELU_SLOPE, FloatArray
+
+if TYPE_CHECKING:
+    import onnx
+
+    from mlp_engine.estimators import MLPClassifier, MLPRegressor
+
+__all__ = [
+    "INPUT_NAME",
+    "IR_VERSION",
+    "OPSET",
+    "OnnxUnavailable",
+    "PreprocessStep",
+    "Standardize",
+    "add_preprocessing",
+    "preprocessing_steps",
+    "to_onnx",
+]
+
+OPSET = 17
+"""ONNX operator set of the exported graph (onnxruntime >= 1.13 runs it)."""
+IR_VERSION = 8
+"""ONNX IR version matching ``OPSET`` (older runtimes refuse newer IR versions)."""
+INPUT_NAME = "input"
+"""The single input of a model whose features are all numeric: float32 ``(N, n_features)``."""
+PRODUCER = "mlp-service"
+
+
+class OnnxUnavailable(ImportError):
+    """ONNX export was asked for, but the optional ``onnx`` package is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ONNX export needs the 'onnx' package (pip install 'onnx>=1.16', or the project's "
+            "'onnx' extra)",
+            name="onnx",
+        )
+
+
+# -------------------------------------------------------------------- graph building
+
+
+class _Graph:
+    """The nodes, constants, inputs and outputs of the graph being built; names stay unique."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self._names: set[str] = set()
+
+    def name(self, hint: str) -> str:
+        """``hint``, or ``hint_1``, ``hint_2``, ... if that name is taken."""
+        name, k = hint, 0
+        while name in self._names:
+            k += 1
+            name = f"{hint}_{k}"
+        self._names.add(name)
+        return name
+
+    def const(self, hint: str, value: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> str:
+        """An initializer holding ``value`` cast to ``dtype`` (``object`` for strings)."""
+        from onnx import numpy_helper
+
+        name = self.name(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(
+        self, op_type: str, inputs: Sequence[str], hint: str = "", output: str = "", **attrs: Any
+    ) -> str:
+        """Add one ``op_type`` node; returns its output's name (``output`` if given)."""
+        from onnx import helper
+
+        out = output or self.name(hint or op_type.lower())
+        if output:
+            self._names.add(output)
+        node_name = self.name(f"{op_type}_{len(self.nodes)}")
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name, **attrs))
+        return out
+
+    def declare(self, kind: str, name: str, elem_type: int, shape: Sequence[int | str]) -> None:
+        """Declare a graph ``input`` or ``output``; a ``str`` dimension is dynamic ("N")."""
+        from onnx import helper
+
+        info = helper.make_tensor_value_info(name, elem_type, list(shape))
+        (self.inputs if kind == "input" else self.outputs).append(info)
+        self._names.add(name)
+
+
+# -------------------------------------------------------------------- preprocessing
+
+
+@dataclass(frozen=True)
+class Standardize:
+    """``(x - mean) / scale`` per feature; ``mean``, ``scale``: ``(n_features,)``."""
+
+    mean: FloatArray
+    scale: FloatArray
+
+
+PreprocessStep = Standardize
+"""Every preprocessing step record the exporter knows (a union once table steps exist)."""
+
+
+def preprocessing_steps(config: Mapping[str, Any]) -> list[PreprocessStep]:
+    """The steps a model's stored config describes, in the order the engine applies them."""
+    standardize = config.get("standardize")
+    if not standardize:
+        return []
+    mean = np.asarray(standardize["mean"], dtype=np.float64)
+    scale = np.asarray(standardize["scale"], dtype=np.float64)
+    return [Standardize(mean, scale)]
+
+
+def _write_standardize(g: _Graph, x: str, step: Standardize) -> str:
+    """Sub then Div by per-feature constants, broadcast over rows: ``(N, d) -> (N, d)``."""
+    centred = g.op("Sub", [x, g.const("mean", step.mean)], "centred")
+    return g.op("Div", [centred, g.const("scale", step.scale)], "standardized")
+
+
+_STEP_WRITERS: dict[type[Any], Callable[[_Graph, str, Any], str]] = {
+    Standardize: _write_standardize,
+}
+"""Graph writer per step type: ``(graph, tensor name, step) -> output tensor name``."""
+
+
+def add_preprocessing(g: _Graph, n_features: int, steps: Sequence[PreprocessStep]) -> str:
+    """Declare the graph's inputs and apply ``steps`` in order.
+
+    Returns the name of the float32 ``(N, n_features)`` tensor the first layer reads.
+    """
+    from onnx import TensorProto
+
+    g.declare("input", INPUT_NAME, TensorProto.FLOAT, ["N", n_features])
+    x = INPUT_NAME
+    for step in steps:
+        writer = _STEP_WRITERS.get(type(step))
+        if writer is None:
+            raise ValueError(f"ONNX export does not know the preprocessing step {step!r}")
+        x = writer(g, x, step)
+    return x
+
+
+# -------------------------------------------------------------------- network
+
+
+def _relu(g: _Graph, z: str) -> str:
+    return g.op("Relu", [z], "relu")
+
+
+def _leaky_relu(g: _Graph, z: str) -> str:
+    return g.op("LeakyRelu", [z], "leaky_relu", alpha=LEAKY_RELU_SLOPE)
+
+
+def _tanh(g: _Graph, z: str) -> str:
+    return g.op("Tanh", [z], "tanh")
+
+
+def _sigmoid(g: _Graph, z: str) -> str:
+    return g.op("Sigmoid", [z], "sigmoid")
+
+
+def _identity(g: _Graph, z: str) -> str:
+    return z
+
+
+ACTIVATION_WRITERS: dict[str, Callable[[_Graph, str], str]] = {
+    "relu": _relu,
+    "leaky_relu": _leaky_relu,
+    "tanh": _tanh,
+    "sigmoid": _sigmoid,
+    "identity": _identity,
+}
+"""Graph writer per hidden activation, keyed like ``mlp_engine.activations.ACTIVATIONS``."""
+
+
+def _add_layers(
+    g: _Graph, x: str, weights: Sequence[FloatArray], biases: Sequence[FloatArray], act: str
+) -> str:
+    """One Gemm per layer (``W[i]: (in, out)``, ``b[i]: (out,)``), the activation between.
+
+    Returns the name of the logits ``(N, layers[-1])``.
+    """
+    writer = ACTIVATION_WRITERS.get(act)
+    if writer is None:
+        raise ValueError(f"ONNX export does not know the activation {act!r}")
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        z = g.op("Gemm", [x, g.const(f"W{i}", w), g.const(f"b{i}", b)], f"z{i}")
+        x = z if i == last else writer(g, z)
+    return x
+
+
+# -------------------------------------------------------------------- heads
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """What the exporter reads from a fitted model (weights float32, as the graph computes)."""
+
+    task: str
+    weights: list[FloatArray]
+    biases: list[FloatArray]
+    activation: str
+    output: str
+    classes: list[Any]
+    label_kind: str
+    target_ndim: int
+    features: list[dict[str, Any]]
+    steps: list[PreprocessStep]
+
+
+def _class_table(classes: Sequence[Any], label_kind: str) -> tuple[npt.NDArray[Any], int]:
+    """The class labels as an ONNX-ready array and its element type."""
+    from onnx import TensorProto
+
+    if label_kind == "str":
+        return np.array([str(c) for c in classes], dtype=object), TensorProto.STRING
+    return np.array(classes, dtype=np.int64), TensorProto.INT64
+
+
+def _add_label(g: _Graph, probabilities: str, classes: Sequence[Any], label_kind: str) -> None:
+    """``label (N,)``: the class of the largest probability (the first on a tie)."""
+    from onnx import TensorProto
+
+    table, elem_type = _class_table(classes, label_kind)
+    index = g.op("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
+    g.op("Gather", [g.const("classes", table, table.dtype), index], output="label", axis=0)
+    g.declare("output", "probabilities", TensorProto.FLOAT, ["N", len(classes)])
+    g.declare("output", "label", elem_type, ["N"])
+
+
+def _add_classifier_head(g: _Graph, logits: str, spec: _ModelSpec) -> None:
+    """Binary: ``[1 - p, p]`` from one sigmoid unit; otherwise Softmax over the classes."""
+    if spec.output == "sigmoid":
+        p = g.op("Sigmoid", [logits], "p")
+        q = g.op("Sub", [g.const("one", [1.0]), p], "one_minus_p")
+        probabilities = g.op("Concat", [q, p], output="probabilities", axis=1)
+    else:
+        probabilities = g.op("Softmax", [logits], output="probabilities", axis=1)
+    _add_label(g, probabilities, spec.classes, spec.label_kind)
+
+
+def _add_regressor_head(g: _Graph, logits: str, spec: _ModelSpec) -> None:
+    """``predictions``: ``(N,)`` for a model fitted on 1-D targets, else ``(N, n_targets)``.
+
+    The engine does not rescale regression targets, so the logits are the predictions.
+    """
+    from onnx import TensorProto
+
+    n_targets = spec.weights[-1].shape[1]
+    if spec.target_ndim == 1:
+        flat = g.const("flat_shape", [-1], np.int64)
+        g.op("Reshape", [logits, flat], output="predictions")
+        g.declare("output", "predictions", TensorProto.FLOAT, ["N"])
+    else:
+        g.op("Identity", [logits], output="predictions")
+        g.declare("output", "predictions", TensorProto.FLOAT, ["N", n_targets])
+
+
+_HEADS: dict[str, Callable[[_Graph, str, _ModelSpec], None]] = {
+    "sigmoid": _add_classifier_head,
+    "softmax": _add_classifier_head,
+    "identity": _add_regressor_head,
+}
+"""Graph writer per output activation (``mlp_engine.losses.OUTPUTS``)."""
+
+
+# -------------------------------------------------------------------- model
+
+
+def _model_spec(model: MLPClassifier | MLPRegressor) -> _ModelSpec:
+    """Read weights and the stored config (the same one ``save`` writes) from ``model``."""
+    config = model._model_config()
+    weights = [np.asarray(w, dtype=np.float32) for w in model.weights_]
+    n_features = weights[0].shape[0]
+    return _ModelSpec(
+        task=str(config["task"]),
+        weights=weights,
+        biases=[np.asarray(b, dtype=np.float32) for b in model.biases_],
+        activation=str(config["activation"]),
+        output=str(config["output"]),
+        classes=list(config.get("classes") or []),
+        label_kind=str(config.get("label_kind") or ""),
+        target_ndim=int(config.get("target_ndim") or 1),
+        features=_feature_signature(model.metadata_, n_features),
+        steps=preprocessing_steps(config),
+    )
+
+
+def _feature_signature(metadata: Mapping[str, Any], n_features: int) -> list[dict[str, Any]]:
+    """The model's input signature: its metadata's ``features`` if it fits, else ``x0, x1...``."""
+    features = metadata.get("features")
+    if isinstance(features, list) and len(features) == n_features:
+        if all(isinstance(f, Mapping) and isinstance(f.get("name"), str) for f in features):
+            return [dict(f) for f in features]
+        if all(isinstance(f, str) for f in features):
+            return [{"name": f, "type": "numeric"} for f in features]
+    return [{"name": f"x{i}", "type": "numeric"} for i in range(n_features)]
+
+
+def _layers(spec: _ModelSpec) -> list[int]:
+    """Units per layer including input and output."""
+    return [w.shape[0] for w in spec.weights] + [spec.weights[-1].shape[1]]
+
+
+def _metadata(spec: _ModelSpec) -> dict[str, str]:
+    """``metadata_props`` entries, each a JSON text (``task`` and ``label_kind`` plain)."""
+    props = {"task": spec.task, "features": json.dumps(spec.features)}
+    if spec.task == "classification":
+        props["classes"] = json.dumps(spec.classes)
+        props["label_kind"] = spec.label_kind
+    else:
+        props["target_ndim"] = json.dumps(spec.target_ndim)
+    return props
+
+
+def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
+    """The fitted ``model`` as a serialised ONNX model (see the module docstring for the graph).
+
+    Raises ``OnnxUnavailable`` without the ``onnx`` package, ``ValueError`` for an unfitted model
+    or one using something the exporter does not know.
+    """
+    try:
+        import onnx
+        from onnx import helper
+    except ImportError as exc:
+        raise OnnxUnavailable() from exc
+    spec = _model_spec(model)  # ValueError if the model is not fitted
+    g = _Graph()
+    x = add_preprocessing(g, spec.weights[0].shape[0], spec.steps)
+    logits = _add_layers(g, x, spec.weights, spec.biases, spec.activation)
+    head = _HEADS.get(spec.output)
+    if head is None:
+        raise ValueError(f"ONNX export does not know the output activation {spec.output!r}")
+    head(g, logits, spec)
+    graph = helper.make_graph(
+        g.nodes, f"mlp_{spec.task}", g.inputs, g.outputs, initializer=g.initializers
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name=PRODUCER,
+        doc_string=f"mlp_engine {spec.task} model, layers {_layers(spec)}",
+    )
+    helper.set_model_props(proto, _metadata(spec))
+    onnx.checker.check_model(proto, full_check=True)
+    serialized: bytes = proto.SerializeToString()
+    return serialized
