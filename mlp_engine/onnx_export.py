@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -52,11 +52,14 @@ __all__ = [
 
 OPSET = 17
 """ONNX operator set of the exported graph (onnxruntime >= 1.13 runs it)."""
+ML_OPSET = 3
+"""Version of the ``ai.onnx.ml`` domain, used by table models (its LabelEncoder)."""
 IR_VERSION = 8
 """ONNX IR version matching ``OPSET`` (older runtimes refuse newer IR versions)."""
 INPUT_NAME = "input"
 """The single input of a model whose features are all numeric: float32 ``(N, n_features)``."""
 PRODUCER = "mlp-service"
+OUTPUT_NAMES = ("label", "probabilities", "predictions")
 
 
 class OnnxUnavailable(ImportError):
@@ -81,7 +84,8 @@ class _Graph:
         self.initializers: list[onnx.TensorProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
         self.outputs: list[onnx.ValueInfoProto] = []
-        self._names: set[str] = set()
+        self.domains: dict[str, int] = {"": OPSET}
+        self._names: set[str] = {*OUTPUT_NAMES, "features"}  # only ever an explicit ``output``
 
     def name(self, hint: str) -> str:
         """``hint``, or ``hint_1``, ``hint_2``, ... if that name is taken."""
@@ -107,8 +111,9 @@ class _Graph:
         from onnx import helper
 
         out = output or self.name(hint or op_type.lower())
-        if output:
-            self._names.add(output)
+        domain = attrs.get("domain", "")
+        if domain:
+            self.domains[domain] = ML_OPSET
         node_name = self.name(f"{op_type}_{len(self.nodes)}")
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name, **attrs))
         return out
@@ -120,6 +125,26 @@ class _Graph:
         info = helper.make_tensor_value_info(name, elem_type, list(shape))
         (self.inputs if kind == "input" else self.outputs).append(info)
         self._names.add(name)
+
+    def to_model(self, name: str, doc: str, props: Mapping[str, str]) -> bytes:
+        """The serialised model of this graph, after ``onnx.checker`` (full check) passed."""
+        import onnx
+        from onnx import helper
+
+        graph = helper.make_graph(
+            self.nodes, name, self.inputs, self.outputs, initializer=self.initializers
+        )
+        proto = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid(d, v) for d, v in self.domains.items()],
+            ir_version=IR_VERSION,
+            producer_name=PRODUCER,
+            doc_string=doc,
+        )
+        helper.set_model_props(proto, dict(props))
+        onnx.checker.check_model(proto, full_check=True)
+        serialized: bytes = proto.SerializeToString()
+        return serialized
 
 
 # -------------------------------------------------------------------- preprocessing
@@ -174,6 +199,109 @@ def add_preprocessing(g: _Graph, n_features: int, steps: Sequence[PreprocessStep
             raise ValueError(f"ONNX export does not know the preprocessing step {step!r}")
         x = writer(g, x, step)
     return x
+
+
+# -------------------------------------------------------------------- table preprocessing
+
+
+class ColumnStep(Protocol):
+    """One table column's step: ``kind`` (``numeric`` or ``categorical``) and its state arrays.
+
+    ``numeric`` state: ``median``, ``mean``, ``scale`` (float scalars), ``indicator`` (bool):
+    NaN becomes the median, then ``(x - mean) / scale``, then a 0/1 missing column if
+    ``indicator``. ``categorical`` state: ``categories`` and ``other`` (sorted text) and
+    ``missing`` (bool): one 0/1 column per category, one shared by every ``other`` value (if
+    any), one for the empty string (if ``missing``); anything else is all zeros.
+    """
+
+    @property
+    def column(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def state(self) -> Mapping[str, npt.NDArray[Any]]: ...
+
+
+def _numeric_column(g: _Graph, x: str, state: Mapping[str, npt.NDArray[Any]]) -> str:
+    """``(N, 1)`` float32 -> ``(N, 1)``, or ``(N, 2)`` with the missing indicator."""
+    gaps = g.op("IsNaN", [x], "gaps")
+    value = g.op("Where", [gaps, g.const("median", [float(state["median"])]), x], "filled")
+    mean, scale = float(state["mean"]), float(state["scale"])
+    if (mean, scale) != (0.0, 1.0):
+        centred = g.op("Sub", [value, g.const("mean", [mean])], "centred")
+        value = g.op("Div", [centred, g.const("scale", [scale])], "scaled")
+    if not bool(state["indicator"]):
+        return value
+    from onnx import TensorProto
+
+    indicator = g.op("Cast", [gaps], "missing", to=TensorProto.FLOAT)
+    return g.op("Concat", [value, indicator], "numeric_block", axis=1)
+
+
+def _categorical_column(g: _Graph, x: str, state: Mapping[str, npt.NDArray[Any]]) -> str:
+    """``(N, 1)`` strings -> ``(N, width)`` 0/1 float32: LabelEncoder to a column, then Equal."""
+    from onnx import TensorProto
+
+    categories = [str(c) for c in state["categories"].tolist()]
+    other = [str(c) for c in state["other"].tolist()]
+    keys, values = categories + other, list(range(len(categories))) + [len(categories)] * len(other)
+    width = len(categories) + bool(other)
+    if bool(state["missing"]):
+        keys, values, width = [*keys, ""], [*values, width], width + 1
+    index = g.op(
+        "LabelEncoder",
+        [x],
+        "category_index",
+        domain="ai.onnx.ml",
+        keys_strings=keys,
+        values_int64s=values,
+        default_int64=-1,
+    )
+    hot = g.op("Equal", [index, g.const("block_columns", np.arange(width), np.int64)], "hot")
+    return g.op("Cast", [hot], "categorical_block", to=TensorProto.FLOAT)
+
+
+_FLOAT, _STRING = 1, 8
+"""``onnx.TensorProto.FLOAT`` and ``STRING``: fixed by the ONNX spec, so no import is needed."""
+
+_COLUMN_WRITERS: dict[str, tuple[int, Callable[[_Graph, str, Any], str]]] = {
+    "numeric": (_FLOAT, _numeric_column),
+    "categorical": (_STRING, _categorical_column),
+}
+"""Per column kind: the ONNX element type of its ``(N, 1)`` input and its block writer."""
+
+
+def add_table_preprocessing(g: _Graph, steps: Sequence[ColumnStep]) -> str:
+    """Declare one ``(N, 1)`` input per column (float32 or string) and join their blocks.
+
+    Returns the name of the float32 ``(N, width)`` tensor the first layer reads. Raises
+    ``ValueError`` for an unknown kind or a column named like an output.
+    """
+    for step in steps:
+        if step.column in OUTPUT_NAMES:
+            raise ValueError(f"a column named {step.column!r} clashes with an ONNX output")
+        if step.kind not in _COLUMN_WRITERS:
+            raise ValueError(f"ONNX export does not know the column kind {step.kind!r}")
+        g.declare("input", step.column, _COLUMN_WRITERS[step.kind][0], ["N", 1])
+    blocks = [_COLUMN_WRITERS[s.kind][1](g, s.column, s.state) for s in steps]
+    return blocks[0] if len(blocks) == 1 else g.op("Concat", blocks, "joined", axis=1)
+
+
+def preprocessing_to_onnx(steps: Sequence[ColumnStep]) -> bytes:
+    """The table preprocessing alone: column inputs -> ``features`` ``(N, width)`` float32."""
+    try:
+        from onnx import TensorProto
+    except ImportError as exc:
+        raise OnnxUnavailable() from exc
+    if any(step.column == "features" for step in steps):
+        raise ValueError("a column named 'features' clashes with this graph's output")
+    g = _Graph()
+    x = add_table_preprocessing(g, steps)
+    g.op("Identity", [x], output="features")
+    g.declare("output", "features", TensorProto.FLOAT, ["N", "width"])
+    return g.to_model("mlp_preprocessing", "mlp_engine table preprocessing", {})
 
 
 # -------------------------------------------------------------------- network
@@ -261,8 +389,8 @@ def _add_label(g: _Graph, probabilities: str, classes: Sequence[Any], label_kind
     table, elem_type = _class_table(classes, label_kind)
     index = g.op("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
     g.op("Gather", [g.const("classes", table, table.dtype), index], output="label", axis=0)
+    g.declare("output", "label", elem_type, ["N"])  # label first, as scikit-learn's converters
     g.declare("output", "probabilities", TensorProto.FLOAT, ["N", len(classes)])
-    g.declare("output", "label", elem_type, ["N"])
 
 
 def _add_classifier_head(g: _Graph, logits: str, spec: _ModelSpec) -> None:
@@ -357,8 +485,7 @@ def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
     or one using something the exporter does not know.
     """
     try:
-        import onnx
-        from onnx import helper
+        import onnx  # noqa: F401  (only to fail early and clearly without it)
     except ImportError as exc:
         raise OnnxUnavailable() from exc
     spec = _model_spec(model)  # ValueError if the model is not fitted
@@ -369,17 +496,5 @@ def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
     if head is None:
         raise ValueError(f"ONNX export does not know the output activation {spec.output!r}")
     head(g, logits, spec)
-    graph = helper.make_graph(
-        g.nodes, f"mlp_{spec.task}", g.inputs, g.outputs, initializer=g.initializers
-    )
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name=PRODUCER,
-        doc_string=f"mlp_engine {spec.task} model, layers {_layers(spec)}",
-    )
-    helper.set_model_props(proto, _metadata(spec))
-    onnx.checker.check_model(proto, full_check=True)
-    serialized: bytes = proto.SerializeToString()
-    return serialized
+    doc = f"mlp_engine {spec.task} model, layers {_layers(spec)}"
+    return g.to_model(f"mlp_{spec.task}", doc, _metadata(spec))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from mlp_engine.onnx_export import (
     OnnxUnavailable,
     Standardize,
     preprocessing_steps,
+    preprocessing_to_onnx,
     to_onnx,
 )
 
@@ -293,3 +295,78 @@ def test_importing_the_exporter_does_not_import_onnx() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_classifier_outputs_are_label_then_probabilities() -> None:
+    _, proto = _model_and_proto()
+    assert [out.name for out in proto.graph.output] == ["label", "probabilities"]
+
+
+# -------------------------------------------------------------------- table preprocessing
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A table column's step, as ``mlp_engine.onnx_export.ColumnStep`` describes it."""
+
+    column: str
+    kind: str
+    state: dict[str, np.ndarray]
+
+
+def _numeric(column: str, median: float, mean: float, scale: float, indicator: bool) -> _Step:
+    state = {"median": median, "mean": mean, "scale": scale, "indicator": indicator}
+    return _Step(column, "numeric", {k: np.array(v) for k, v in state.items()})
+
+
+def _categorical(column: str, categories: list[str], other: list[str], missing: bool) -> _Step:
+    state = {
+        "categories": np.array(categories, dtype="<U8"),
+        "other": np.array(other, dtype="<U8"),
+        "missing": np.array(missing),
+    }
+    return _Step(column, "categorical", state)
+
+
+TABLE_STEPS = [
+    _numeric("age", median=30.0, mean=32.0, scale=4.0, indicator=True),
+    _categorical("colour", ["blue", "r\u00f6d"], ["green", "teal"], missing=True),
+    _numeric("height", median=1.75, mean=0.0, scale=1.0, indicator=False),
+    _categorical("city", ["x"], [], missing=False),
+]
+
+
+def test_table_preprocessing_by_hand() -> None:
+    """Median fill, scaling, indicators, kept / other / missing / unseen categories."""
+    session = ort.InferenceSession(
+        preprocessing_to_onnx(TABLE_STEPS), providers=["CPUExecutionProvider"]
+    )
+    assert [(i.name, i.type) for i in session.get_inputs()] == [
+        ("age", "tensor(float)"),
+        ("colour", "tensor(string)"),
+        ("height", "tensor(float)"),
+        ("city", "tensor(string)"),
+    ]
+    feeds = {
+        "age": np.array([[26.0], [np.nan], [40.0], [32.0]], np.float32),
+        "colour": np.array([["r\u00f6d"], ["teal"], [""], ["purple"]], dtype=object),
+        "height": np.array([[1.5], [np.nan], [2.0], [1.0]], np.float32),
+        "city": np.array([["x"], [""], ["y"], ["x"]], dtype=object),
+    }
+    (features,) = session.run(["features"], feeds)
+    #            age   gap  blue r\u00f6d other miss height  x
+    expected = [
+        [-1.5, 0.0, 0.0, 1.0, 0.0, 0.0, 1.5, 1.0],
+        [-0.5, 1.0, 0.0, 0.0, 1.0, 0.0, 1.75, 0.0],
+        [2.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+    ]
+    np.testing.assert_allclose(features, expected, rtol=1e-6)
+    assert features.dtype == np.float32
+
+
+def test_table_preprocessing_refuses_clashing_names_and_unknown_kinds() -> None:
+    with pytest.raises(ValueError, match="clashes"):
+        preprocessing_to_onnx([_numeric("label", 0.0, 0.0, 1.0, False)])
+    with pytest.raises(ValueError, match="column kind 'text'"):
+        preprocessing_to_onnx([_Step("notes", "text", {})])
