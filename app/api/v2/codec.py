@@ -28,6 +28,7 @@ import numpy.typing as npt
 import orjson
 
 __all__ = [
+    "BYTES",
     "DATATYPES",
     "HEADER_LENGTH",
     "MAX_DIMS",
@@ -52,6 +53,7 @@ DATATYPES: dict[str, np.dtype[Any]] = {
 }
 """Numeric tensor datatypes and their binary layout; ``BYTES`` is the one other datatype."""
 BYTES = "BYTES"
+"""The datatype of text / raw-bytes tensors (length-prefixed elements in binary form)."""
 _KNOWN = (*DATATYPES, BYTES)
 
 MAX_ELEMENTS = 1 << 24
