@@ -274,11 +274,15 @@ _COLUMN_WRITERS: dict[str, tuple[int, Callable[[_Graph, str, Any], str]]] = {
 
 
 def add_table_preprocessing(g: _Graph, steps: Sequence[ColumnStep]) -> str:
-    """Declare one ``(N, 1)`` input per column (float32 or string) and join their blocks.
+    """Declare the inputs of a table plan and apply its steps; their blocks side by side.
 
-    Returns the name of the float32 ``(N, width)`` tensor the first layer reads. Raises
-    ``ValueError`` for an unknown kind or a column named like an output.
+    All columns numeric: one float32 input ``input`` ``(N, n_columns)``, NaN = missing.
+    Otherwise one ``(N, 1)`` input per column, float32 or string, named after it. Returns the
+    name of the float32 ``(N, width)`` tensor the first layer reads. Raises ``ValueError`` for
+    an unknown kind or a column named like an output.
     """
+    if steps and all(step.kind == "numeric" for step in steps):
+        return _numeric_matrix(g, steps)
     for step in steps:
         if step.column in OUTPUT_NAMES:
             raise ValueError(f"a column named {step.column!r} clashes with an ONNX output")
@@ -287,6 +291,31 @@ def add_table_preprocessing(g: _Graph, steps: Sequence[ColumnStep]) -> str:
         g.declare("input", step.column, _COLUMN_WRITERS[step.kind][0], ["N", 1])
     blocks = [_COLUMN_WRITERS[s.kind][1](g, s.column, s.state) for s in steps]
     return blocks[0] if len(blocks) == 1 else g.op("Concat", blocks, "joined", axis=1)
+
+
+def _numeric_matrix(g: _Graph, steps: Sequence[ColumnStep]) -> str:
+    """Every column numeric, in one ``(N, d)`` input: ``_numeric_column`` on all at once.
+
+    The missing indicators are computed for every column, then a Gather puts each wanted one
+    right after its column's value, as the per-column blocks would be.
+    """
+    from onnx import TensorProto
+
+    d = len(steps)
+    g.declare("input", INPUT_NAME, TensorProto.FLOAT, ["N", d])
+    stats = {k: [float(s.state[k]) for s in steps] for k in ("median", "mean", "scale")}
+    gaps = g.op("IsNaN", [INPUT_NAME], "gaps")
+    value = g.op("Where", [gaps, g.const("median", stats["median"]), INPUT_NAME], "filled")
+    if any(m != 0.0 for m in stats["mean"]) or any(v != 1.0 for v in stats["scale"]):
+        centred = g.op("Sub", [value, g.const("mean", stats["mean"])], "centred")
+        value = g.op("Div", [centred, g.const("scale", stats["scale"])], "scaled")
+    flags = [bool(s.state["indicator"]) for s in steps]
+    if not any(flags):
+        return value
+    missing = g.op("Cast", [gaps], "missing", to=TensorProto.FLOAT)
+    both = g.op("Concat", [value, missing], "values_and_gaps", axis=1)
+    order = [j for i, flag in enumerate(flags) for j in ((i, d + i) if flag else (i,))]
+    return g.op("Gather", [both, g.const("block_order", order, np.int64)], "blocks", axis=1)
 
 
 def preprocessing_to_onnx(steps: Sequence[ColumnStep]) -> bytes:

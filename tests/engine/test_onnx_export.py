@@ -367,6 +367,21 @@ def test_table_preprocessing_by_hand() -> None:
 
 def test_table_preprocessing_refuses_clashing_names_and_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="clashes"):
-        preprocessing_to_onnx([_numeric("label", 0.0, 0.0, 1.0, False)])
+        preprocessing_to_onnx([_categorical("label", ["a"], [], False)])
     with pytest.raises(ValueError, match="column kind 'text'"):
         preprocessing_to_onnx([_Step("notes", "text", {})])
+
+
+def test_an_all_numeric_plan_takes_one_matrix_input() -> None:
+    steps = [
+        _numeric("age", median=30.0, mean=32.0, scale=4.0, indicator=True),
+        _numeric("height", median=1.75, mean=0.0, scale=1.0, indicator=False),
+        _numeric("weight", median=70.0, mean=60.0, scale=10.0, indicator=True),
+    ]
+    session = ort.InferenceSession(preprocessing_to_onnx(steps), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape[1]) for i in session.get_inputs()] == [("input", 3)]
+    X = np.array([[26.0, np.nan, 80.0], [np.nan, 2.0, np.nan]], np.float32)
+    (features,) = session.run(["features"], {"input": X})
+    #            age   gap  height weight gap
+    expected = [[-1.5, 0.0, 1.75, 2.0, 0.0], [-0.5, 1.0, 2.0, 1.0, 1.0]]
+    np.testing.assert_allclose(features, expected, rtol=1e-6)
