@@ -3,7 +3,7 @@
 The graph computes in float32 throughout (float64 weights are cast)::
 
     input (N, n_features) float32
-      -> preprocessing steps (today: standardisation, Sub then Div)
+      -> preprocessing steps (standardisation; a table plan's column steps)
       -> Gemm [+ hidden activation] per layer
       -> classifier: probabilities (N, n_classes) float32, label (N,) via ArgMax + Gather
          regressor:  predictions (N,) float32, or (N, n_targets) for a multi-output model
@@ -16,9 +16,15 @@ labels (int64 or string). The class labels and the input signature go into the m
 The ``onnx`` package is optional: it is imported only when ``to_onnx`` runs, and its absence
 raises ``OnnxUnavailable`` (an ``ImportError``). Importing this module never imports ``onnx``.
 
-Preprocessing is a list of step objects, each a small record of plain arrays applied in order by
-``add_preprocessing``; one writer per step type in ``_STEP_WRITERS``. Adding a table model's
-column steps (imputation, missing indicators, one-hot) means adding a record and its writer.
+Preprocessing comes in two forms, each a list of steps that are plain data:
+
+- a positional model (``X``/``y``): ``Standardize`` records from the stored config, applied
+  by ``add_preprocessing`` to the single input, one writer per record type in ``_STEP_WRITERS``;
+- a table model: the engine's plan, one ``ColumnStep`` (column, kind, state arrays) per column,
+  applied by ``add_table_preprocessing``: one ``(N, 1)`` input per column (float32 or string;
+  NaN / ``""`` = missing), median fill, scaling, missing indicators and one-hot blocks side by
+  side, one writer per kind in ``_COLUMN_WRITERS``. A plan whose columns are all numeric keeps
+  the single ``input`` matrix. ``preprocessing_to_onnx`` exports a plan alone.
 """
 
 from __future__ import annotations
@@ -39,14 +45,20 @@ if TYPE_CHECKING:
     from mlp_engine.estimators import MLPClassifier, MLPRegressor
 
 __all__ = [
+    "ACTIVATION_WRITERS",
     "INPUT_NAME",
     "IR_VERSION",
+    "ML_OPSET",
     "OPSET",
+    "OUTPUT_NAMES",
+    "ColumnStep",
     "OnnxUnavailable",
     "PreprocessStep",
     "Standardize",
     "add_preprocessing",
+    "add_table_preprocessing",
     "preprocessing_steps",
+    "preprocessing_to_onnx",
     "to_onnx",
 ]
 
