@@ -7,9 +7,10 @@ Imports NumPy and the standard library only.
     clf = MLPClassifier(hidden_layers=(16, 16), seed=0).fit(X, y)
 """
 
-from mlp_engine import datasets
+from mlp_engine import datasets, metrics
 from mlp_engine.errors import ConfigError, DivergedError, MLPEngineError, ModelFormatError
 from mlp_engine.estimators import MLPClassifier, MLPRegressor, load
+from mlp_engine.evaluation import evaluate
 from mlp_engine.grid import decision_grid
 
 __all__ = [
@@ -21,5 +22,7 @@ __all__ = [
     "ModelFormatError",
     "datasets",
     "decision_grid",
+    "evaluate",
     "load",
+    "metrics",
 ]

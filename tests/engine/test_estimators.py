@@ -19,6 +19,7 @@ from mlp_engine import (
     datasets,
     decision_grid,
     load,
+    metrics,
 )
 from mlp_engine.errors import MLPEngineError
 from mlp_engine.persistence import load_model_file, save_model_file
@@ -181,6 +182,7 @@ def test_a_file_that_is_not_a_model_is_rejected(tmp_path: Path) -> None:
 
 def test_package_exports() -> None:
     assert mlp_engine.datasets is datasets
+    assert mlp_engine.metrics is metrics and "metrics" in mlp_engine.__all__
     assert callable(decision_grid) and callable(load)
     assert issubclass(ModelFormatError, MLPEngineError) and issubclass(ModelFormatError, ValueError)
     assert issubclass(DivergedError, MLPEngineError) and issubclass(DivergedError, ArithmeticError)
@@ -197,7 +199,8 @@ def test_get_params_is_json_and_rebuilds_the_estimator() -> None:
     assert set(params) == {
         "hidden_layers", "activation", "optimizer", "learning_rate", "momentum", "nesterov",
         "batch_size", "epochs", "l2", "clip_norm", "init", "shuffle", "validation_fraction",
-        "early_stopping", "patience", "standardize", "dtype", "seed",
+        "early_stopping", "patience", "standardize", "dtype", "seed", "max_categories",
+        "test_fraction", "class_weight",
     }  # fmt: skip
     assert repr(clf) == (
         "MLPClassifier(hidden_layers=(5, 3), optimizer='sgd', clip_norm=2.0, seed=3)"
