@@ -412,6 +412,7 @@ class _ModelSpec:
     target_ndim: int
     features: list[dict[str, Any]]
     steps: list[PreprocessStep]
+    table: list[ColumnStep] | None
 
 
 def _class_table(classes: Sequence[Any], label_kind: str) -> tuple[npt.NDArray[Any], int]:
@@ -474,33 +475,22 @@ _HEADS: dict[str, Callable[[_Graph, str, _ModelSpec], None]] = {
 
 
 def _model_spec(model: MLPClassifier | MLPRegressor) -> _ModelSpec:
-    """Read weights and the stored config (the same one ``save`` writes) from ``model``."""
+    """Read the weights, the plan and the stored config (what ``save`` writes) from ``model``."""
     config = model._model_config()
-    weights = [np.asarray(w, dtype=np.float32) for w in model.weights_]
-    n_features = weights[0].shape[0]
+    plan = model.plan_
     return _ModelSpec(
         task=str(config["task"]),
-        weights=weights,
+        weights=[np.asarray(w, dtype=np.float32) for w in model.weights_],
         biases=[np.asarray(b, dtype=np.float32) for b in model.biases_],
         activation=str(config["activation"]),
         output=str(config["output"]),
         classes=list(config.get("classes") or []),
         label_kind=str(config.get("label_kind") or ""),
         target_ndim=int(config.get("target_ndim") or 1),
-        features=_feature_signature(model.metadata_, n_features),
+        features=model.features,
         steps=preprocessing_steps(config),
+        table=None if plan is None else list(plan.steps),
     )
-
-
-def _feature_signature(metadata: Mapping[str, Any], n_features: int) -> list[dict[str, Any]]:
-    """The model's input signature: its metadata's ``features`` if it fits, else ``x0, x1...``."""
-    features = metadata.get("features")
-    if isinstance(features, list) and len(features) == n_features:
-        if all(isinstance(f, Mapping) and isinstance(f.get("name"), str) for f in features):
-            return [dict(f) for f in features]
-        if all(isinstance(f, str) for f in features):
-            return [{"name": f, "type": "numeric"} for f in features]
-    return [{"name": f"x{i}", "type": "numeric"} for i in range(n_features)]
 
 
 def _layers(spec: _ModelSpec) -> list[int]:
@@ -531,7 +521,10 @@ def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
         raise OnnxUnavailable() from exc
     spec = _model_spec(model)  # ValueError if the model is not fitted
     g = _Graph()
-    x = add_preprocessing(g, spec.weights[0].shape[0], spec.steps)
+    if spec.table is None:
+        x = add_preprocessing(g, spec.weights[0].shape[0], spec.steps)
+    else:
+        x = add_table_preprocessing(g, spec.table)
     logits = _add_layers(g, x, spec.weights, spec.biases, spec.activation)
     head = _HEADS.get(spec.output)
     if head is None:

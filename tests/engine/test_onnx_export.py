@@ -247,16 +247,6 @@ def test_metadata_carries_classes_and_features() -> None:
     assert proto.producer_name == "mlp-service"
 
 
-def test_feature_names_come_from_the_model_metadata() -> None:
-    X = _data()
-    model = MLPRegressor(hidden_layers=(3,), epochs=2).fit(X, X[:, 0])
-    model.metadata_ = {"features": [{"name": n, "type": "numeric"} for n in ("a", "b", "c")]}
-    props = {p.key: p.value for p in onnx.load_from_string(to_onnx(model)).metadata_props}
-    assert [f["name"] for f in json.loads(props["features"])] == ["a", "b", "c"]
-    assert props["task"] == "regression"
-    assert "classes" not in props
-
-
 def test_preprocessing_steps_read_the_stored_config() -> None:
     X = _data()
     model = MLPRegressor(hidden_layers=(3,), epochs=2).fit(X, X[:, 0])
@@ -385,3 +375,106 @@ def test_an_all_numeric_plan_takes_one_matrix_input() -> None:
     #            age   gap  height weight gap
     expected = [[-1.5, 0.0, 1.75, 2.0, 0.0], [-0.5, 1.0, 2.0, 1.0, 1.0]]
     np.testing.assert_allclose(features, expected, rtol=1e-6)
+
+
+# -------------------------------------------------------------------- table models vs the engine
+
+
+def _table(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Numeric columns with gaps, a categorical one with rare values and gaps, one without."""
+    rng = np.random.default_rng(seed)
+    age = (rng.normal(40, 12, n)).astype(np.float32).astype(np.float64)
+    age[rng.random(n) < 0.15] = np.nan
+    income = rng.lognormal(1, 0.5, n).astype(np.float32).astype(np.float64)
+    common = np.array(["red", "green", "blue", "gr\u00fcn"])
+    colour = common[rng.integers(0, 4, n)]
+    colour[rng.random(n) < 0.1] = ""
+    colour[rng.random(n) < 0.05] = "mauve"  # rare: grouped as "other" with max_categories=4
+    size = np.array(["S", "M", "L"])[rng.integers(0, 3, n)]
+    return {"age": age, "colour": colour, "income": income, "size": size}
+
+
+def _target(table: dict[str, np.ndarray]) -> np.ndarray:
+    age = np.nan_to_num(table["age"], nan=40.0)
+    return (age > 40) ^ (table["colour"] == "red") ^ (table["size"] == "L")
+
+
+def _feeds(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """ONNX feeds: each column ``(N, 1)``, float32 or string."""
+    return {
+        name: (
+            column.astype(np.float32) if column.dtype.kind == "f" else column.astype(object)
+        ).reshape(-1, 1)
+        for name, column in table.items()
+    }
+
+
+def _predict_table(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rows the training data did not show: unseen and missing categories, NaNs, rare ones."""
+    rows = _table(80, seed=7)
+    rows["colour"][:4] = ["violet", "", "mauve", "red"]
+    rows["size"][4:6] = ["", "XL"]
+    rows["age"][6] = np.nan
+    return rows
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_table_classifier_matches_the_engine(standardize: bool) -> None:
+    train = _table(300, seed=3)
+    y = np.where(_target(train), "yes", "no")
+    model = MLPClassifier(
+        hidden_layers=(8,), epochs=20, max_categories=4, standardize=standardize, seed=2
+    ).fit(train, y)
+    assert model.plan_ is not None
+    rows = _predict_table(train)
+    session = _session(model)
+    assert {i.name: i.type for i in session.get_inputs()} == {
+        "age": "tensor(float)",
+        "colour": "tensor(string)",
+        "income": "tensor(float)",
+        "size": "tensor(string)",
+    }
+    label, probabilities = session.run(["label", "probabilities"], _feeds(rows))
+    expected = model.predict_proba(rows)
+    assert np.abs(probabilities - expected).max() <= TOLERANCE
+    assert (label == model.predict(rows)).all()
+
+
+def test_multiclass_table_with_int_labels() -> None:
+    train = _table(300, seed=4)
+    y = np.digitize(np.nan_to_num(train["age"], nan=40.0), [35, 45]) * 10
+    model = MLPClassifier(hidden_layers=(6, 4), epochs=15, max_categories=4).fit(train, y)
+    rows = _predict_table(train)
+    label, probabilities = _session(model).run(None, _feeds(rows))
+    assert np.abs(probabilities - model.predict_proba(rows)).max() <= TOLERANCE
+    assert (label == model.predict(rows)).all()
+
+
+def test_all_numeric_table_takes_one_matrix_with_nan() -> None:
+    train = {k: v for k, v in _table(300, seed=5).items() if k in ("age", "income")}
+    model = MLPRegressor(hidden_layers=(5,), epochs=15).fit(train, np.log(train["income"]))
+    rows = {k: v for k, v in _predict_table(train).items() if k in ("age", "income")}
+    X = np.column_stack([rows["age"], rows["income"]])
+    assert np.isnan(X).any()
+    session = _session(model)
+    assert [(i.name, i.shape[1]) for i in session.get_inputs()] == [("input", 2)]
+    (predictions,) = session.run(None, {"input": X.astype(np.float32)})
+    expected = model.predict(rows)
+    assert predictions.shape == expected.shape
+    assert np.abs(predictions - expected).max() <= TOLERANCE * max(1.0, np.abs(expected).max())
+
+
+def test_a_table_model_carries_its_signature() -> None:
+    train = _table(200, seed=6)
+    model = MLPClassifier(hidden_layers=(4,), epochs=3, max_categories=4).fit(
+        train, _target(train).astype(int)
+    )
+    proto = onnx.load_from_string(to_onnx(model))
+    props = {p.key: p.value for p in proto.metadata_props}
+    features = json.loads(props["features"])
+    assert [f["name"] for f in features] == ["age", "colour", "income", "size"]
+    assert features == model.features
+    assert {f["name"]: f["type"] for f in features}["colour"] == "categorical"
+    assert "mauve" in features[1]["categories"]
+    ml = [op.version for op in proto.opset_import if op.domain == "ai.onnx.ml"]
+    assert ml == [3]
