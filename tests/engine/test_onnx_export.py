@@ -7,6 +7,7 @@ labels exactly.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from mlp_engine import MLPClassifier, MLPRegressor
+from mlp_engine import MLPClassifier, MLPRegressor, load
 from mlp_engine.activations import ACTIVATIONS
 from mlp_engine.onnx_export import (
     ACTIVATION_WRITERS,
@@ -478,3 +479,19 @@ def test_a_table_model_carries_its_signature() -> None:
     assert "mauve" in features[1]["categories"]
     ml = [op.version for op in proto.opset_import if op.domain == "ai.onnx.ml"]
     assert ml == [3]
+
+
+def test_a_loaded_table_model_exports_the_same_graph_results() -> None:
+    train = _table(200, seed=8)
+    model = MLPClassifier(hidden_layers=(5,), epochs=5, max_categories=4).fit(
+        train, np.where(_target(train), "b", "a")
+    )
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    loaded = load(buffer)
+    rows = _predict_table(train)
+    fresh = _session(model).run(None, _feeds(rows))
+    again = _session(loaded).run(None, _feeds(rows))
+    assert (fresh[0] == again[0]).all()
+    np.testing.assert_array_equal(fresh[1], again[1])

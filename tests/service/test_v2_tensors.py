@@ -118,3 +118,22 @@ def test_signatures() -> None:
         {"name": "predictions", "datatype": "FP64", "shape": [-1]}
     ]
     assert output_signature("regression", n_targets=2)[0]["shape"] == [-1, 2]
+
+
+def test_columns_feed_a_table_model_as_a_table_does() -> None:
+    from mlp_engine import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    table = {
+        "age": rng.normal(40, 10, 60),
+        "colour": np.array(["red", "blue", ""])[rng.integers(0, 3, 60)],
+        "n": rng.integers(0, 5, 60).astype(np.float64),
+    }
+    model = MLPClassifier(hidden_layers=(4,), epochs=3).fit(table, table["n"] > 2)
+    inputs = _inputs(
+        ("age", table["age"].reshape(-1, 1), "FP64", True),
+        ("colour", np.array([c.encode() for c in table["colour"]], dtype=object), "BYTES", True),
+        ("n", table["n"].astype(np.int64), "INT64", False),
+    )
+    columns = input_columns(inputs, {f["name"]: f["type"] for f in model.features})
+    np.testing.assert_array_equal(model.predict_proba(columns), model.predict_proba(table))
