@@ -246,14 +246,16 @@ def _build(
             f"every row's label ({_show(layout.label)}) is missing",
         )
     columns: dict[str, np.ndarray] = {}
-    text_bytes = 0  # NumPy unicode: 4 bytes per character of the longest value, per row
+    text_bytes, used = 0, {*layout.features, layout.label}  # NumPy unicode: 4 bytes a character
     for j, name in enumerate(header):
-        if name in layout.features or name == layout.label:
+        if name in used:
             values = columns[name] = convert(j, name, kept_rows)
             text_bytes += values.nbytes if values.dtype.kind == "U" else 0
             if text_bytes > MAX_TEXT_BYTES:
                 limit = f"take over {MAX_TEXT_BYTES} bytes (MAX_TEXT_BYTES)"
-                raise InvalidInput(("body", "columns", name), f"the text columns to {name} {limit}")
+                raise InvalidInput(
+                    ("body", "columns", name), f"text columns to {_show(name)} {limit}"
+                )
     label_values = columns.pop(layout.label)
     task = opts.task or _infer_task(label_values)
     if task == "regression":
