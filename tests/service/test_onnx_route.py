@@ -39,6 +39,12 @@ def _table(n: int, rng: np.random.Generator, unseen: bool = False) -> dict[str, 
     return {"size": size, "colour": colour}
 
 
+def _with_nan(column: np.ndarray) -> np.ndarray:
+    out = column.copy()
+    out[::7] = np.nan
+    return out
+
+
 TRAIN_TABLE = _table(120, np.random.default_rng(1))
 TABLE_LABELS = np.where(TRAIN_TABLE["colour"] == "red", "hot", "cold")
 
@@ -52,6 +58,10 @@ def _models() -> dict[str, Any]:
         ),
         "regressor": MLPRegressor(**quick).fit(X64, np.tanh(X64[:, 0]) + X64[:, 1] / 10.0),
         "table": MLPClassifier(**quick).fit(TRAIN_TABLE, TABLE_LABELS),
+        # A table whose columns are all numeric (a CSV's): one `input` matrix, NaN = missing.
+        "numeric_table": MLPRegressor(**quick).fit(
+            {"a": _with_nan(X64[:, 0]), "b": _with_nan(X64[:, 1])}, np.tanh(X64[:, 0])
+        ),
     }
     for activation in ACTIVATIONS:
         out[f"act_{activation}"] = MLPClassifier(**quick, activation=activation).fit(
@@ -129,6 +139,16 @@ async def test_table_model_with_unseen_categories_and_missing_values(
     # What /predict computes: the same service function on the same stored model.
     expected = predictions(app.state.model_store.load("mdl_table"), rows)
     _agree(_run(session, feeds), expected)
+
+
+async def test_numeric_table_model_takes_one_matrix_with_nan(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    session = await _onnx(client, "mdl_numeric_table")
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    rows = np.column_stack([_with_nan(X64[:, 0]), X64[:, 1]])
+    expected = predictions(app.state.model_store.load("mdl_numeric_table"), rows)
+    _agree(_run(session, {"input": rows.astype(np.float32)}), expected)
 
 
 async def test_npz_stays_the_default(client: httpx.AsyncClient) -> None:

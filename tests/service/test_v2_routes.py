@@ -40,7 +40,15 @@ def models() -> dict[str, Any]:
     tabular = MLPClassifier(hidden_layers=(4,), epochs=10, seed=0).fit(
         table, (table["colour"] == "a").astype(int)
     )
-    return {"binary": binary, "multiclass": multiclass, "regressor": regressor, "table": tabular}
+    csv_like = {"height": table["size"], "weight": X[:, 1]}  # all numeric, with missing cells
+    numeric_table = MLPRegressor(hidden_layers=(4,), epochs=10, seed=0).fit(csv_like, X[:, 0])
+    return {
+        "binary": binary,
+        "multiclass": multiclass,
+        "regressor": regressor,
+        "table": tabular,
+        "numeric_table": numeric_table,
+    }
 
 
 def _app(tmp_path: Path, **overrides: Any) -> FastAPI:
@@ -293,3 +301,41 @@ async def test_openapi_documents_v2(client: httpx.AsyncClient) -> None:
     assert set(infer["requestBody"]["content"]) == {"application/json", "application/octet-stream"}
     assert {"200", "400", "401", "404", "413"} <= set(infer["responses"])
     assert "/v2/models/{model_id}/versions/{version}/ready" in schema["paths"]
+
+
+async def test_versioned_infer_and_missing_values(client: httpx.AsyncClient) -> None:
+    url = "/v2/models/mdl_binary/versions/1/infer"
+    response = await client.post(url, json=_infer_json(ROWS))
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == "1"
+    # A model trained on an X array has no missing-value handling: null is refused, not a 5xx.
+    rows = {"inputs": [{"name": "input", "datatype": "INT64", "shape": [1, 2], "data": [1, None]}]}
+    _error(await client.post(url, json=rows), 400)
+    ints = {
+        "inputs": [{"name": "input", "datatype": "INT32", "shape": [2, 2], "data": [1, 2, 3, 4]}]
+    }
+    assert (await client.post(url, json=ints)).status_code == 200
+
+
+async def test_the_body_size_limit_applies(tmp_path: Path, models: dict[str, Any]) -> None:
+    app = _app(tmp_path, max_body_bytes=1024)
+    app.state.model_store.save(
+        models["binary"], model_id="mdl_binary", name="b", job_id=None, dataset_id=None
+    )
+    async with await _client(app) as c:
+        big = _infer_json([[0.0, 0.0]] * 200)
+        response = await c.post("/v2/models/mdl_binary/infer", json=big)
+        assert response.status_code == 413, response.text
+
+
+async def test_all_numeric_table_model_takes_one_matrix(client: httpx.AsyncClient) -> None:
+    meta = (await client.get("/v2/models/mdl_numeric_table")).json()
+    assert meta["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 2]}]
+    rows = [[0.5, 1.0], [None, -1.0]]  # null: a missing height
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 2], "data": rows}]}
+    response = await client.post("/v2/models/mdl_numeric_table/infer", json=body)
+    assert response.status_code == 200, response.text
+    (out,) = response.json()["outputs"]
+    model = await _stored(client, "mdl_numeric_table")
+    expected = model.predict(np.array([[0.5, 1.0], [np.nan, -1.0]]))
+    np.testing.assert_array_equal(out["data"], expected)
