@@ -339,3 +339,13 @@ async def test_all_numeric_table_model_takes_one_matrix(client: httpx.AsyncClien
     model = await _stored(client, "mdl_numeric_table")
     expected = model.predict(np.array([[0.5, 1.0], [np.nan, -1.0]]))
     np.testing.assert_array_equal(out["data"], expected)
+
+
+async def test_a_damaged_model_file_is_409(tmp_path: Path, models: dict[str, Any]) -> None:
+    app = _app(tmp_path)
+    store: ModelStore = app.state.model_store
+    store.save(models["binary"], model_id="mdl_binary", name="b", job_id=None, dataset_id=None)
+    store.path("mdl_binary").write_bytes(b"PK\x03\x04 not a model")
+    async with await _client(app) as c:
+        _error(await c.get("/v2/models/mdl_binary"), 409, "damaged")
+        _error(await c.post("/v2/models/mdl_binary/infer", json=_infer_json(ROWS)), 409)

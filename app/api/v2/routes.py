@@ -51,6 +51,7 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "A malformed request (each message names the offending input).",
         401: "Missing or invalid API key (only when `MLP_API_KEYS` is set).",
         404: "Unknown model, or a version other than `1`.",
+        409: "The model's stored file is damaged and cannot be loaded.",
         413: "The request body is larger than `MLP_MAX_BODY_BYTES`.",
         503: "The service is starting or stopping.",
     }
@@ -64,7 +65,7 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_MODEL_ERRORS = _responses(401, 404, 503)
+_MODEL_ERRORS = _responses(401, 404, 409, 503)
 
 
 def _service_error(exc: ServiceError) -> JSONResponse:
@@ -203,7 +204,7 @@ _INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    **_responses(400, 401, 404, 413, 503),
+    **_responses(400, 401, 404, 409, 413, 503),
 }
 _HeaderLength = Header(
     None,
