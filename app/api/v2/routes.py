@@ -219,9 +219,9 @@ async def _infer(
 ) -> Response:
     """Run one infer request: inline for a cached model and a small body, else in a thread."""
     try:
-        _check_version(model_id, version)
         model = store.cached(model_id)  # one stat; 404 for an unknown model
-        body = await request.body()
+        body = await request.body()  # first: an oversized body is a 413 whatever the version
+        _check_version(model_id, version)
         header_length = parse_header_length(request.headers.get(HEADER_LENGTH))
         if model is not None and len(body) <= _INLINE_BODY_BYTES:
             payload, headers = infer(model_id, model, body, header_length, max_rows)
