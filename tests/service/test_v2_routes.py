@@ -283,14 +283,23 @@ async def test_api_keys(tmp_path: Path, models: dict[str, Any]) -> None:
     async with await _client(app) as c:
         assert (await c.get("/v2/health/live")).status_code == 200
         assert (await c.get("/v2/health/ready")).status_code == 503  # open, not ready
-        for method, path in [
-            ("GET", "/v2"),
-            ("GET", "/v2/models/mdl_binary"),
-            ("POST", "/v2/models/mdl_binary/infer"),
-        ]:
-            _error(await c.request(method, path), 401, "API key")
+        operations = [
+            (method.upper(), path.replace("{model_id}", "mdl_binary").replace("{version}", "1"))
+            for path, ops in app.openapi()["paths"].items()
+            if path.startswith("/v2")
+            for method in ops
+        ]
+        assert len(operations) == 9
         auth = {"Authorization": "Bearer k1"}
-        assert (await c.get("/v2/models/mdl_binary", headers=auth)).status_code == 200
+        for method, path in operations:
+            if path.startswith("/v2/health/"):
+                continue
+            for headers in ({}, {"Authorization": "Bearer k2"}, {"Authorization": "k1"}):
+                response = await c.request(method, path, headers=headers)
+                _error(response, 401, "API key")
+                assert response.headers["www-authenticate"].startswith("Bearer")
+            response = await c.request(method, path, headers=auth, json=_infer_json(ROWS))
+            assert response.status_code == 200, (method, path, response.text)
         v1 = await c.get("/v1/models")
         assert v1.status_code == 401 and "detail" in v1.json()
 
