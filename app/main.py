@@ -21,6 +21,7 @@ from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
 from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground
+from app.api.v2 import routes as v2
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
 from app.middleware import ApiKeyMiddleware, BodySizeLimitMiddleware, RequestContextMiddleware
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(models.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(playground.router)
+    app.include_router(v2.router)  # /v2: the Open Inference Protocol
 
     # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the predict
     # fast path wraps FastAPI's own stack and the routes.

@@ -139,8 +139,13 @@ class RequestContextMiddleware:
         )
 
 
+def _is_v2(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/")
+
+
 class ApiKeyMiddleware:
-    """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401).
+    """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401),
+    and so does every ``/v2`` request but ``/v2/health/*`` (its 401 body is ``{"error": ...}``).
 
     Health, readiness, metrics, the docs and the playground stay open. Keys are compared in
     constant time against every configured key and never logged.
@@ -153,6 +158,8 @@ class ApiKeyMiddleware:
 
     def _protected(self, scope: Scope) -> bool:
         path = route_path(scope)
+        if _is_v2(path):  # the Open Inference Protocol: all but its health probes
+            return not path.startswith("/v2/health/")
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _authorised(self, scope: Scope) -> bool:
@@ -178,15 +185,14 @@ class ApiKeyMiddleware:
         if has_header:
             challenge += b', error="invalid_token"'
         message = "invalid API key" if has_header else "missing API key"
-        await _send_json(
-            send,
-            401,
-            {
-                "detail": f"{message}: send 'Authorization: Bearer <key>'",
-                "code": "unauthorized",
-            },
-            [(b"www-authenticate", challenge)],
+        text = f"{message}: send 'Authorization: Bearer <key>'"
+        # /v2 errors are KServe's {"error": ...}; everywhere else {"detail", "code"}.
+        body = (
+            {"error": text}
+            if _is_v2(route_path(scope))
+            else {"detail": text, "code": "unauthorized"}
         )
+        await _send_json(send, 401, body, [(b"www-authenticate", challenge)])
 
 
 class BodySizeLimitMiddleware:

@@ -57,6 +57,7 @@ _IS_SPACE[list(_ASCII_SPACE.encode())] = True
 _IS_SEP = np.zeros(256, dtype=bool)
 _IS_SEP[list(b",\n\r")] = True
 _COMMA, _NEWLINE, _LF = ord(","), ord("\n"), b"\n"
+_JSON_CELL = (str, int, float, type(None))  # bool is an int
 _EXACT_INT = 2**53  # integers beyond this are not all exact in a float64
 _POWERS_OF_TEN = 10.0 ** np.arange(16)  # all exact in float64
 _PROBE = 256  # cells tried first: a text column fails there, before the full parse
@@ -141,13 +142,13 @@ def parse_split(
     header = [name.strip(_ASCII_SPACE) for name in columns]
     _check_names(header, opts)
     layout = _layout(header, opts)
-    rows = _split_rows(data, header, opts)
-    at = header.index(layout.label)
-    keep = np.array([cell_text(row[at]) != "" for row in rows], dtype=bool)
-    by_column = list(zip(*(row for row, kept in zip(rows, keep, strict=True) if kept), strict=True))
+    by_column = _split_columns(data, header, opts)
+    keep = np.array([cell_text(c) != "" for c in by_column[header.index(layout.label)]], dtype=bool)
+    every = bool(keep.all())
 
     def convert(j: int, name: str, kept_rows: np.ndarray) -> np.ndarray:
-        return _json_column(name, by_column[j], name in layout.categorical)
+        cells = by_column[j] if every else [by_column[j][i] for i in kept_rows.tolist()]
+        return _json_column(name, cells, name in layout.categorical)
 
     return _build(header, layout, opts, keep, convert, "data[{}]".format)
 
@@ -245,14 +246,16 @@ def _build(
             f"every row's label ({_show(layout.label)}) is missing",
         )
     columns: dict[str, np.ndarray] = {}
-    text_bytes = 0  # NumPy unicode: 4 bytes per character of the longest value, per row
+    text_bytes, used = 0, {*layout.features, layout.label}  # NumPy unicode: 4 bytes a character
     for j, name in enumerate(header):
-        if name in layout.features or name == layout.label:
+        if name in used:
             values = columns[name] = convert(j, name, kept_rows)
             text_bytes += values.nbytes if values.dtype.kind == "U" else 0
             if text_bytes > MAX_TEXT_BYTES:
                 limit = f"take over {MAX_TEXT_BYTES} bytes (MAX_TEXT_BYTES)"
-                raise InvalidInput(("body", "columns", name), f"the text columns to {name} {limit}")
+                raise InvalidInput(
+                    ("body", "columns", name), f"text columns to {_show(name)} {limit}"
+                )
     label_values = columns.pop(layout.label)
     task = opts.task or _infer_task(label_values)
     if task == "regression":
@@ -561,39 +564,36 @@ def _decimals(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- JSON split form --------------------------------------------------------------------------
 
 
-def _split_rows(data: object, header: list[str], opts: _Options) -> list[list[object]]:
+def _split_columns(data: object, header: list[str], opts: _Options) -> list[tuple[object, ...]]:
+    """The cells of ``data`` column by column, once its rows and cell types are checked."""
     if not isinstance(data, list) or not data:
         raise InvalidInput(("body", "data"), "data must be a non-empty list of rows")
     _check_rows(len(data), opts, ("body", "data"))
     for i, row in enumerate(data):
-        if not isinstance(row, list):
-            raise InvalidInput(("body", "data", i), f"data[{i}] must be a list of cells")
-        if len(row) != len(header):
-            message = f"data[{i}] has {len(row)} values; columns has {len(header)}"
+        if not isinstance(row, list) or len(row) != len(header):
+            message = f"data[{i}] must be a list of {len(header)} cells, one per column"
             raise InvalidInput(("body", "data", i), message)
-        for j, cell in enumerate(row):
-            if cell is not None and not isinstance(cell, str | int | float):
-                raise InvalidInput(
-                    ("body", "data", i, j),
-                    f"data[{i}][{j}] (column {_show(header[j])}) must be a number, a string, "
-                    "a boolean or null",
-                )
-    return data
+    by_column = list(zip(*data, strict=True))
+    for j, cells in enumerate(by_column):
+        if not all(issubclass(kind, _JSON_CELL) for kind in set(map(type, cells))):
+            i = next(i for i, cell in enumerate(cells) if not isinstance(cell, _JSON_CELL))
+            kinds = "a number, a string, a boolean or null"
+            message = f"data[{i}][{j}] (column {_show(header[j])}) must be {kinds}"
+            raise InvalidInput(("body", "data", i, j), message)
+    return by_column
 
 
 def _json_column(name: str, cells: Sequence[object], force_text: bool) -> np.ndarray:
     """JSON cells -> float64 (NaN = missing) or unicode (``""`` = missing); see the module doc."""
-    if not force_text and all(
-        cell is None or (type(cell) is not bool and isinstance(cell, int | float)) for cell in cells
-    ):
+    kinds = set(map(type, cells)) - {type(None)}  # per kind, not per cell: fast
+    if not force_text and all(issubclass(k, int | float) and k is not bool for k in kinds):
         try:
             values = np.array(cells, dtype=np.float64)  # None -> NaN
         except OverflowError:  # an integer beyond float64
             values = None
         if values is not None and not np.isinf(values).any():
             return values
-    texts = [cell_text(cell) for cell in cells]
-    longest = max(texts, key=len)
-    if len(longest.encode()) > MAX_CELL_BYTES:
-        raise _too_long(name, f"data[{texts.index(longest)}]")
-    return np.array(texts, dtype=np.str_)
+    texts = [cell if isinstance(cell, str) else cell_text(cell) for cell in cells]
+    if len(max(texts, key=len).encode()) > MAX_CELL_BYTES:  # before NumPy sizes an array by it
+        raise _too_long(name, "a cell")
+    return np.strings.strip(np.array(texts, dtype=np.str_), _ASCII_SPACE)  # as cell_text does

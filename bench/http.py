@@ -17,7 +17,10 @@ with the same bounds stands in (slower: its own CPU use lowers both figures). Th
    (JSON within 5x);
 4. predict p99 while two training jobs run against the idle p99 just before (<= 2x);
 5. job turnaround, ``POST /v1/jobs`` to ``succeeded``, one epoch on 100 rows, p50 (<= 0.5 s);
-6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%).
+6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%);
+7. V2 (Open Inference Protocol) infer of one row, JSON, against ``/v1`` predict of the same row,
+   rounds back to back: requests/s ratio (>= 70%; the same model call, but V2 goes through
+   FastAPI's routing while ``/v1`` predict has its own fast path).
 
 Prints Markdown tables (docs/benchmarks.md, HTTP) and writes bench/results/http.json. The machine
 is shared and noisy: every figure is a median over rounds, and ratios compare runs made
@@ -63,6 +66,9 @@ import mlp_engine
 
 REPO = _HERE.parent
 ONE_ROW = b'{"X": [[0.5, -0.25]]}'
+V2_ONE_ROW = (
+    b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 2], "data": [0.5, -0.25]}]}'
+)
 TERMINAL = {"succeeded", "failed", "cancelled"}
 START_TIMEOUT = 60.0
 
@@ -461,6 +467,33 @@ class Bench:
             ratio >= 0.70,
         )
 
+    def v2_infer(self) -> None:
+        """V2 infer of one row against /v1 predict of one row, alternating, same model."""
+        url = f"{self.service.url}/v2/models/{self.model_id}/infer"
+        check_ok(self.client.post(url, content=V2_ONE_ROW))
+        v1: list[LoadResult] = []
+        v2: list[LoadResult] = []
+        for _ in range(self.plan.rounds):
+            v1.append(self.load.run(self.predict_url, ONE_ROW, self.plan.duration))
+            v2.append(self.load.run(url, V2_ONE_ROW, self.plan.duration))
+        ratios = [b.rps / a.rps for a, b in zip(v1, v2, strict=True)]
+        ratio = median(ratios)
+        self.results["v2_infer_one_row"] = {
+            "v1": [r.__dict__ for r in v1],
+            "v2": [r.__dict__ for r in v2],
+            "ratio_per_round": ratios,
+        }
+        rps, v1_rps = median([r.rps for r in v2]), median([r.rps for r in v1])
+        print(f"  V2 infer / v1 predict, 1 row: {ratio:.2f}", flush=True)
+        self.target(
+            "7. V2 infer, 1 row: req/s vs /v1 predict",
+            f"{rps:,.0f} vs {v1_rps:,.0f} req/s = {ratio:.0%} "
+            f"(p50 {median([r.p50_ms for r in v2]):.2f} vs "
+            f"{median([r.p50_ms for r in v1]):.2f} ms)",
+            ">= 70%",
+            ratio >= 0.70,
+        )
+
     def job_turnaround(self) -> None:
         times = [turnaround(self.client, self.small_ds) for _ in range(self.plan.turnaround_jobs)]
         p50 = median(times)
@@ -634,6 +667,7 @@ def main() -> None:
                 ("setup", bench.setup),
                 ("warm-up", bench.warm_up),
                 ("1. predict throughput", bench.predict_throughput),
+                ("7. V2 infer vs predict", bench.v2_infer),
                 ("5. job turnaround", bench.job_turnaround),
                 ("6. memory", bench.memory),
                 ("2. large predicts", bench.big_predicts),

@@ -64,17 +64,29 @@ SEMANTIC_422: dict[tuple[str, str], str] = {
     "model's feature count; one fixed value per other feature",
     ("GET", "/v1/jobs/{job_id}/boundary"): "as GET /v1/models/{model_id}/boundary",
 }
+# The same for the Open Inference Protocol, whose error for such input is a 400 (KServe's).
+SEMANTIC_400: dict[tuple[str, str], str] = {
+    ("POST", path): "the inputs must be the model's tensors (names, shapes, datatypes, data)"
+    for path in ("/v2/models/{model_id}/infer", "/v2/models/{model_id}/versions/{version}/infer")
+}
 _POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]  # schemathesis's
+
+
+def _accepting(status: str) -> dict[str, Any]:
+    expected = {"expected-statuses": [*_POSITIVE_DEFAULT, status]}
+    return {"positive_data_acceptance": expected}
+
+
 CONFIG = schemathesis.Config.from_dict(
     {
+        # The first matching entry wins. `include-name` ("METHOD /path") matches one operation;
+        # an include-method + include-path pair matches either (the filters are OR-ed).
         "operations": [
-            {
-                "include-method": method,
-                "include-path": path,
-                "checks": {
-                    "positive_data_acceptance": {"expected-statuses": [*_POSITIVE_DEFAULT, "422"]}
-                },
-            }
+            {"include-name": f"{method} {path}", "checks": _accepting("400")}
+            for method, path in SEMANTIC_400
+        ]
+        + [
+            {"include-method": method, "include-path": path, "checks": _accepting("422")}
             for method, path in SEMANTIC_422
         ]
     }

@@ -314,6 +314,16 @@ def test_bad_tables_name_what_is_wrong(
         assert word in error.message, (word, error.message)
 
 
+def test_text_columns_beyond_the_memory_budget_are_a_422(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.tabular
+
+    monkeypatch.setattr(app.tabular, "MAX_TEXT_BYTES", 4 * 5 * 30)  # 30 rows of 5 characters
+    text = "a,b,y\n" + "xxxxx,1,0\n" * 30
+    assert csv_table(text).features[0]["type"] == "categorical"  # at the budget: accepted
+    error = csv_error(text.replace(",1,", ",z,"))  # a second text column: over it
+    assert error.loc == ("body", "columns", "b") and "MAX_TEXT_BYTES" in error.message
+
+
 def test_a_malformed_quoted_csv_is_a_422() -> None:
     error = csv_error('a,y\n"1,2\n', **{"max_rows": 5})  # an unterminated quote
     assert error.loc[0] == "body"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.api import predict_fast
@@ -16,7 +16,7 @@ from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
 from app.numeric import ORJSONResponse
-from app.schemas.common import BINARY_SCHEMA, ModelId, error_responses
+from app.schemas.common import BINARY_SCHEMA, ErrorResponse, ModelId, error_responses
 from app.schemas.models import (
     BoundaryPublic,
     ModelPublic,
@@ -24,6 +24,7 @@ from app.schemas.models import (
     PredictRequest,
     PredictResponse,
 )
+from app.services import export
 
 __all__ = ["router"]
 
@@ -99,14 +100,33 @@ def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The model file (`.npz`), as written by the engine.",
+            "description": "The model file: `.npz` as written by the engine (the default), or "
+            "with `format=onnx` an ONNX model carrying the preprocessing (`.onnx`).",
             "content": {"application/octet-stream": {"schema": BINARY_SCHEMA}},
         },
-        **error_responses(404, 422),
+        **error_responses(404, 409, 422),
+        501: {
+            "model": ErrorResponse,
+            "description": "`format=onnx`, but the `onnx` package is not installed.",
+        },
     },
 )
-def download_model(model_id: ModelId, store: ModelStoreDep) -> StreamingResponse:
-    """Download the model's `.npz` file."""
+def download_model(
+    model_id: ModelId,
+    store: ModelStoreDep,
+    file_format: Annotated[
+        export.DownloadFormat,
+        Query(alias="format", description="`npz` (the default) or `onnx`."),
+    ] = "npz",
+) -> Response:
+    """Download the model's `.npz` file, or the model as ONNX (`format=onnx`; 501 without the
+    `onnx` package)."""
+    if file_format == "onnx":
+        data = export.onnx_file(store, model_id)
+        disposition = f'attachment; filename="{model_id}.onnx"'
+        return Response(
+            data, media_type=export.ONNX_MEDIA_TYPE, headers={"Content-Disposition": disposition}
+        )
     handle, size = store.open_file(model_id)
     return StreamingResponse(
         _file_chunks(handle),
