@@ -94,13 +94,16 @@ class ModelStore:
         name: str | None,
         job_id: str | None,
         dataset_id: str | None,
+        label: str | None = None,
     ) -> ModelMeta:
-        """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically)."""
+        """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically);
+        ``label``: the training table's label column (None for ``X``/``y`` data)."""
         check_id(_RESOURCE, model_id)
         metadata = {
             "name": name or model_id,
             "job_id": job_id,
             "dataset_id": dataset_id,
+            "label": label,
             "created_at": datetime.now(UTC).isoformat(),
         }
         path = self._path(model_id)
