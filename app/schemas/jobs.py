@@ -67,6 +67,11 @@ class Architecture(BaseModel):
 ClassWeightValue = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 
 
+TABLE_DEFAULT_L2 = 0.01
+"""The L2 penalty a job on a table dataset gets when it names none (see docs/benchmarks.md,
+"Tables": the unpenalised default over-fits noisy tables and defeats balanced class weights)."""
+
+
 class Training(BaseModel):
     """Training settings; each maps 1:1 onto the engine's keyword of the same name."""
 
@@ -87,7 +92,14 @@ class Training(BaseModel):
         0.9, ge=0, lt=1, description="SGD momentum (ignored by adam); 0 = plain SGD."
     )
     nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
-    l2: FiniteFloat = Field(0.0, ge=0, description="L2 weight penalty.")
+    l2: FiniteFloat | None = Field(
+        None,
+        ge=0,
+        description="L2 weight penalty. null (the default) = "
+        f"{TABLE_DEFAULT_L2} for table datasets (CSV or split-form uploads: real tables "
+        "over-fit without it) and 0 for X/y arrays and generated sets (the notebook's "
+        "setting; the `notebook` optimizer takes no penalty).",
+    )
     clip_norm: FiniteFloat | None = Field(
         None, gt=0, description="Clip gradients to this global norm; null = no clipping."
     )

@@ -16,7 +16,7 @@ from app import numeric
 from app.errors import InvalidInput, NotFound
 from app.jobs.base import JobRecord, JobRunner, JobSpec
 from app.schemas.common import Task
-from app.schemas.jobs import Architecture, JobCreate, Training
+from app.schemas.jobs import TABLE_DEFAULT_L2, Architecture, JobCreate, Training
 from app.services.datasets import check_label_lengths, check_labels
 from app.settings import Settings
 from app.storage.datasets import DatasetMeta, DatasetStore
@@ -68,7 +68,7 @@ def create_job(
     layers = _layers(data, job.architecture.hidden_layers)
     _check_budget(data.rows, layers, job.training.epochs, settings)
     architecture = job.architecture.model_dump()
-    training = _resolve_training(job.training)
+    training = _resolve_training(job.training, table=data.table)
     _engine_check(architecture, training)
     spec = JobSpec(
         dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
@@ -137,9 +137,14 @@ def _check_class_weight(training: Training, data: _TrainingData) -> None:
                 )
 
 
-def _resolve_training(training: Training) -> dict[str, Any]:
-    """The engine's keyword arguments with every default filled in (and a seed drawn)."""
+def _resolve_training(training: Training, *, table: bool) -> dict[str, Any]:
+    """The engine's keyword arguments with every default filled in (and a seed drawn); an
+    unset ``l2`` is :data:`TABLE_DEFAULT_L2` on tables, else 0 (the notebook optimizer's only
+    value)."""
     resolved = training.model_dump()
+    if resolved["l2"] is None:
+        penalise = table and training.optimizer != "notebook"
+        resolved["l2"] = TABLE_DEFAULT_L2 if penalise else 0.0
     if resolved["seed"] is None:
         resolved["seed"] = secrets.randbelow(_SEED_BOUND)
     return resolved
@@ -166,6 +171,7 @@ class _TrainingData:
     width: int  # the network's input width (a table's encoded columns)
     task: Task
     classes: list[int | str]  # [] for regression
+    table: bool = False  # a stored table (CSV or split form), not X/y arrays
     X: np.ndarray | None = None
     y: np.ndarray | None = None
 
@@ -180,7 +186,8 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
                 f"dataset {job.dataset_id!r} not found (create it first)",
             ) from None
         width = encoded_width(meta, job.training.max_categories)
-        return _TrainingData(meta.n_samples, width, meta.task, list(meta.classes or ()))
+        classes = list(meta.classes or ())
+        return _TrainingData(meta.n_samples, width, meta.task, classes, meta.layout == "table")
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(
@@ -195,7 +202,7 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
     y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
     y = check_labels(y, task, settings, ("body", "y"))
     classes = np.unique(y).tolist() if task == "classification" else []
-    return _TrainingData(X.shape[0], X.shape[1], task, classes, X, y)
+    return _TrainingData(X.shape[0], X.shape[1], task, classes, X=X, y=y)
 
 
 def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:

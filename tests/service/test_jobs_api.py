@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 import mlp_engine
-from app.schemas.jobs import ActivationName, Architecture, DType, Init, Optimizer, Training
+from app.schemas.jobs import (
+    TABLE_DEFAULT_L2,
+    ActivationName,
+    Architecture,
+    DType,
+    Init,
+    Optimizer,
+    Training,
+)
 from app.services.jobs import compute_cost, encoded_width, n_parameters
 from app.storage.datasets import DatasetStore
 from mlp_engine.activations import ACTIVATIONS
@@ -88,7 +96,9 @@ def test_api_defaults_equal_the_engine_defaults() -> None:
     api = {**Architecture().model_dump(), **Training().model_dump()}
     api_seed = api.pop("seed")
     assert api_seed is None  # the server draws one per job
-    assert {k: v for k, v in defaults.items() if k != "seed"} == api
+    assert api.pop("l2") is None  # resolved per dataset kind (see test_l2_default_...)
+    assert {k: v for k, v in defaults.items() if k not in ("seed", "l2")} == api
+    assert defaults["l2"] == 0.0
 
 
 def test_compute_cost_counts_weights_and_biases() -> None:
@@ -468,6 +478,29 @@ async def test_table_job_with_test_split_and_class_weight(
     assert [f["type"] for f in model.features] == ["categorical", "numeric", "categorical"]
     assert model.classes_.tolist() == ["Adelie", "Chinstrap", "Gentoo"]
     assert model.evaluation_["test"] is not None
+
+
+@pytest.mark.parametrize(
+    ("table", "training", "expected"),
+    [
+        (True, {}, TABLE_DEFAULT_L2),  # tables over-fit without a penalty
+        (True, {"l2": 0.0}, 0.0),  # an explicit value always wins
+        (True, {"optimizer": "notebook", "batch_size": 1}, 0.0),  # it takes no penalty
+        (False, {}, 0.0),  # X/y arrays and generated sets: the notebook's setting
+        (False, {"l2": 0.5}, 0.5),
+    ],
+)
+async def test_l2_default_depends_on_the_kind_of_dataset(
+    client: httpx.AsyncClient, gen: Any, table: bool, training: dict[str, Any], expected: float
+) -> None:
+    if table:
+        dataset = await table_dataset(client, penguins_csv(), "?label=species&ignore=id")
+    else:
+        dataset = await gen(client, "moons", n_samples=50)
+    body = job_body(dataset["id"], epochs=1, **training)
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["training"]["l2"] == expected
 
 
 async def test_table_width_bound_is_exact_without_a_split(
