@@ -2,7 +2,8 @@
 
 Every hidden activation is paired with every output/loss pair on a tiny random net (float64).
 ReLU and leaky ReLU have a kink at 0, so each case checks that no hidden pre-activation is within
-``KINK_MARGIN`` of it: a finite difference of step ``H`` then never crosses the kink.
+``KINK_MARGIN`` of it: a finite difference of step ``H`` (:mod:`helpers.gradients`) then never
+crosses the kink.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers.gradients import min_abs_preactivation, numeric_gradient, relative_error
 
 from mlp_engine.activations import ACTIVATIONS
 from mlp_engine.losses import OUTPUTS
 from mlp_engine.network import Network, Workspace, batch_epoch, sample_epoch, with_ones
 
-H = 1e-6
 KINK_MARGIN = 1e-3
 TOLERANCE = 1e-6
 N_OUTPUTS = {"sigmoid": 1, "softmax": 3, "identity": 2}
@@ -33,7 +34,7 @@ def _case(activation: str, output: str, seed: int) -> tuple[Network, np.ndarray,
         for b in net.biases:
             b[...] = rng.normal(0.0, 0.5, size=b.shape)
         X = rng.normal(size=(6, 3))
-        if _min_abs_preactivation(net, X) > KINK_MARGIN:
+        if min_abs_preactivation(net, X) > KINK_MARGIN:
             break
     else:  # pragma: no cover - a seed that never avoids the kink is a test bug
         raise AssertionError("could not draw a kink-free case")
@@ -46,46 +47,20 @@ def _case(activation: str, output: str, seed: int) -> tuple[Network, np.ndarray,
     return net, X, Y
 
 
-def _min_abs_preactivation(net: Network, X: np.ndarray) -> float:
-    a, smallest = X, np.inf
-    for w, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
-        z = a @ w + b
-        smallest = min(smallest, float(np.abs(z).min()))
-        a = net.activation.fn(z)
-    return smallest
-
-
-def _numeric_gradient(net: Network, X: np.ndarray, Y: np.ndarray, l2: float) -> np.ndarray:
-    grads = np.zeros_like(net.params)
-    for i in range(net.params.size):
-        saved = net.params[i]
-        net.params[i] = saved + H
-        plus, _ = net.loss_and_gradient(X, Y, l2)
-        net.params[i] = saved - H
-        minus, _ = net.loss_and_gradient(X, Y, l2)
-        net.params[i] = saved
-        grads[i] = (plus - minus) / (2 * H)
-    return grads
-
-
-def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-12))
-
-
 @pytest.mark.parametrize(
     ("activation", "output"), list(itertools.product(sorted(ACTIVATIONS), sorted(OUTPUTS)))
 )
 def test_backward_matches_finite_differences(activation: str, output: str) -> None:
     net, X, Y = _case(activation, output, seed=len(activation) * 7 + len(output))
     _, grads = net.loss_and_gradient(X, Y)
-    assert _relative_error(grads, _numeric_gradient(net, X, Y, 0.0)) < TOLERANCE
+    assert relative_error(grads, numeric_gradient(net, X, Y, 0.0)) < TOLERANCE
 
 
 @pytest.mark.parametrize("output", sorted(OUTPUTS))
 def test_l2_term_matches_finite_differences(output: str) -> None:
     net, X, Y = _case("tanh", output, seed=3)
     _, grads = net.loss_and_gradient(X, Y, l2=0.3)
-    assert _relative_error(grads, _numeric_gradient(net, X, Y, 0.3)) < TOLERANCE
+    assert relative_error(grads, numeric_gradient(net, X, Y, 0.3)) < TOLERANCE
     _, plain = net.loss_and_gradient(X, Y)
     for g, p, w in zip(net.block_views(grads), net.block_views(plain), net.weights, strict=True):
         np.testing.assert_allclose(g[:-1] - p[:-1], 0.3 * w, atol=1e-12)  # weights only
@@ -101,7 +76,7 @@ def test_zero_hidden_layers_is_logistic_regression() -> None:
     _, grads = net.loss_and_gradient(X, Y)
     p = 1 / (1 + np.exp(-(X @ net.weights[0] + net.biases[0])))
     np.testing.assert_allclose(grads[:3], X.T @ (p - Y)[:, 0] / 8, rtol=1e-12)
-    assert _relative_error(grads, _numeric_gradient(net, X, Y, 0.0)) < TOLERANCE
+    assert relative_error(grads, numeric_gradient(net, X, Y, 0.0)) < TOLERANCE
 
 
 @pytest.mark.parametrize("output", sorted(OUTPUTS))

@@ -5,7 +5,7 @@ than a local copy.
 - :mod:`helpers.waiting`: ``wait_for`` / ``wait_for_async`` (poll until an observable event,
   a generous timeout only turning a hang into a failure) and ``TERMINAL``;
 - :mod:`helpers.specs`: what tests train: ``notebook_job``, ``make_spec``, ``settings_for``,
-  ``make_data``, ``FOREVER`` (with ``LONG_JOB_LIMITS`` / ``LONG_JOB_ENV``);
+  ``make_data``, ``stored_dataset``, ``FOREVER`` (with ``LONG_JOB_LIMITS`` / ``LONG_JOB_ENV``);
 - :mod:`helpers.assertions`: ``assert_422``;
 - :mod:`helpers.events`: ``read_events`` (a job's server-sent events);
 - :mod:`helpers.processes`: ``pid_alive``, ``pid_gone``, ``group_pids``, ``ancestors``,

@@ -12,12 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from helpers.server import REPO, free_port
+from helpers.waiting import wait_for
 
 __all__ = [
     "FAST_WORKER",
@@ -34,17 +34,6 @@ FAST_WORKER: dict[str, Any] = {
     "abandon_after": 3,
     "maintenance_interval": 1,
 }
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def worker_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from app.jobs.base import JobSpec
 from app.settings import Settings
+from app.storage.datasets import DatasetStore
 
 __all__ = [
     "FOREVER",
@@ -25,6 +26,7 @@ __all__ = [
     "make_spec",
     "notebook_job",
     "settings_for",
+    "stored_dataset",
 ]
 
 # Training that never ends on its own within a test: a million epochs of per-sample updates.
@@ -67,6 +69,13 @@ def make_data(n: int = 200, seed: int = 0, scale: float = 1.0) -> tuple[np.ndarr
     X = rng.normal(size=(n, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
     return X * scale, y
+
+
+def stored_dataset(data_dir: Path, name: str = "xor", **data: Any) -> str:
+    """Store :func:`make_data` (``data``: its arguments) in ``data_dir`` as a classification
+    dataset; its ID."""
+    X, y = make_data(**data)
+    return DatasetStore(data_dir).create(X, y, name=name, task="classification").id
 
 
 def make_spec(

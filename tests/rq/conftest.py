@@ -11,18 +11,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from rq_helpers import RedisServer, WorkerProcess, make_data, settings_for
+from helpers.redis_process import running_redis
+from helpers.rq_backend import WorkerProcess
+from helpers.specs import settings_for, stored_dataset
 
 from app.jobs.rq_runner import RQRunner
-from app.storage.datasets import DatasetStore
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,18 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server on a free loopback port for the whole session: its base URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
-    try:
-        server.wait_ready()
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -65,8 +54,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def dataset_id(data_dir: Path) -> str:
     """A stored 200-row two-class dataset."""
-    X, y = make_data()
-    return DatasetStore(data_dir).create(X, y, name="xor", task="classification").id
+    return stored_dataset(data_dir)
 
 
 @pytest.fixture

@@ -24,26 +24,21 @@ import os
 import signal
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import redis
+from helpers.processes import pid_gone
+from helpers.rq_backend import WorkerProcess
+from helpers.server import free_port
+from helpers.specs import FOREVER, make_data, settings_for
+from helpers.waiting import TERMINAL, wait_for
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from rq_helpers import (
-    FOREVER,
-    TERMINAL,
-    WorkerProcess,
-    free_port,
-    make_data,
-    make_spec,
-    pid_gone,
-    settings_for,
-    wait_for,
-)
+from rq_helpers import make_spec
 
 import mlp_engine
 from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, QueueFull
@@ -57,7 +52,7 @@ WorkerFactory = Callable[..., WorkerProcess]
 
 
 def wait_status(
-    runner: RQRunner, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60.0
+    runner: RQRunner, job_id: str, statuses: Collection[str] = TERMINAL, timeout: float = 60.0
 ) -> JobRecord:
     """Poll until the job reaches one of ``statuses``."""
 
@@ -65,7 +60,7 @@ def wait_status(
         record = runner.get(job_id)
         return record if record.status in statuses else None
 
-    result: JobRecord = wait_for(reached, timeout, f"job {job_id} to reach {statuses}")
+    result: JobRecord = wait_for(reached, timeout, f"job {job_id} to reach {sorted(statuses)}")
     return result
 
 

@@ -12,32 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers.inprocess import (
-    LIMITS,
-    TERMINAL,
-    files_under,
-    generate,
-    make_settings,
-    serve,
-    wait_for_job,
-)
+from helpers.inprocess import generate, make_settings, serve, wait_for_job
 
 from app.settings import Settings
-
-__all__ = [
-    "LIMITS",
-    "TERMINAL",
-    "files_under",
-    "generate",
-    "make_settings",
-    "serve",
-    "wait_for_job",
-]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -86,5 +63,7 @@ def serve_app() -> Any:
 
 @pytest.fixture
 def settings_for() -> Any:
-    """``settings_for(data_dir, **overrides)``: test settings for another data directory."""
+    """``settings_for(data_dir, **overrides)``: the app's test settings (those of ``settings``,
+    :func:`helpers.inprocess.make_settings`) for another data directory; not
+    :func:`helpers.specs.settings_for`, whose settings are a bare job runner's."""
     return make_settings

@@ -24,50 +24,25 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from helpers.jobdb import running_pid
+from helpers.processes import pid_gone
+from helpers.specs import FOREVER, make_spec, settings_for, stored_dataset
+from helpers.waiting import TERMINAL, wait_for
 
 import mlp_engine
-from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobSpec, JobStateError, QueueFull
-from app.jobs.core import process_alive, snapshot_path
+from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, QueueFull
+from app.jobs.core import snapshot_path
 from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
 from app.jobs.execute import JobControl, RunOptions, execute_job
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
-from app.settings import Settings
-from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
 
-TERMINAL = ("succeeded", "failed", "cancelled")
-# A job that never ends on its own (~2.5 ms per epoch with batch_size 1 on 200 rows).
-FOREVER: dict[str, Any] = {"epochs": 1_000_000, "batch_size": 1}
-
-
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def job_pid(data_dir: Path, job_id: str) -> int | None:
-    """The job process of a running job, read straight from the database."""
-    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
-        row = conn.execute(
-            "SELECT pid FROM jobs WHERE id = ? AND status = 'running'", (job_id,)
-        ).fetchone()
-    return None if row is None else row[0]
 
 
 def finite(data_dir: Path, job_id: str, epochs: int) -> None:
@@ -89,52 +64,10 @@ def warnings_with(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     ]
 
 
-def pid_gone(pid: int) -> bool:
-    """True once ``pid`` no longer runs (a zombie counts as gone)."""
-    return not process_alive(pid)
-
-
-def make_data(n: int = 200, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(n, 2))
-    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
-    return X * scale, y
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def dataset_id(data_dir: Path) -> str:
-    X, y = make_data()
-    return DatasetStore(data_dir).create(X, y, name="xor", task="classification").id
-
-
-def make_spec(dataset_id: str, model_id: str = "model_1", **training: Any) -> JobSpec:
-    return JobSpec(
-        dataset_id=dataset_id,
-        task="classification",
-        architecture={"hidden_layers": [8], "activation": "relu"},
-        training={"epochs": 5, "learning_rate": 0.05, "seed": 0, **training},
-        model_id=model_id,
-        name="test model",
-    )
-
-
-def settings_for(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "max_concurrent_jobs": 1,
-        "max_queued_jobs": 10,
-        "progress_interval_seconds": 0.05,
-        "job_cancel_grace_seconds": 3.0,
-        "snapshot_every_epochs": 5,
-        "log_json": False,
-        **overrides,
-    }
-    return Settings(**values)
+    """A stored 200-row two-class dataset (``data_dir`` is the directory's fixture)."""
+    return stored_dataset(data_dir)
 
 
 RunnerFactory = Callable[..., EmbeddedRunner]
@@ -164,18 +97,17 @@ def make_runner(data_dir: Path) -> Iterator[RunnerFactory]:
 
 
 def wait_terminal(runner: EmbeddedRunner, job_id: str, timeout: float = 30.0) -> JobRecord:
-    record: JobRecord = wait_for(
-        lambda: (r := runner.get(job_id)).status in TERMINAL and r,
-        timeout,
-        f"job {job_id} to end",
-    )
-    return record
+    def ended() -> JobRecord | None:
+        record = runner.get(job_id)
+        return record if record.status in TERMINAL else None
+
+    return wait_for(ended, timeout, f"job {job_id} to end")
 
 
 def wait_running(runner: EmbeddedRunner, data_dir: Path, job_id: str) -> int:
     """Wait until the job runs and has reported an epoch; return its process ID."""
     wait_for(lambda: runner.get(job_id).progress is not None, what=f"job {job_id} to report")
-    pid = job_pid(data_dir, job_id)
+    pid = running_pid(data_dir, job_id)
     assert pid is not None
     return pid
 
@@ -297,7 +229,7 @@ def test_cancel_kills_a_job_that_does_not_stop_within_the_grace(
     )
     job = runner.submit(make_spec(dataset_id, **FOREVER))
     wait_for(snapshot_path(data_dir, job.id).exists, 60.0, "the first epoch's snapshot")
-    pid = job_pid(data_dir, job.id)
+    pid = running_pid(data_dir, job.id)
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # frozen mid-epoch: it can never see the cancel
     runner.cancel(job.id)
@@ -321,8 +253,7 @@ def test_timeout(make_runner: RunnerFactory, dataset_id: str) -> None:
 def test_diverging_job_fails_diverged_without_a_model(
     make_runner: RunnerFactory, data_dir: Path
 ) -> None:
-    X, y = make_data(scale=1e150)
-    dataset_id = DatasetStore(data_dir).create(X, y, name="huge", task="classification").id
+    dataset_id = stored_dataset(data_dir, "huge", scale=1e150)
     runner = make_runner()
     spec = make_spec(dataset_id, epochs=50, learning_rate=10.0, optimizer="sgd", standardize=False)
     record = wait_terminal(runner, runner.submit(spec).id)
@@ -391,7 +322,7 @@ def test_killed_job_process_is_rerun_once_then_interrupted(
     os.kill(pid_once, signal.SIGKILL)
     os.kill(pid_twice, signal.SIGKILL)
     new_pid = wait_for(
-        lambda: (p := job_pid(data_dir, twice.id)) not in (None, pid_twice) and p,
+        lambda: (p := running_pid(data_dir, twice.id)) not in (None, pid_twice) and p,
         what="the re-run",
     )
     assert runner.get(twice.id).attempts == 2

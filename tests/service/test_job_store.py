@@ -12,25 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.specs import make_spec
 
-from app.jobs.base import JobNotFound, JobSpec, JobStateError, QueueFull
+from app.jobs.base import JobNotFound, JobStateError, QueueFull
 from app.jobs.core import FinalState, estimate_retry_after
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
 
 OWNER_A = RunnerIdentity("owner-a", "scope", 1)
 OWNER_B = RunnerIdentity("owner-b", "scope", 2)
 BIG = 1_000_000
-
-
-def make_spec(model_id: str = "m1") -> JobSpec:
-    return JobSpec(
-        dataset_id="ds_1",
-        task="classification",
-        architecture={"hidden_layers": [4], "activation": "relu"},
-        training={"epochs": 3, "learning_rate": 0.1, "seed": 0},
-        model_id=model_id,
-        name="test",
-    )
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteJobStore]:
 
 
 def add(store: SQLiteJobStore, job_id: str, capacity: int = BIG) -> None:
-    store.insert(job_id, make_spec(job_id), capacity=capacity, concurrency=1)
+    store.insert(job_id, make_spec(model_id=job_id), capacity=capacity, concurrency=1)
 
 
 def test_insert_get_list_counts(store: SQLiteJobStore) -> None:
@@ -50,7 +40,7 @@ def test_insert_get_list_counts(store: SQLiteJobStore) -> None:
     record = store.get("j1")
     assert record is not None
     assert record.status == "queued"
-    assert record.spec == make_spec("j1")
+    assert record.spec == make_spec(model_id="j1")
     assert record.created_at.tzinfo is not None
     assert record.attempts == 0 and record.history == [] and record.error is None
     assert [r.id for r in store.list()] == ["j2", "j1", "j0"]
