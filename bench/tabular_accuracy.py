@@ -80,12 +80,14 @@ class Case:
 
 
 def service_defaults() -> dict[str, Any]:
-    """The engine keywords of a job that sets nothing: the pydantic models' defaults."""
+    """The engine keywords of a job on a table dataset that sets nothing, resolved by the
+    service's own code (the pydantic defaults, then the per-dataset-kind ``l2``)."""
     from app.schemas.jobs import Architecture, Training
+    from app.services.jobs import resolve_training
 
     architecture = Architecture().model_dump()
     return {
-        **Training().model_dump(),
+        **resolve_training(Training(), table=True),
         "hidden_layers": tuple(architecture["hidden_layers"]),
         "activation": architecture["activation"],
     }

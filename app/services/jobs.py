@@ -68,7 +68,7 @@ def create_job(
     layers = _layers(data, job.architecture.hidden_layers)
     _check_budget(data.rows, layers, job.training.epochs, settings)
     architecture = job.architecture.model_dump()
-    training = _resolve_training(job.training, table=data.table)
+    training = resolve_training(job.training, table=data.table)
     _engine_check(architecture, training)
     spec = JobSpec(
         dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
@@ -137,7 +137,7 @@ def _check_class_weight(training: Training, data: _TrainingData) -> None:
                 )
 
 
-def _resolve_training(training: Training, *, table: bool) -> dict[str, Any]:
+def resolve_training(training: Training, *, table: bool) -> dict[str, Any]:
     """The engine's keyword arguments with every default filled in (and a seed drawn); an
     unset ``l2`` is :data:`TABLE_DEFAULT_L2` on tables, else 0 (the notebook optimizer's only
     value)."""
