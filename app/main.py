@@ -59,9 +59,9 @@ _TAGS = [
 _STOP_TIMEOUT_SECONDS = 3.0
 
 
-# FastAPI versions with native OpenTelemetry look for configured providers on every request
-# (about 10 us, a tenth of a one-row predict: docs/benchmarks.md, HTTP). The service exports its
-# own Prometheus metrics (/metrics) and ships no OpenTelemetry set-up, so those hooks are off.
+# FastAPI versions with native OpenTelemetry look for configured providers on every request, a
+# visible share of a one-row predict (docs/benchmarks.md, HTTP). The service exports its own
+# Prometheus metrics (/metrics) and ships no OpenTelemetry set-up, so those hooks are off.
 _FRAMEWORK_TELEMETRY_OFF: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters

@@ -135,8 +135,8 @@ def _evaluate_in_chunks(
 
 def _as_int(value: object, name: str) -> int:
     """``operator.index(value)``, refusing bools and non-integers with a ValueError."""
-    # Not isinstance(value, SupportsIndex): a runtime Protocol check costs ~10 us, and
-    # decision_grid makes several per call (measured on the 250 x 250 benchmark).
+    # Not isinstance(value, SupportsIndex): a runtime Protocol check is slow next to the
+    # grid's own work, and decision_grid makes several per call (docs/benchmarks.md).
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     return operator.index(cast(SupportsIndex, value))
