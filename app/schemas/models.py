@@ -249,9 +249,13 @@ class BoundaryPublic(BaseModel):
     task: Task
     x: list[float] = Field(description="(nx,) grid coordinates of feature features[0]")
     y: list[float] = Field(description="(ny,) grid coordinates of feature features[1]")
-    features: list[int] = Field(description="the two plotted input features")
-    fixed: list[float] | None = Field(
-        None, description="values of the other input features (in feature order), if any"
+    features: list[int] = Field(description="the two plotted input columns (indices)")
+    feature_names: list[str] = Field(description="the two plotted input columns (names)")
+    fixed: list[float | str] | None = Field(
+        None, description="values of the other input columns (in column order), if any"
+    )
+    fixed_columns: dict[str, float | str] | None = Field(
+        None, description="the same values by column name"
     )
     classes: list[ClassLabel] | None = None
     probabilities: list[list[float]] | list[list[list[float]]] | None = None

@@ -35,7 +35,7 @@ __all__ = [
     "predictions",
 ]
 
-# Training rows drawn on a boundary PNG: ``(X (n, n_features), y (n,))``, or ``(None, None)``.
+# Training rows drawn on a boundary PNG: ``(X (n, 2), y (n,))``, or ``(None, None)``.
 Points = tuple[np.ndarray | None, np.ndarray | None]
 
 
@@ -62,18 +62,30 @@ def predictions(model: Estimator, X: Any) -> dict[str, Any]:
         ) from None
 
 
-def dataset_points(datasets: DatasetStore, dataset_id: Any, n_features: int) -> Points:
-    """The training rows of ``dataset_id`` (all features) for the PNG, if it still exists and
-    fits the model; ``(None, None)`` otherwise."""
+def dataset_points(
+    datasets: DatasetStore, dataset_id: Any, model: Estimator, axes: tuple[int, int]
+) -> Points:
+    """The training rows of ``dataset_id`` in the columns ``axes`` of ``model``, ``(n, 2)``,
+    and their labels, for the PNG, if the dataset still exists and fits the model (rows with a
+    missing value on an axis left out); ``(None, None)`` otherwise."""
     if not isinstance(dataset_id, str) or not datasets.exists(dataset_id):
         return None, None
     try:
-        X, y, _ = datasets.load(dataset_id)
+        rows, y = dataset_rows(datasets, dataset_id)
     except (NotFound, Conflict):
         return None, None
-    if X.ndim != 2 or X.shape[1] != n_features:
+    if isinstance(rows, Mapping):
+        names = model.feature_names_in_.tolist()
+        found = [rows.get(names[axis]) for axis in axes]
+        columns = [np.asarray(c) for c in found if c is not None]
+        if len(columns) != 2 or any(c.dtype.kind != "f" for c in columns):
+            return None, None
+        X = np.column_stack(columns)
+        keep = ~np.isnan(X).any(axis=1)
+        return X[keep], y[keep]
+    if rows.ndim != 2 or rows.shape[1] != model.n_features_in_:
         return None, None
-    return X, y
+    return rows[:, list(axes)], y
 
 
 def job_network(jobs: JobRunner, models: ModelStore, job_id: str) -> tuple[Estimator, JobRecord]:
