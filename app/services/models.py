@@ -122,17 +122,15 @@ def _no_snapshot(record: JobRecord) -> Conflict:
 
 
 def dataset_rows(datasets: DatasetStore, dataset_id: str) -> tuple[Any, np.ndarray]:
-    """``(table_or_X, y)`` of a stored dataset: its feature columns ``{name: (n,)}`` (float64
-    with NaN, or unicode with ``""`` for missing) when the store keeps tables, else its matrix
-    ``X: (n, n_features)``; ``y: (n,)`` its labels or targets.
+    """``(table_or_X, y)`` of a stored dataset: a table dataset's feature columns
+    ``{name: (n,)}`` (float64 with NaN, or unicode with ``""`` for missing), an ``X``/``y``
+    dataset's matrix ``X: (n, n_features)``; ``y: (n,)`` its labels or targets.
 
-    The one place that reads a dataset for a model (evaluate, the boundary's points): a store
-    with ``load_table(dataset_id) -> (columns, y, ...)`` is read as a table.
+    The one place that reads a dataset for a model (evaluate, the boundary's points).
     """
-    load_table = getattr(datasets, "load_table", None)
-    if callable(load_table):
-        loaded = load_table(dataset_id)
-        return dict(loaded[0]), np.asarray(loaded[1])
+    if datasets.get(dataset_id).layout == "table":
+        columns, y, _ = datasets.load_table(dataset_id)
+        return dict(columns), np.asarray(y)
     X, y, _ = datasets.load(dataset_id)
     return X, y
 

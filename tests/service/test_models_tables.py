@@ -488,18 +488,6 @@ async def test_evaluate_unknown_labels_in_y_name_y(
     assert missing.status_code == 404
 
 
-class _TableStore(DatasetStore):
-    """A dataset store that keeps tables (the interface ``dataset_rows`` reads)."""
-
-    tables: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]
-
-    def load_table(self, dataset_id: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        return self.tables[dataset_id]
-
-    def exists(self, dataset_id: str) -> bool:
-        return dataset_id in self.tables
-
-
 async def test_evaluate_and_boundary_points_read_a_table_dataset(
     tmp_path: Path,
     client: httpx.AsyncClient,
@@ -508,13 +496,15 @@ async def test_evaluate_and_boundary_points_read_a_table_dataset(
     table_model: MLPClassifier,
 ) -> None:
     table, y = penguins(n=50, seed=3)
-    datasets = _TableStore(tmp_path / "tables")
-    datasets.tables = {"ds_table": ({**table, "extra": np.zeros(50)}, y)}
-    rows, labels = dataset_rows(datasets, "ds_table")
+    datasets = DatasetStore(tmp_path / "tables")
+    meta = datasets.create_table(
+        {**table, "extra": np.zeros(50)}, y, label="species", task="classification", name="t"
+    )
+    rows, labels = dataset_rows(datasets, meta.id)
     assert set(rows) == {*COLUMNS, "extra"} and labels.tolist() == y.tolist()
     app.state.dataset_store = datasets
-    save(store, table_model, dataset_id="ds_table")
-    response = await client.post("/v1/models/mdl_tab/evaluate", json={"dataset_id": "ds_table"})
+    save(store, table_model, dataset_id=meta.id)
+    response = await client.post("/v1/models/mdl_tab/evaluate", json={"dataset_id": meta.id})
     assert response.status_code == 200, response.text
     expected = mlp_engine.evaluate(table_model, table, y)
     assert response.json()["metrics"] == expected["metrics"]
