@@ -24,7 +24,12 @@ from app.api.routes import datasets, health, jobs, models, playground
 from app.api.v2 import routes as v2
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
-from app.middleware import ApiKeyMiddleware, BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    ApiKeyMiddleware,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    requires_key,
+)
 from app.schemas.common import error_responses
 from app.services.health import service_version
 from app.settings import Settings, get_settings
@@ -149,8 +154,8 @@ def _json_error_content(operation: dict[str, Any]) -> None:
 
 
 def _customise_openapi(app: FastAPI, settings: Settings) -> None:
-    """JSON error bodies everywhere; with keys configured, the bearer scheme on ``/v1`` routes
-    (the middleware enforces it)."""
+    """JSON error bodies everywhere; with keys configured, the bearer scheme on every route the
+    middleware guards (``/v1``, and ``/v2`` but its health probes)."""
     base_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -167,7 +172,7 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 _json_error_content(operation)
-                if settings.api_keys and path.startswith("/v1/"):
+                if settings.api_keys and requires_key(path):
                     operation["security"] = [{"bearerAuth": []}]
         app.openapi_schema = schema
         return schema

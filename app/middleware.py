@@ -143,6 +143,14 @@ def _is_v2(path: str) -> bool:
     return path == "/v2" or path.startswith("/v2/")
 
 
+def requires_key(path: str, prefix: str = "/v1") -> bool:
+    """Whether a request to ``path`` needs an API key when keys are configured: everything under
+    ``prefix`` and every ``/v2`` route but its health probes (the schema says the same)."""
+    if _is_v2(path):  # the Open Inference Protocol: all but its health probes
+        return not path.startswith("/v2/health/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class ApiKeyMiddleware:
     """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401),
     and so does every ``/v2`` request but ``/v2/health/*`` (its 401 body is ``{"error": ...}``).
@@ -157,10 +165,7 @@ class ApiKeyMiddleware:
         self.prefix = prefix
 
     def _protected(self, scope: Scope) -> bool:
-        path = route_path(scope)
-        if _is_v2(path):  # the Open Inference Protocol: all but its health probes
-            return not path.startswith("/v2/health/")
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        return requires_key(route_path(scope), self.prefix)
 
     def _authorised(self, scope: Scope) -> bool:
         header = _header(scope, b"authorization") or ""
