@@ -32,8 +32,8 @@ def decision_grid(
     *,
     nx: int | None = None,
     ny: int | None = None,
-    features: tuple[int, int] = (0, 1),
-    fixed: Sequence[float] | Mapping[int, float] | None = None,
+    features: tuple[int | str, int | str] = (0, 1),
+    fixed: Sequence[float] | Mapping[int, float | str] | Mapping[str, float | str] | None = None,
     chunk_rows: int = 16384,
 ) -> tuple[Floats, Floats, Floats]:
     """Evaluate ``model`` at every point of a regular grid over two of its input features.

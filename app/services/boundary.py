@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 
@@ -112,7 +112,7 @@ def evaluate_grid(model: Estimator, query: BoundaryQuery, cap: int) -> Grid:
             nx=sides[0],
             ny=sides[1],
             features=axes,
-            fixed=_engine_fixed(others),
+            fixed=others,
         )
     except ValueError as exc:  # the arguments were checked above; the model may still refuse
         raise InvalidInput(("query",), str(exc)) from None
@@ -313,13 +313,5 @@ def _default_ranges(
     model: Estimator, axes: tuple[int, int], fixed: Fixed
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """The engine's default axis ranges (a 2 x 2 grid is cheap: four model evaluations)."""
-    xs, ys, _ = mlp_engine.decision_grid(
-        model, resolution=2, features=axes, fixed=_engine_fixed(fixed)
-    )
+    xs, ys, _ = mlp_engine.decision_grid(model, resolution=2, features=axes, fixed=fixed)
     return (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))
-
-
-def _engine_fixed(fixed: Fixed) -> Mapping[int, float]:
-    """``fixed`` for ``decision_grid``, whose annotation says numbers although a table model's
-    categorical columns take text there (as its docstring says)."""
-    return cast(Mapping[int, float], fixed)
