@@ -571,7 +571,8 @@ def _split_columns(data: object, header: list[str], opts: _Options) -> list[tupl
     _check_rows(len(data), opts, ("body", "data"))
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(header):
-            message = f"data[{i}] must be a list of {len(header)} cells, one per column"
+            got = f"{len(row)} values" if isinstance(row, list) else type(row).__name__
+            message = f"data[{i}] must be a list of {len(header)} cells, one per column; got {got}"
             raise InvalidInput(("body", "data", i), message)
     by_column = list(zip(*data, strict=True))
     for j, cells in enumerate(by_column):
