@@ -1,6 +1,6 @@
 """HTTP benchmark: the service end to end, against ceilings measured in the same run.
 
-    python bench/http.py [--quick]
+    python bench/http.py [--quick] [--only 1,7]
 
 Starts the service (``python -m app serve``: uvicorn with uvloop + httptools, one worker, a
 temporary data directory, ``MLP_MAX_CONCURRENT_JOBS=2``) and, for the ceiling, a bare FastAPI app
@@ -650,7 +650,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per load run")
     parser.add_argument("--connections", type=int, help="keep-alive connections per load run")
     parser.add_argument("--rounds", type=int, help="rounds of each load comparison")
+    parser.add_argument(
+        "--only", help="comma-separated figure numbers to run, e.g. 1,7 (setup always runs)"
+    )
     args = parser.parse_args()
+    only = {part.strip() for part in args.only.split(",")} if args.only else None
     plan = QUICK if args.quick else FULL
     overrides = {
         "duration": args.duration,
@@ -675,6 +679,9 @@ def main() -> None:
                 ("4. training interference", bench.training_interference),
             ]
             for name, step in steps:
+                number = name.split(".", 1)[0]
+                if only is not None and number.isdigit() and number not in only:
+                    continue
                 started = time.perf_counter()
                 step()
                 print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
@@ -683,7 +690,7 @@ def main() -> None:
         "HTTP: service vs ceilings (medians)", bench.rows, ["figure", "measured", "target", "met"]
     )
     path = write_json(
-        "http" if not args.quick else "http-quick",
+        "http" if not (args.quick or only) else "http-partial",
         {
             "machine": machine(),
             "load_generator": bench.load.tool,
