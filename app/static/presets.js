@@ -23,6 +23,7 @@ export const PRESETS = {
     l2: 0,
     seed: 1,
     validation_fraction: 0,
+    test_fraction: 0,
     early_stopping: false,
   },
   fast: {
@@ -40,6 +41,7 @@ export const PRESETS = {
     l2: 0,
     seed: 1,
     validation_fraction: 0.2,
+    test_fraction: 0,
     early_stopping: false,
   },
 };

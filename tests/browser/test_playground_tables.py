@@ -1,0 +1,203 @@
+"""The playground with real tables and honest metrics, in a real browser against the real service.
+
+A CSV with a text column and empty cells is uploaded, trained on and asked about (its column
+names on the map's axes and in the prediction form); the test-data slider holds rows out, the job
+records the share, and the page shows the test figures and a confusion matrix. Desktop (1280 x
+800) and phone (390 x 844). Screenshots go to ``test-artifacts/playground-tables-*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from test_playground import (
+    DESKTOP,
+    PHONE,
+    OpenPage,
+    screenshot,
+    wait_for_data,
+    wait_for_success,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CANVAS = "document.getElementById('boundary')"
+VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
+
+
+def penguin_csv(path: Path, n: int = 150) -> Path:
+    """A small penguin-like table: an id to ignore, a text column, gaps, a text label."""
+    rng = np.random.default_rng(7)
+    species = ["Adelie", "Gentoo", "Chinstrap"]
+    islands = ["Biscoe", "Dream", "Torgersen"]
+    lines = ["id,island,bill_mm,flipper_mm,mass_g,species"]
+    for i in range(n):
+        k = i % 3
+        bill = 38 + 6 * k + rng.normal(0, 1.5)
+        flipper = 190 + 12 * (k == 1) + 4 * k + rng.normal(0, 3)
+        mass = "" if i % 11 == 0 else f"{3500 + 600 * (k == 1) + rng.normal(0, 200):.0f}"
+        bill_cell = "NA" if i % 17 == 5 else f"{bill:.1f}"
+        island = "" if i % 13 == 4 else islands[(k + (i % 5 == 0)) % 3]
+        lines.append(f"{i},{island},{bill_cell},{flipper:.1f},{mass},{species[k]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def no_sideways_scroll(page: Any, viewport: dict[str, int]) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"], "the page scrolls sideways"
+
+
+def upload(page: Any, csv: Path, *, label: str, ignore: str) -> None:
+    page.click("#upload > summary")
+    page.set_input_files("#csv-file", str(csv))
+    page.fill("#csv-label", label)
+    page.fill("#csv-ignore", ignore)
+    page.click("#csv-upload")
+    wait_until(
+        page,
+        "document.getElementById('status').textContent.startsWith('Uploaded')",
+        "the upload",
+    )
+    wait_until(page, f"{CANVAS}.dataset.axisX", "the dataset on the map")
+
+
+def train_quickly(page: Any, epochs: int = 40) -> None:
+    page.click("#preset-fast")
+    page.fill("#epochs", str(epochs))
+    page.click("#train")
+    wait_for_success(page)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_csv_with_text_and_gaps_trains_and_names_the_axes(
+    open_page: OpenPage, server: Any, tmp_path: Path, viewport: dict[str, int]
+) -> None:
+    page, problems = open_page(viewport)
+    wait_for_data(page)
+    upload(page, penguin_csv(tmp_path / "penguins.csv"), label="species", ignore="id")
+    info = page.inner_text("#dataset-info")
+    assert "4 features (1 categorical)" in info and "label species" in info
+    # The map's axes are the first two numeric columns, named on the canvas and in the form.
+    assert page.evaluate(f"() => [{CANVAS}.dataset.axisX, {CANVAS}.dataset.axisY]") == [
+        "bill_mm",
+        "flipper_mm",
+    ]
+    assert "horizontal: bill_mm, vertical: flipper_mm" in page.get_attribute(
+        "#boundary", "aria-label"
+    )
+    assert page.inner_text("#predict-x-label") == "bill_mm"
+    assert page.inner_text("#predict-y-label") == "flipper_mm"
+    held = page.eval_on_selector_all(
+        "#predict-held-fields label", "labels => labels.map(l => l.textContent)"
+    )
+    assert held == ["island", "mass_g"]
+    islands = page.eval_on_selector_all("#predict-held-0 option", "os => os.map(o => o.value)")
+    assert islands == ["", "Biscoe", "Dream", "Torgersen"]
+    no_sideways_scroll(page, viewport)
+
+    train_quickly(page)
+    dataset_id = page.evaluate("() => document.getElementById('dataset').value").split(":")[1]
+    job_id = page.evaluate("() => document.body.dataset.jobId")
+
+    # Ask about a point with the form: a category chosen, the mass left missing.
+    page.fill("#predict-x", "50")
+    page.fill("#predict-y", "215")
+    page.select_option("#predict-held-0", "Biscoe")
+    wait_until(page, f"{CANVAS}.dataset.boundarySource === 'model'", "the boundary redrawn")
+    with page.expect_request("**/v1/models/*/predict") as sent:
+        page.click("#predict-button")
+    wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
+    instance = {"island": "Biscoe", "bill_mm": 50, "flipper_mm": 215, "mass_g": None}
+    assert json.loads(sent.value.post_data or "{}") == {"instances": [instance]}
+    with httpx.Client(base_url=server.base_url) as api:
+        job = api.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        assert job["dataset_id"] == dataset_id
+        answer = api.post(f"/v1/models/{job['model_id']}/predict", json={"instances": [instance]})
+        expected = answer.raise_for_status().json()
+    label = str(expected["predictions"][0])
+    assert page.get_attribute("#prediction", "data-label") == label
+    assert f"class {label} with probability" in page.inner_text("#prediction")
+    no_sideways_scroll(page, viewport)
+    screenshot(page, f"playground-tables-csv-{viewport['width']}.png", full_page=True)
+    assert problems.errors == []
+
+
+def confusion_counts(page: Any) -> list[list[int]]:
+    return page.eval_on_selector_all(
+        "#confusion-table tbody tr",
+        "rows => rows.map(r => [...r.querySelectorAll('td')].map(c => Number(c.textContent)))",
+    )
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_test_data_slider_holds_rows_out_and_shows_test_figures(
+    open_page: OpenPage, server: Any, viewport: dict[str, int]
+) -> None:
+    page, problems = open_page(viewport)
+    wait_for_data(page)
+    page.select_option("#dataset", "gen:gaussians")
+    wait_until(page, "document.getElementById('dataset-info').textContent.includes('300 rows')", "")
+    page.click("#preset-fast")
+    assert page.inner_text("#test-fraction-value") == "none"
+    page.fill("#test-fraction", "0.3")
+    assert page.inner_text("#test-fraction-value") == "70 : 30"
+    page.fill("#epochs", "40")
+    with page.expect_request("**/v1/jobs") as sent:
+        page.click("#train")
+    assert json.loads(sent.value.post_data or "{}")["training"]["test_fraction"] == 0.3
+    wait_for_success(page)
+    job_id = page.evaluate("() => document.body.dataset.jobId")
+    with httpx.Client(base_url=server.base_url) as api:
+        job = api.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        model = api.get(f"/v1/models/{job['model_id']}").raise_for_status().json()
+        data = api.get(f"/v1/datasets/{job['dataset_id']}/data").raise_for_status().json()
+    assert job["training"]["test_fraction"] == 0.3
+    test = model["evaluation"]["test"]
+
+    # The test figures sit beside the training ones and are the model's own.
+    assert page.is_visible("#metric-test-loss") and page.is_visible("#metric-test-accuracy")
+    shown_loss = float(page.get_attribute("#metric-test-loss", "data-value") or "nan")
+    shown_accuracy = float(page.get_attribute("#metric-test-accuracy", "data-value") or "nan")
+    assert shown_loss == pytest.approx(test["log_loss"])
+    assert shown_accuracy == pytest.approx(test["accuracy"])
+    assert page.inner_text("#metric-test-accuracy").endswith("%")
+
+    # The confusion matrix of the test rows, as a table with row and column headers.
+    page.locator("#confusion").scroll_into_view_if_needed()
+    assert page.is_visible("#confusion-table")
+    assert page.get_attribute("#confusion", "data-split") == "test"
+    labels = [str(label) for label in test["confusion_matrix"]["labels"]]
+    headers = page.eval_on_selector_all(
+        "#confusion-table thead th[scope=col]", "cells => cells.map(c => c.textContent)"
+    )
+    assert headers == labels
+    rows = page.eval_on_selector_all(
+        "#confusion-table tbody th[scope=row]", "cells => cells.map(c => c.textContent)"
+    )
+    assert rows == labels
+    assert confusion_counts(page) == test["confusion_matrix"]["matrix"]
+    # Stratified: each class gives round(30 % of its rows) to the test split.
+    held = [round(0.3 * data["y"].count(label)) for label in test["confusion_matrix"]["labels"]]
+    assert [sum(row) for row in test["confusion_matrix"]["matrix"]] == held
+    n_test = sum(held)
+    assert f"test rows ({n_test} rows)" in page.inner_text("#confusion-caption")
+    no_sideways_scroll(page, viewport)
+    screenshot(page, f"playground-tables-test-split-{viewport['width']}.png", full_page=True)
+
+    # A stored model shown from the models panel brings its own evaluation back.
+    page.select_option("#dataset", "gen:notebook")
+    wait_until(page, "document.getElementById('confusion').hidden", "the matrix to go")
+    page.click("#refresh-models")
+    show = f'.model[data-model-id="{model["id"]}"] button[aria-label^="Show on the map"]'
+    page.click(show)
+    wait_until(page, "!document.getElementById('confusion').hidden", "the stored model's matrix")
+    assert confusion_counts(page) == test["confusion_matrix"]["matrix"]
+    assert page.is_visible("#metric-test-accuracy")
+    assert problems.errors == []
