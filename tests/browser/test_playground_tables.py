@@ -65,7 +65,11 @@ def upload(page: Any, csv: Path, *, label: str, ignore: str) -> None:
         "document.getElementById('status').textContent.startsWith('Uploaded')",
         "the upload",
     )
-    wait_until(page, f"{CANVAS}.dataset.axisX", "the dataset on the map")
+    wait_until(
+        page,
+        f"document.getElementById('dataset-info').textContent.includes('label {label}')",
+        "the uploaded dataset on the map",
+    )
 
 
 def train_quickly(page: Any, epochs: int = 40) -> None:
