@@ -113,8 +113,14 @@ def test_a_csv_with_text_and_gaps_trains_and_names_the_axes(
     # Ask about a point with the form: a category chosen, the mass left missing.
     page.fill("#predict-x", "50")
     page.fill("#predict-y", "215")
-    page.select_option("#predict-held-0", "Biscoe")
-    wait_until(page, f"{CANVAS}.dataset.boundarySource === 'model'", "the boundary redrawn")
+    draws = page.evaluate(f"() => Number({CANVAS}.dataset.boundaryDraws)")
+    page.select_option("#predict-held-0", "Biscoe")  # the map is redrawn at the new value
+    wait_until(
+        page,
+        f"Number({CANVAS}.dataset.boundaryDraws) > {draws} && "
+        f"{CANVAS}.dataset.boundarySource === 'model'",
+        "the boundary redrawn for Biscoe",
+    )
     with page.expect_request("**/v1/models/*/predict") as sent:
         page.click("#predict-button")
     wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
@@ -204,4 +210,33 @@ def test_test_data_slider_holds_rows_out_and_shows_test_figures(
     wait_until(page, "!document.getElementById('confusion').hidden", "the stored model's matrix")
     assert confusion_counts(page) == test["confusion_matrix"]["matrix"]
     assert page.is_visible("#metric-test-accuracy")
+    assert problems.errors == []
+
+
+def test_a_table_with_one_numeric_column_trains_and_predicts_without_a_map(
+    open_page: OpenPage, server: Any, tmp_path: Path
+) -> None:
+    csv = tmp_path / "colours.csv"
+    rows = [
+        f"{'red' if i % 2 else 'blue'},{i % 7 + (i % 2) * 5},{'a' if i % 2 else 'b'}"
+        for i in range(60)
+    ]
+    csv.write_text("colour,size,label\n" + "\n".join(rows) + "\n")
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    upload(page, csv, label="label", ignore="")
+    assert page.is_hidden("#predict-x") and page.is_hidden("#predict-y")
+    held = page.eval_on_selector_all(
+        "#predict-held-fields label", "labels => labels.map(l => l.textContent)"
+    )
+    assert held == ["colour", "size"]
+    train_quickly(page, epochs=20)
+    page.select_option("#predict-held-0", "red")
+    page.fill("#predict-held-1", "8")
+    with page.expect_request("**/v1/models/*/predict") as sent:
+        page.click("#predict-button")
+    wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
+    instance = {"colour": "red", "size": 8}
+    assert json.loads(sent.value.post_data or "{}") == {"instances": [instance]}
+    assert page.inner_text("#prediction").startswith("These values → class ")
     assert problems.errors == []
