@@ -20,7 +20,8 @@ const IDS = [
   "accuracy-summary", "metric-loss", "metric-accuracy", "metric-val-loss", "metric-val-accuracy",
   "metric-test-loss", "metric-test-accuracy", "metric-test-loss-name", "metric-test-accuracy-name",
   "confusion", "confusion-table", "confusion-caption", "final-accuracy", "predict-form",
-  "predict-x", "predict-y", "predict-x-label", "predict-y-label", "predict-held", "predict-held-fields", "predict-held-hint", "prediction",
+  "predict-x", "predict-y", "predict-x-label", "predict-y-label", "predict-held",
+  "predict-held-fields", "predict-held-hint", "prediction",
   // models and downloads
   "models", "models-empty", "refresh-models", "download-model", "download-png",
 ]; // prettier-ignore

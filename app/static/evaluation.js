@@ -40,7 +40,8 @@ function showTestFigures(task, test) {
 /** `<tr>` of header cells: an empty corner, then `labels` as column headers. */
 function headerRow(labels) {
   const row = make("tr");
-  const corner = make("td", { className: "confusion-corner", textContent: "true ↓ predicted →" });
+  const corner = make("td", { className: "confusion-corner" });
+  corner.textContent = "true ↓ predicted →";
   row.append(corner, ...labels.map((label) => make("th", { scope: "col", textContent: label })));
   return row;
 }

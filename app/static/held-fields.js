@@ -16,7 +16,7 @@ function heldControl(feature, f, value, table) {
   if (isCategorical(feature) && feature.categories?.length) {
     control = make("select", { id });
     const options = [MISSING, ...feature.categories].map((category) =>
-      make("option", { value: category, textContent: category === MISSING ? "(missing)" : category }),
+      make("option", { value: category, textContent: category || "(missing)" }),
     );
     if (value !== null && !feature.categories.includes(value)) {
       options.push(make("option", { value, textContent: value }));

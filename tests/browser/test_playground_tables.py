@@ -72,11 +72,15 @@ def upload(page: Any, csv: Path, *, label: str, ignore: str) -> None:
     )
 
 
-def train_quickly(page: Any, epochs: int = 40) -> None:
+def train_quickly(page: Any, epochs: int = 40) -> dict[str, Any]:
+    """Train with the Fast preset (20 % test data); returns the job request the page sent."""
     page.click("#preset-fast")
     page.fill("#epochs", str(epochs))
-    page.click("#train")
+    with page.expect_request("**/v1/jobs") as sent:
+        page.click("#train")
     wait_for_success(page)
+    body: dict[str, Any] = json.loads(sent.value.post_data or "{}")
+    return body
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -106,7 +110,8 @@ def test_a_csv_with_text_and_gaps_trains_and_names_the_axes(
     assert islands == ["", "Biscoe", "Dream", "Torgersen"]
     no_sideways_scroll(page, viewport)
 
-    train_quickly(page)
+    assert train_quickly(page)["training"]["test_fraction"] == 0.2
+    assert page.get_attribute("#confusion", "data-split") == "test"
     dataset_id = page.evaluate("() => document.getElementById('dataset').value").split(":")[1]
     job_id = page.evaluate("() => document.body.dataset.jobId")
 
@@ -154,8 +159,10 @@ def test_test_data_slider_holds_rows_out_and_shows_test_figures(
     wait_for_data(page)
     page.select_option("#dataset", "gen:gaussians")
     wait_until(page, "document.getElementById('dataset-info').textContent.includes('300 rows')", "")
-    page.click("#preset-fast")
+    page.click("#preset-notebook")  # the notebook's exact setup holds nothing out
     assert page.inner_text("#test-fraction-value") == "none"
+    page.click("#preset-fast")  # the page's default: a fifth of the rows for testing
+    assert page.inner_text("#test-fraction-value") == "80 : 20"
     page.fill("#test-fraction", "0.3")
     assert page.inner_text("#test-fraction-value") == "70 : 30"
     page.fill("#epochs", "40")
