@@ -201,9 +201,10 @@ def _inline_input(model: Estimator, doc: dict[str, Any], max_rows: int) -> tuple
         raise InvalidInput(("body", "label"), "label must name the label column of the table")
     if label in kinds:
         raise InvalidInput(("body", "label"), f"label {label!r} is one of the model's inputs")
-    cells = split_cells(doc.get("columns"), doc.get("data"), kinds, max_rows, label=label)
-    if label not in cells:
+    columns = doc.get("columns")
+    if isinstance(columns, list) and label not in columns:
         raise InvalidInput(("body", "label"), f"the label column {label!r} is not in columns")
+    cells = split_cells(columns, doc.get("data"), kinds, max_rows, label=label)
     table = table_rows(cells, model, lambda i: ("body", "data", i))
     labels = np.array(cells[label], dtype=object)
     keep = labels != None  # noqa: E711  # elementwise
