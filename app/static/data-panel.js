@@ -6,7 +6,7 @@ import { renderLegend, valueRange } from "./boundary.js";
 import { make, ui } from "./dom.js";
 import { updateNetwork } from "./network-panel.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
-import { map, setSource } from "./output-panel.js";
+import { map, nameAxes, setSource } from "./output-panel.js";
 import {
   featureList,
   featureNames,
@@ -198,18 +198,14 @@ function plotDataset(meta, data) {
   const features = chosenFeatures(meta);
   if (!features) {
     setDataset(meta, heldOnlyView(meta, data));
-    map.axisLabels = null;
+    nameAxes(null, false);
     map.setView(null);
     map.setPoints(null);
     map.setMessage("The map needs two numeric columns; Train and Predict still work");
     return;
   }
   setDataset(meta, computeView(meta, features, data));
-  const names = featureNames(meta);
-  const named = isTable(meta) || meta.n_features > 2;
-  map.axisLabels = named ? [`${names[features[0]]} →`, `↑ ${names[features[1]]}`] : null;
-  map.canvas.dataset.axisX = names[features[0]];
-  map.canvas.dataset.axisY = names[features[1]];
+  nameAxes(state.view, isTable(meta) || meta.n_features > 2);
   map.setView(state.view);
   map.setPoints(data ? projectPoints(meta, data, features) : null);
   map.setMessage("Press Train to watch the boundary form");

@@ -5,7 +5,7 @@
 import { make, ui } from "./dom.js";
 import { featureList, isCategorical } from "./features.js";
 import { hasMap } from "./plot-view.js";
-import { setHeld, state } from "./state.js";
+import { setHeld } from "./state.js";
 
 const MISSING = ""; // a select's or text field's value for a missing cell
 
@@ -56,7 +56,7 @@ export function renderPredictFields(view) {
     const named = view && hasMap(view) && (view.table || view.nFeatures > 2);
     label.textContent = named ? view.names[view.features[axis]] : axis ? "y" : "x";
   }
-  const features = featureList(state.dataset ?? { n_features: view?.nFeatures ?? 2 });
+  const features = view?.columns ?? featureList({ n_features: view?.nFeatures ?? 2 });
   const fields = (view?.held ?? []).flatMap((value, f) =>
     value === undefined || !features[f] ? [] : [heldControl(features[f], f, value, view.table)],
   );

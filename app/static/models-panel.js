@@ -85,7 +85,7 @@ async function showModel(meta) {
   showMetrics(meta.metrics);
   showEvaluation(meta);
   setModel({ id: meta.id, name: meta.name });
-  await showModelBoundary(meta.id, "Stored model");
+  await showModelBoundary(meta.id, "Stored model", meta);
   setStatus(`Showing ${meta.name}. Click the map to predict.`, "ok");
 }
 

@@ -50,8 +50,11 @@ export function boundaryQuery(resolution) {
   return params.toString();
 }
 
-/** Draw a stored model's boundary on the map, labelled `label` (no map: nothing to draw). */
-export async function showModelBoundary(modelId, label) {
+/**
+ * Draw a stored model's boundary on the map, labelled `label` (no map: nothing to draw).
+ * `modelMeta` names the columns when the model is shown without its dataset.
+ */
+export async function showModelBoundary(modelId, label, modelMeta = null) {
   if (state.view && !hasMap(state.view)) {
     setSource(label, "final", "model");
     return;
@@ -61,11 +64,26 @@ export async function showModelBoundary(modelId, label) {
       `/v1/models/${encodeURIComponent(modelId)}/boundary?${boundaryQuery(FINAL_RESOLUTION)}`,
     );
     map.setGrid(grid);
-    if (!state.view) setView(gridView(grid));
+    if (!state.view) showModelAlone(grid, modelMeta);
     setSource(label, "final", "model");
   } catch (error) {
     showError(error, "The model's boundary could not be drawn");
   }
+}
+
+/** Name the map's axes after the view's columns (drawn on it when `drawn`; null: no axes). */
+export function nameAxes(view, drawn) {
+  const [x, y] = hasMap(view) ? view.features.map((f) => view.names[f]) : [null, null];
+  map.axisLabels = x !== null && drawn ? [`${x} →`, `↑ ${y}`] : null;
+  for (const [key, name] of [["axisX", x], ["axisY", y]]) {
+    if (name === null) delete map.canvas.dataset[key];
+    else map.canvas.dataset[key] = name;
+  }
+}
+
+function showModelAlone(grid, modelMeta) {
+  setView(gridView(grid, modelMeta));
+  nameAxes(state.view, state.view.table);
 }
 
 /** Empty readouts and curves for a run of `epochs` epochs. */

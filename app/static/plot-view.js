@@ -1,10 +1,10 @@
 // Pure functions about the plotted region: which two numeric columns the map shows, and the
 // values the other columns are held at. A view is {xMin, xMax, yMin, yMax, features: [fx, fy],
-// nFeatures, names, table, held}: `held[f]` is column f's value off the axes (see
-// features.heldValue; null = missing, left to the model's training median).
+// nFeatures, names, columns (features.featureList), table, held}: `held[f]` is column f's value
+// off the axes (see features.heldValue; null = missing, left to the model's training median).
 
 import { valueRange } from "./boundary.js";
-import { featureNames, heldValue, isTable } from "./features.js";
+import { featureList, heldValue, isTable } from "./features.js";
 
 const MAX_POINTS_DRAWN = 4000;
 
@@ -27,17 +27,27 @@ export function computeView(meta, features, data = null) {
     const c = (x0 + x1) / 2;
     [x0, x1] = [c - (y1 - y0) / 2, c + (y1 - y0) / 2];
   }
-  const names = featureNames(meta);
+  const columns = featureList(meta);
+  const names = columns.map((feature) => feature.name);
   const held = names.map((_, f) => (f === fx || f === fy ? undefined : heldValue(meta, data, f)));
   const region = { xMin: x0, xMax: x1, yMin: y0, yMax: y1 };
-  return { ...region, features, nFeatures: names.length, names, table: isTable(meta), held };
+  const table = isTable(meta);
+  return { ...region, features, nFeatures: names.length, names, columns, table, held };
 }
 
-/** A view of a model alone (its dataset is gone): the grid's region, two unnamed inputs. */
-export function gridView(grid) {
-  const [xMin, xMax, yMin, yMax] = [grid.x[0], grid.x.at(-1), grid.y[0], grid.y.at(-1)];
-  const names = ["x0", "x1"];
-  return { xMin, xMax, yMin, yMax, features: [0, 1], nFeatures: 2, names, table: false, held: [] };
+/**
+ * A view of a model alone (its dataset is gone): the grid's region and axes, the other columns
+ * held where the server held them (`fixed_columns`), so predictions match the map.
+ */
+export function gridView(grid, modelMeta = null) {
+  const region = { xMin: grid.x[0], xMax: grid.x.at(-1), yMin: grid.y[0], yMax: grid.y.at(-1) };
+  const columns = featureList(modelMeta);
+  const names = columns.map((feature) => feature.name);
+  const features = grid.features?.length === 2 ? grid.features : [0, 1];
+  const fixed = grid.fixed_columns ?? {};
+  const held = names.map((name, f) => (features.includes(f) ? undefined : (fixed[name] ?? null)));
+  const table = isTable(modelMeta);
+  return { ...region, features, nFeatures: names.length, names, columns, table, held };
 }
 
 const encodable = (text) => !/[,:]/.test(text);
@@ -62,9 +72,10 @@ export function boundaryAxes(view) {
 
 /** The view of a table with fewer than two numeric columns: no map, every column held. */
 export function heldOnlyView(meta, data) {
-  const names = featureNames(meta);
+  const columns = featureList(meta);
+  const names = columns.map((feature) => feature.name);
   const held = names.map((_, f) => heldValue(meta, data, f));
-  return { features: [], nFeatures: names.length, names, table: isTable(meta), held };
+  return { features: [], nFeatures: names.length, names, columns, table: isTable(meta), held };
 }
 
 /** The view has two axes, so a map and boundary requests. */

@@ -9,6 +9,7 @@ records the share, and the page shows the test figures and a confusion matrix. D
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from test_playground import (
     DESKTOP,
     PHONE,
     OpenPage,
+    predict_with_the_form,
     screenshot,
     wait_for_data,
     wait_for_success,
@@ -246,4 +248,54 @@ def test_a_table_with_one_numeric_column_trains_and_predicts_without_a_map(
     instance = {"colour": "red", "size": 8}
     assert json.loads(sent.value.post_data or "{}") == {"instances": [instance]}
     assert page.inner_text("#prediction").startswith("These values → class ")
+    assert problems.errors == []
+
+
+def train_table_model(api: httpx.Client, csv: Path) -> dict[str, Any]:
+    """A small model on the penguin table, made through the API; returns the model document."""
+    upload = api.post(
+        "/v1/datasets?label=species&ignore=id",
+        content=csv.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )
+    body = {
+        "dataset_id": upload.raise_for_status().json()["id"],
+        "architecture": {"hidden_layers": [4], "activation": "tanh"},
+        "training": {"epochs": 5, "batch_size": 16, "seed": 0, "test_fraction": 0.2},
+    }
+    job = api.post("/v1/jobs", json=body).raise_for_status().json()
+    deadline = time.monotonic() + 120
+    while job["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.1)
+        job = api.get(f"/v1/jobs/{job['id']}").raise_for_status().json()
+    assert job["status"] == "succeeded", job
+    return dict(api.get(f"/v1/models/{job['model_id']}").raise_for_status().json())
+
+
+def test_a_table_model_without_its_dataset_names_its_columns(
+    open_page: OpenPage, server: Any, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=server.base_url) as api:
+        model = train_table_model(api, penguin_csv(tmp_path / "penguins.csv"))
+        api.delete(f"/v1/datasets/{model['dataset_id']}").raise_for_status()
+        page, problems = open_page(DESKTOP)
+        wait_for_data(page)
+        page.click("#refresh-models")
+        page.click(f'.model[data-model-id="{model["id"]}"] button[aria-label^="Show on the map"]')
+        wait_until(page, "document.getElementById('status').textContent.startsWith('Showing')", "")
+        axes = page.evaluate(f"() => [{CANVAS}.dataset.axisX, {CANVAS}.dataset.axisY]")
+        assert axes == ["bill_mm", "flipper_mm"]  # the server's default: the first two numeric
+        assert page.inner_text("#predict-x-label") == "bill_mm"
+        # The other columns sit where the server held them for the map.
+        grid = api.get(f"/v1/models/{model['id']}/boundary?resolution=5").json()
+        island = page.input_value("#predict-held-0")
+        assert island == grid["fixed_columns"]["island"]
+        with page.expect_request("**/v1/models/*/predict") as sent:
+            predict_with_the_form(page, 45, 200)
+        wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
+        instance = json.loads(sent.value.post_data or "{}")["instances"][0]
+        assert instance["bill_mm"] == 45 and instance["flipper_mm"] == 200
+        assert instance["island"] == island
+        assert page.get_attribute("#confusion", "data-split") == "test"
     assert problems.errors == []
