@@ -218,8 +218,13 @@ function describeDataset(meta, data) {
   const categorical = featureList(meta).filter(isCategorical).length;
   const kinds = categorical ? ` (${categorical} categorical)` : "";
   const label = meta.label ? ` · label ${meta.label}` : "";
+  const unlabelled = meta.rows_without_label ?? 0;
+  const dropped = unlabelled
+    ? ` · ${unlabelled} row${unlabelled === 1 ? "" : "s"} without a label left out`
+    : "";
   ui.datasetInfo.textContent =
     `${stored}${meta.n_samples} rows · ${meta.n_features} features${kinds}${label} · ${classes}` +
+    dropped +
     (data ? "" : " (too many rows to draw)");
 }
 

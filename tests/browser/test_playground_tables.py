@@ -47,6 +47,7 @@ def penguin_csv(path: Path, n: int = 150) -> Path:
         bill_cell = "NA" if i % 17 == 5 else f"{bill:.1f}"
         island = "" if i % 13 == 4 else islands[(k + (i % 5 == 0)) % 3]
         lines.append(f"{i},{island},{bill_cell},{flipper:.1f},{mass},{species[k]}")
+    lines.append(f"{n},Dream,40.0,190.0,3600,")  # no label: left out, and said so
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -93,6 +94,7 @@ def test_a_csv_with_text_and_gaps_trains_and_names_the_axes(
     wait_for_data(page)
     upload(page, penguin_csv(tmp_path / "penguins.csv"), label="species", ignore="id")
     info = page.inner_text("#dataset-info")
+    assert "150 rows" in info and "1 row without a label left out" in info
     assert "4 features (1 categorical)" in info and "label species" in info
     # The map's axes are the first two numeric columns, named on the canvas and in the form.
     assert page.evaluate(f"() => [{CANVAS}.dataset.axisX, {CANVAS}.dataset.axisY]") == [
