@@ -301,3 +301,59 @@ def test_a_table_model_without_its_dataset_names_its_columns(
         assert instance["island"] == island
         assert page.get_attribute("#confusion", "data-split") == "test"
     assert problems.errors == []
+
+
+def test_a_regression_table_shows_its_test_error(
+    open_page: OpenPage, server: Any, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(3)
+    csv = tmp_path / "houses.csv"
+    lines = ["area,rooms,district,price"]
+    for i in range(120):
+        area, rooms = rng.uniform(40, 160), int(rng.integers(1, 6))
+        district = ["north", "south", ""][i % 3]  # every third district missing
+        price = 2.5 * area + 10 * rooms + (30 if district == "north" else 0) + rng.normal(0, 5)
+        lines.append(f"{area:.1f},{rooms},{district},{price:.1f}")
+    csv.write_text("\n".join(lines) + "\n")
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    upload(page, csv, label="price", ignore="")
+    assert "regression" in page.inner_text("#dataset-info")
+    assert train_quickly(page, epochs=30)["training"]["test_fraction"] == 0.2
+    job_id = page.evaluate("() => document.body.dataset.jobId")
+    with httpx.Client(base_url=server.base_url) as api:
+        model_id = api.get(f"/v1/jobs/{job_id}").raise_for_status().json()["model_id"]
+        test = api.get(f"/v1/models/{model_id}").json()["evaluation"]["test"]
+    assert page.inner_text("#metric-test-loss-name") == "Test MSE"
+    shown = float(page.get_attribute("#metric-test-loss", "data-value") or "nan")
+    assert shown == pytest.approx(test["mse"])
+    assert page.inner_text("#metric-test-accuracy-name") == "Test R²"
+    assert page.is_hidden("#confusion")  # no classes, no confusion matrix
+    assert problems.errors == []
+
+
+def test_a_wide_x_y_dataset_holds_its_other_features_by_position(
+    open_page: OpenPage, server: Any
+) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(90, 3)).round(3)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    with httpx.Client(base_url=server.base_url) as api:
+        body = {"name": "three features", "X": X.tolist(), "y": y.tolist()}
+        api.post("/v1/datasets", json=body).raise_for_status()
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    page.select_option("#dataset", label="three features (90 × 3)")
+    wait_until(page, "document.getElementById('dataset-info').textContent.includes('90 rows')", "")
+    assert page.inner_text("#predict-x-label") == "x0"
+    assert page.eval_on_selector_all(
+        "#predict-held-fields label", "labels => labels.map(l => l.textContent)"
+    ) == ["x2"]
+    train_quickly(page, epochs=10)
+    page.fill("#predict-held-2", "0.25")
+    page.dispatch_event("#predict-held-2", "change")
+    with page.expect_request("**/v1/models/*/predict") as sent:
+        predict_with_the_form(page, 0.5, -0.5)
+    wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
+    assert json.loads(sent.value.post_data or "{}") == {"X": [[0.5, -0.5, 0.25]]}
+    assert problems.errors == []
