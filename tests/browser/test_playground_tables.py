@@ -145,6 +145,7 @@ def test_a_csv_with_text_and_gaps_trains_and_names_the_axes(
     assert f"class {label} with probability" in page.inner_text("#prediction")
     no_sideways_scroll(page, viewport)
     screenshot(page, f"playground-tables-csv-{viewport['width']}.png", full_page=True)
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
 
 
@@ -221,6 +222,7 @@ def test_test_data_slider_holds_rows_out_and_shows_test_figures(
     wait_until(page, "!document.getElementById('confusion').hidden", "the stored model's matrix")
     assert confusion_counts(page) == test["confusion_matrix"]["matrix"]
     assert page.is_visible("#metric-test-accuracy")
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
 
 
@@ -250,6 +252,7 @@ def test_a_table_with_one_numeric_column_trains_and_predicts_without_a_map(
     instance = {"colour": "red", "size": 8}
     assert json.loads(sent.value.post_data or "{}") == {"instances": [instance]}
     assert page.inner_text("#prediction").startswith("These values → class ")
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
 
 
@@ -300,6 +303,7 @@ def test_a_table_model_without_its_dataset_names_its_columns(
         assert instance["bill_mm"] == 45 and instance["flipper_mm"] == 200
         assert instance["island"] == island
         assert page.get_attribute("#confusion", "data-split") == "test"
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
 
 
@@ -329,6 +333,7 @@ def test_a_regression_table_shows_its_test_error(
     assert shown == pytest.approx(test["mse"])
     assert page.inner_text("#metric-test-accuracy-name") == "Test R²"
     assert page.is_hidden("#confusion")  # no classes, no confusion matrix
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
 
 
@@ -356,4 +361,5 @@ def test_a_wide_x_y_dataset_holds_its_other_features_by_position(
         predict_with_the_form(page, 0.5, -0.5)
     wait_until(page, "document.getElementById('prediction').dataset.label", "a prediction")
     assert json.loads(sent.value.post_data or "{}") == {"X": [[0.5, -0.5, 0.25]]}
+    assert page.is_hidden("#error"), page.inner_text("#error")
     assert problems.errors == []
