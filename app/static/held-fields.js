@@ -25,7 +25,7 @@ function heldControl(feature, f, value, table) {
   } else if (isCategorical(feature)) {
     control = make("input", { id, type: "text", autocomplete: "off", placeholder: "(missing)" });
   } else {
-    control = make("input", { id, type: "number", step: "any", inputmode: "decimal" });
+    control = make("input", { id, type: "number", step: "any", inputMode: "decimal" });
     control.required = !table; // X/y models take numbers only
     if (table) control.placeholder = "median";
   }
