@@ -14,6 +14,7 @@ from app.errors import Conflict, InvalidInput, NotFound, field_name
 from app.jobs.base import JobRecord, JobRunner
 from app.numeric import Loc, as_labels
 from app.services.model_input import (
+    categorical_columns,
     decode_column,
     input_kinds,
     matrix_rows,
@@ -183,6 +184,10 @@ def _stored_input(
                 loc, f"dataset {dataset_id!r} has no column {absent[0]!r}, which the model needs"
             )
         rows = {name: rows[name] for name in input_kinds(model)}
+    elif categorical_columns(model):
+        raise InvalidInput(
+            loc, f"dataset {dataset_id!r} has no named columns; this model takes a table"
+        )
     elif rows.ndim != 2 or rows.shape[1] != model.n_features_in_:
         raise InvalidInput(
             loc,

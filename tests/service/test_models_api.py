@@ -627,13 +627,13 @@ async def test_openapi_declares_every_status_and_body(client: httpx.AsyncClient)
         assert operation.get("summary") and operation.get("description")
     predict = paths["/v1/models/{model_id}/predict"]["post"]
     schema = predict["requestBody"]["content"]["application/json"]["schema"]
-    assert [form["required"] for form in schema["oneOf"]] == [
+    assert [form["required"] for form in schema["anyOf"]] == [
         ["X"],
         ["instances"],
         ["columns", "data"],
     ]
     evaluate = paths["/v1/models/{model_id}/evaluate"]["post"]["requestBody"]["content"]
-    forms = evaluate["application/json"]["schema"]["oneOf"]
+    forms = evaluate["application/json"]["schema"]["anyOf"]
     assert [form["required"] for form in forms] == [
         ["dataset_id"],
         ["columns", "data", "label"],

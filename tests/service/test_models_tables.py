@@ -409,6 +409,16 @@ async def test_evaluate_x_y_and_a_stored_dataset(
     error(unknown, "'ds_nope'", loc=["body", "dataset_id"])
 
 
+async def test_evaluate_an_xy_dataset_with_a_table_model_names_the_dataset(
+    client: httpx.AsyncClient, store: ModelStore, app: FastAPI, table_model: MLPClassifier
+) -> None:
+    save(store, table_model)
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    meta = app.state.dataset_store.create(X, np.arange(10) % 2, name="d", task="classification")
+    response = await client.post("/v1/models/mdl_tab/evaluate", json={"dataset_id": meta.id})
+    error(response, "takes a table", loc=["body", "dataset_id"])
+
+
 async def test_evaluate_a_regressor_equals_sklearn(
     client: httpx.AsyncClient, store: ModelStore, regressor: MLPRegressor
 ) -> None:

@@ -135,17 +135,14 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
 # ------------------------------------------------------------------------------- predict
 
 
-def _one_of(*forms: type[BaseModel]) -> dict[str, Any]:
-    """A JSON request body that is one of ``forms`` (each without nested models)."""
-    return {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"oneOf": [f.model_json_schema() for f in forms]}}
-        },
-    }
+def _any_of(*forms: type[BaseModel]) -> dict[str, Any]:
+    """A JSON request body in one of ``forms`` (each without nested models); the handler tells
+    them apart by their required keys."""
+    schema = {"anyOf": [form.model_json_schema() for form in forms]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-_PREDICT_BODY = _one_of(PredictRequest, PredictInstances, PredictColumns)
+_PREDICT_BODY = _any_of(PredictRequest, PredictInstances, PredictColumns)
 _PREDICT_DESCRIPTION = """Predict labels (and class probabilities) or values for some rows.
 
 The rows come as `{"X": [[number]]}` (positional, for models whose columns are all numeric),
@@ -181,7 +178,7 @@ async def predict(
     response_model=EvaluationPublic,
     response_class=ORJSONResponse,
     responses=error_responses(404, 409, 413, 422),
-    openapi_extra={"requestBody": _one_of(EvaluateDataset, EvaluateTable, EvaluateArrays)},
+    openapi_extra={"requestBody": _any_of(EvaluateDataset, EvaluateTable, EvaluateArrays)},
 )
 async def evaluate(
     model_id: ModelId,
