@@ -10,7 +10,8 @@ COPY mlp_engine ./mlp_engine
 COPY app ./app
 # The checksum file is copied into the runtime stage below: bind mounts do not take part in
 # podman's layer cache key, so without it a rebuilt wheel could be skipped.
-RUN python -m pip wheel --wheel-dir /wheels . && sha256sum /wheels/*.whl > /wheels.sha256
+# The `onnx` extra: GET /v1/models/{id}/download?format=onnx needs the onnx package (a 501 without).
+RUN python -m pip wheel --wheel-dir /wheels '.[onnx]' && sha256sum /wheels/*.whl > /wheels.sha256
 
 FROM python:3.12-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,7 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MLP_PORT=8000
 COPY --from=build /wheels.sha256 /tmp/wheels.sha256
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    python -m pip install --no-index --find-links=/wheels mlp-service \
+    python -m pip install --no-index --find-links=/wheels 'mlp-service[onnx]' \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home app \
     && mkdir -p /data && chown app:app /data

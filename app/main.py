@@ -21,9 +21,15 @@ from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
 from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground
+from app.api.v2 import routes as v2
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
-from app.middleware import ApiKeyMiddleware, BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    ApiKeyMiddleware,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    requires_key,
+)
 from app.schemas.common import error_responses
 from app.services.health import service_version
 from app.settings import Settings, get_settings
@@ -58,9 +64,9 @@ _TAGS = [
 _STOP_TIMEOUT_SECONDS = 3.0
 
 
-# FastAPI versions with native OpenTelemetry look for configured providers on every request
-# (about 10 us, a tenth of a one-row predict: docs/benchmarks.md, HTTP). The service exports its
-# own Prometheus metrics (/metrics) and ships no OpenTelemetry set-up, so those hooks are off.
+# FastAPI versions with native OpenTelemetry look for configured providers on every request, a
+# visible share of a one-row predict (docs/benchmarks.md, HTTP). The service exports its own
+# Prometheus metrics (/metrics) and ships no OpenTelemetry set-up, so those hooks are off.
 _FRAMEWORK_TELEMETRY_OFF: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters
@@ -148,8 +154,8 @@ def _json_error_content(operation: dict[str, Any]) -> None:
 
 
 def _customise_openapi(app: FastAPI, settings: Settings) -> None:
-    """JSON error bodies everywhere; with keys configured, the bearer scheme on ``/v1`` routes
-    (the middleware enforces it)."""
+    """JSON error bodies everywhere; with keys configured, the bearer scheme on every route the
+    middleware guards (``/v1``, and ``/v2`` but its health probes)."""
     base_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -166,7 +172,7 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 _json_error_content(operation)
-                if settings.api_keys and path.startswith("/v1/"):
+                if settings.api_keys and requires_key(path):
                     operation["security"] = [{"bearerAuth": []}]
         app.openapi_schema = schema
         return schema
@@ -203,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(models.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(playground.router)
+    app.include_router(v2.router)  # /v2: the Open Inference Protocol
 
     # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the predict
     # fast path wraps FastAPI's own stack and the routes.

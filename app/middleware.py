@@ -139,8 +139,21 @@ class RequestContextMiddleware:
         )
 
 
+def _is_v2(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def requires_key(path: str, prefix: str = "/v1") -> bool:
+    """Whether a request to ``path`` needs an API key when keys are configured: everything under
+    ``prefix`` and every ``/v2`` route but its health probes (the schema says the same)."""
+    if _is_v2(path):  # the Open Inference Protocol: all but its health probes
+        return not path.startswith("/v2/health/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class ApiKeyMiddleware:
-    """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401).
+    """With keys configured, every ``/v1`` request needs ``Authorization: Bearer <key>`` (else 401),
+    and so does every ``/v2`` request but ``/v2/health/*`` (its 401 body is ``{"error": ...}``).
 
     Health, readiness, metrics, the docs and the playground stay open. Keys are compared in
     constant time against every configured key and never logged.
@@ -152,8 +165,7 @@ class ApiKeyMiddleware:
         self.prefix = prefix
 
     def _protected(self, scope: Scope) -> bool:
-        path = route_path(scope)
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        return requires_key(route_path(scope), self.prefix)
 
     def _authorised(self, scope: Scope) -> bool:
         header = _header(scope, b"authorization") or ""
@@ -178,15 +190,14 @@ class ApiKeyMiddleware:
         if has_header:
             challenge += b', error="invalid_token"'
         message = "invalid API key" if has_header else "missing API key"
-        await _send_json(
-            send,
-            401,
-            {
-                "detail": f"{message}: send 'Authorization: Bearer <key>'",
-                "code": "unauthorized",
-            },
-            [(b"www-authenticate", challenge)],
+        text = f"{message}: send 'Authorization: Bearer <key>'"
+        # /v2 errors are KServe's {"error": ...}; everywhere else {"detail", "code"}.
+        body = (
+            {"error": text}
+            if _is_v2(route_path(scope))
+            else {"detail": text, "code": "unauthorized"}
         )
+        await _send_json(send, 401, body, [(b"www-authenticate", challenge)])
 
 
 class BodySizeLimitMiddleware:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(100_000, ge=1)
     max_grid_resolution: int = Field(1000, ge=2)
     max_classes: int = Field(100, ge=2)
+    # Longest class label (characters): a longer one is a 422 naming `y` or the label column.
+    max_label_chars: int = Field(200, ge=1, le=1000)
+    # A categorical column's categories are listed in the dataset's metadata up to this many
+    # (its `n_categories` is always there).
+    max_listed_categories: int = Field(1000, ge=1)
     max_model_bytes: int = Field(64 * 2**20, ge=1024)
     # rows x parameters x epochs; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)

@@ -1,6 +1,6 @@
 """HTTP benchmark: the service end to end, against ceilings measured in the same run.
 
-    python bench/http.py [--quick]
+    python bench/http.py [--quick] [--only 1,7]
 
 Starts the service (``python -m app serve``: uvicorn with uvloop + httptools, one worker, a
 temporary data directory, ``MLP_MAX_CONCURRENT_JOBS=2``) and, for the ceiling, a bare FastAPI app
@@ -17,7 +17,10 @@ with the same bounds stands in (slower: its own CPU use lowers both figures). Th
    (JSON within 5x);
 4. predict p99 while two training jobs run against the idle p99 just before (<= 2x);
 5. job turnaround, ``POST /v1/jobs`` to ``succeeded``, one epoch on 100 rows, p50 (<= 0.5 s);
-6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%).
+6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%);
+7. V2 (Open Inference Protocol) infer of one row, JSON, against ``/v1`` predict of the same row,
+   rounds back to back: requests/s ratio (>= 70%; the same model call, but V2 goes through
+   FastAPI's routing while ``/v1`` predict has its own fast path).
 
 Prints Markdown tables (docs/benchmarks.md, HTTP) and writes bench/results/http.json. The machine
 is shared and noisy: every figure is a median over rounds, and ratios compare runs made
@@ -63,6 +66,9 @@ import mlp_engine
 
 REPO = _HERE.parent
 ONE_ROW = b'{"X": [[0.5, -0.25]]}'
+V2_ONE_ROW = (
+    b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 2], "data": [0.5, -0.25]}]}'
+)
 TERMINAL = {"succeeded", "failed", "cancelled"}
 START_TIMEOUT = 60.0
 
@@ -461,6 +467,33 @@ class Bench:
             ratio >= 0.70,
         )
 
+    def v2_infer(self) -> None:
+        """V2 infer of one row against /v1 predict of one row, alternating, same model."""
+        url = f"{self.service.url}/v2/models/{self.model_id}/infer"
+        check_ok(self.client.post(url, content=V2_ONE_ROW))
+        v1: list[LoadResult] = []
+        v2: list[LoadResult] = []
+        for _ in range(self.plan.rounds):
+            v1.append(self.load.run(self.predict_url, ONE_ROW, self.plan.duration))
+            v2.append(self.load.run(url, V2_ONE_ROW, self.plan.duration))
+        ratios = [b.rps / a.rps for a, b in zip(v1, v2, strict=True)]
+        ratio = median(ratios)
+        self.results["v2_infer_one_row"] = {
+            "v1": [r.__dict__ for r in v1],
+            "v2": [r.__dict__ for r in v2],
+            "ratio_per_round": ratios,
+        }
+        rps, v1_rps = median([r.rps for r in v2]), median([r.rps for r in v1])
+        print(f"  V2 infer / v1 predict, 1 row: {ratio:.2f}", flush=True)
+        self.target(
+            "7. V2 infer, 1 row: req/s vs /v1 predict",
+            f"{rps:,.0f} vs {v1_rps:,.0f} req/s = {ratio:.0%} "
+            f"(p50 {median([r.p50_ms for r in v2]):.2f} vs "
+            f"{median([r.p50_ms for r in v1]):.2f} ms)",
+            ">= 70%",
+            ratio >= 0.70,
+        )
+
     def job_turnaround(self) -> None:
         times = [turnaround(self.client, self.small_ds) for _ in range(self.plan.turnaround_jobs)]
         p50 = median(times)
@@ -617,7 +650,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per load run")
     parser.add_argument("--connections", type=int, help="keep-alive connections per load run")
     parser.add_argument("--rounds", type=int, help="rounds of each load comparison")
+    parser.add_argument(
+        "--only", help="comma-separated figure numbers to run, e.g. 1,7 (setup always runs)"
+    )
     args = parser.parse_args()
+    only = {part.strip() for part in args.only.split(",")} if args.only else None
     plan = QUICK if args.quick else FULL
     overrides = {
         "duration": args.duration,
@@ -634,6 +671,7 @@ def main() -> None:
                 ("setup", bench.setup),
                 ("warm-up", bench.warm_up),
                 ("1. predict throughput", bench.predict_throughput),
+                ("7. V2 infer vs predict", bench.v2_infer),
                 ("5. job turnaround", bench.job_turnaround),
                 ("6. memory", bench.memory),
                 ("2. large predicts", bench.big_predicts),
@@ -641,6 +679,9 @@ def main() -> None:
                 ("4. training interference", bench.training_interference),
             ]
             for name, step in steps:
+                number = name.split(".", 1)[0]
+                if only is not None and number.isdigit() and number not in only:
+                    continue
                 started = time.perf_counter()
                 step()
                 print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
@@ -649,7 +690,7 @@ def main() -> None:
         "HTTP: service vs ceilings (medians)", bench.rows, ["figure", "measured", "target", "met"]
     )
     path = write_json(
-        "http" if not args.quick else "http-quick",
+        "http" if not (args.quick or only) else "http-partial",
         {
             "machine": machine(),
             "load_generator": bench.load.tool,

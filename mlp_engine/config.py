@@ -21,6 +21,7 @@ DTYPES = ("float64", "float32")
 """Supported parameter and compute dtypes."""
 
 Seed = int | np.random.Generator | None
+ClassWeight = str | Mapping[Any, float] | None
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class MLPConfig:
     standardize: bool = True
     dtype: str = "float64"
     seed: Seed = 0
+    max_categories: int = 20
+    test_fraction: float = 0.0
+    class_weight: ClassWeight = None
 
     def __post_init__(self) -> None:
         normalised = {
@@ -74,6 +78,11 @@ class MLPConfig:
             "standardize": _flag("standardize", self.standardize),
             "dtype": _choice("dtype", self.dtype, DTYPES),
             "seed": _seed(self.seed),
+            "max_categories": _integer("max_categories", self.max_categories, 1),
+            "test_fraction": _real(
+                "test_fraction", self.test_fraction, low=0.0, closed=True, high=1.0
+            ),
+            "class_weight": _class_weight(self.class_weight),
         }
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
@@ -112,6 +121,8 @@ class MLPConfig:
         """JSON-able settings; a ``np.random.Generator`` seed is recorded as None."""
         params = {f.name: getattr(self, f.name) for f in fields(self)}
         params["hidden_layers"] = list(self.hidden_layers)
+        if isinstance(self.class_weight, Mapping):
+            params["class_weight"] = dict(self.class_weight)
         if not isinstance(self.seed, int):
             params["seed"] = None
         return params
@@ -190,3 +201,28 @@ def _seed(value: Any) -> Seed:
             "seed", f"seed must be None, a non-negative integer or a numpy Generator, got {value!r}"
         )
     return int(value)
+
+
+def _class_weight(value: Any) -> ClassWeight:
+    """None, ``"balanced"`` or ``{label: weight}`` (int or str labels, finite weights > 0)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "balanced":
+        return "balanced"
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            "class_weight",
+            "class_weight must be null, 'balanced' or a non-empty {label: weight} mapping, "
+            f"got {value!r}",
+        )
+    weights: dict[Any, float] = {}
+    for label, weight in value.items():
+        if isinstance(label, bool) or not isinstance(label, str | numbers.Integral):
+            raise ConfigError(
+                "class_weight", f"class_weight labels must be ints or strings, got {label!r}"
+            )
+        key = int(label) if isinstance(label, numbers.Integral) else label
+        weights[key] = _real(f"class_weight[{label!r}]", weight, low=0.0)
+    if len({str(label) for label in weights}) != len(weights):
+        raise ConfigError("class_weight", "class_weight names a label twice (as int and text)")
+    return weights

@@ -32,8 +32,8 @@ def decision_grid(
     *,
     nx: int | None = None,
     ny: int | None = None,
-    features: tuple[int, int] = (0, 1),
-    fixed: Sequence[float] | Mapping[int, float] | None = None,
+    features: tuple[int | str, int | str] = (0, 1),
+    fixed: Sequence[float] | Mapping[int, float | str] | Mapping[str, float | str] | None = None,
     chunk_rows: int = 16384,
 ) -> tuple[Floats, Floats, Floats]:
     """Evaluate ``model`` at every point of a regular grid over two of its input features.
@@ -54,7 +54,11 @@ def decision_grid(
             ``{feature index: value}``, or a sequence of either ``n_features`` values (a full
             input row; the entries at ``features`` are ignored) or ``n_features - 2`` values
             (the other features in increasing index order). A feature left out is held at the
-            midpoint of its ``data_min_`` / ``data_max_``.
+            midpoint of its ``data_min_`` / ``data_max_``. For a table model (one with a
+            ``plan_``), ``fixed`` is a mapping whose keys are column indices or names and whose
+            values are numbers (numeric columns) or text (categorical columns; ``""`` or None
+            for missing); a column left out sits at its training median or most frequent
+            category, and ``features`` must be two numeric columns (indices or names).
         chunk_rows: the largest number of grid points passed to the model in one call
             (default 16384: larger chunks measured slower, as their arrays no longer fit in
             cache and come fresh from the OS).
@@ -75,6 +79,8 @@ def decision_grid(
     chunk = _as_int(chunk_rows, "chunk_rows")
     if chunk < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk}")
+    if getattr(model, "plan_", None) is not None:
+        model, features, fixed = _table_view(model, features, fixed)
     n_features = _n_features(model)
     fx, fy = _check_features(features, n_features)
     bounds = _data_bounds(model, n_features)
@@ -129,8 +135,8 @@ def _evaluate_in_chunks(
 
 def _as_int(value: object, name: str) -> int:
     """``operator.index(value)``, refusing bools and non-integers with a ValueError."""
-    # Not isinstance(value, SupportsIndex): a runtime Protocol check costs ~10 us, and
-    # decision_grid makes several per call (measured on the 250 x 250 benchmark).
+    # Not isinstance(value, SupportsIndex): a runtime Protocol check is slow next to the
+    # grid's own work, and decision_grid makes several per call (docs/benchmarks.md).
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     return operator.index(cast(SupportsIndex, value))
@@ -294,3 +300,65 @@ def _checked(out: Floats, points: Floats, method: str, ok: bool) -> Floats:
     if not ok or out.shape[0] != points.shape[0]:
         raise ValueError(f"model.{method} returned shape {out.shape} for {points.shape[0]} points")
     return out
+
+
+class _TableView:
+    """A table model as the grid sees an array model: one float column per table column, each
+    categorical column held at one text value (its float column is ignored)."""
+
+    def __init__(self, model: Any, texts: Mapping[str, str]) -> None:
+        self.model, self.texts = model, dict(texts)
+        self.task = getattr(model, "task", None)
+        self.kinds: dict[str, str] = dict(model.plan_.kinds)
+        self.n_features_in_ = len(self.kinds)
+        self.data_min_ = np.nan_to_num(np.asarray(model.data_min_, dtype=np.float64))
+        self.data_max_ = np.nan_to_num(np.asarray(model.data_max_, dtype=np.float64))
+        if hasattr(model, "predict_proba"):
+            self.predict_proba = lambda points: model.predict_proba(self._table(points))
+
+    def predict(self, points: Floats) -> Any:
+        """The model's predictions for grid points ``(m, n_columns)``."""
+        return self.model.predict(self._table(points))
+
+    def _table(self, points: Floats) -> dict[str, Any]:
+        """Grid points ``(m, n_columns)`` as the model's table."""
+        m = points.shape[0]
+        return {
+            name: np.full(m, self.texts[name]) if kind == "categorical" else points[:, i]
+            for i, (name, kind) in enumerate(self.kinds.items())
+        }
+
+
+def _table_view(
+    model: Any, features: object, fixed: object
+) -> tuple[_TableView, tuple[int, int], dict[int, float]]:
+    """The grid's view of a table model, the axes as column indices (``features`` may name
+    them) and the float ``fixed`` values of its other columns."""
+    steps = model.plan_.steps
+    names = [step.column for step in steps]
+    if isinstance(features, Sequence) and not isinstance(features, str):
+        features = [names.index(f) if isinstance(f, str) and f in names else f for f in features]
+    axes = _check_features(features, len(steps))
+    for axis in axes:
+        if steps[axis].kind != "numeric":
+            raise ValueError(f"features must be numeric columns; {names[axis]!r} is categorical")
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ValueError("fixed must be a mapping {column index or name: value} for a table model")
+    given: dict[int, object] = {}
+    for key, value in (fixed or {}).items():
+        index = names.index(key) if isinstance(key, str) and key in names else key
+        index = _as_int(index, "fixed keys")
+        if not 0 <= index < len(steps) or index in axes:
+            raise ValueError(f"fixed keys must be columns other than the features, got {key!r}")
+        given[index] = value
+    texts: dict[str, str] = {}
+    values: dict[int, float] = {}
+    for i, step in enumerate(steps):
+        if i in axes:
+            continue
+        value = given.get(i, step.typical)
+        if step.kind == "categorical":
+            texts[step.column], values[i] = "" if value is None else str(value), 0.0
+        else:
+            values[i] = _finite(value, f"fixed[{names[i]!r}]")
+    return _TableView(model, texts), axes, values

@@ -197,19 +197,25 @@ class Network:
         return self.output.fn(self.logits(X))
 
     def loss_and_gradient(
-        self, X: FloatArray, Y: FloatArray, l2: float = 0.0
+        self, X: FloatArray, Y: FloatArray, l2: float = 0.0, weights: FloatArray | None = None
     ) -> tuple[float, FloatArray]:
         """Objective and its gradient on a whole set, through the training pass.
 
-        Objective = mean loss + ``0.5 * l2 * sum(W**2)`` over weights (not biases).
-        ``X: (n, layers[0])``, ``Y: (n, layers[-1])`` -> ``(loss, grads: (n_parameters,))``.
+        Objective = mean over samples of ``weights[i] * loss_i`` (weights 1 when None)
+        + ``0.5 * l2 * sum(W**2)`` over weights (not biases).
+        ``X: (n, layers[0])``, ``Y: (n, layers[-1])``, ``weights: (n,)`` -> ``(loss, grads:
+        (n_parameters,))``.
         """
         ws = Workspace(self, X.shape[0])
-        logits = ws.forward_backward(with_ones(X, self.dtype), np.asarray(Y, self.dtype))
+        Y = np.asarray(Y, self.dtype)
+        logits = ws.forward_backward(with_ones(X, self.dtype), Y, weights=weights)
         grads = ws.grads
         GradientTransform(self, l2, None)(grads)
         penalty = 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
-        return self.output.loss(logits, np.asarray(Y, self.dtype)) + penalty, grads
+        if weights is None:
+            return self.output.loss(logits, Y) + penalty, grads
+        rows = [self.output.loss(logits[i : i + 1], Y[i : i + 1]) for i in range(X.shape[0])]
+        return float(np.dot(weights, rows)) / X.shape[0] + penalty, grads
 
     def evaluate(self, X: FloatArray, Y: FloatArray, classify: bool) -> tuple[float, float | None]:
         """Mean loss and (if ``classify``) accuracy; ``X: (n, layers[0])``, ``Y: (n, layers[-1])``.
@@ -293,11 +299,18 @@ class Workspace:
         self.transposed_blocks = [block.T for block in net.blocks]
         self.write_activation = net.activation.writer()
 
-    def forward_backward(self, xb: FloatArray, yb: FloatArray, scale: float = 1.0) -> FloatArray:
+    def forward_backward(
+        self,
+        xb: FloatArray,
+        yb: FloatArray,
+        scale: float = 1.0,
+        weights: FloatArray | None = None,
+    ) -> FloatArray:
         """``scale`` times the gradient of the mean loss over one batch, into ``grads``.
 
         ``xb: (m, layers[0] + 1)`` with a trailing ones column, ``yb: (m, layers[-1])``,
-        ``m <= rows``. Returns the logits ``(m, layers[-1])``.
+        ``m <= rows``; ``weights: (m,)`` multiplies each sample's loss (None: all 1). Returns
+        the logits ``(m, layers[-1])``.
         """
         m, write = xb.shape[0], self.write_activation
         if m == self.rows:
@@ -309,6 +322,8 @@ class Workspace:
             write(block_t.dot(a), h)
         logits: FloatArray = self.transposed_blocks[-1].dot(inputs[-1]).T
         delta = self.net.output.fn(logits) - yb
+        if weights is not None:
+            delta *= weights[:, None]
         delta *= scale / m
         self.backward(inputs, hidden, delta.T)
         return logits
@@ -334,19 +349,26 @@ class Workspace:
 
 
 def batch_epoch(
-    ws: Workspace, X1: FloatArray, Y: FloatArray, step: StepFn, scale: float = 1.0
+    ws: Workspace,
+    X1: FloatArray,
+    Y: FloatArray,
+    step: StepFn,
+    scale: float = 1.0,
+    weights: FloatArray | None = None,
 ) -> None:
     """One epoch of mini-batch training (batches of ``ws.rows``) over rows in the given order.
 
     ``X1: (n, layers[0] + 1)`` inputs with a trailing ones column, ``Y: (n, layers[-1])``
-    targets, both in ``net.dtype``. ``step(params, grads)`` applies one update in place from
-    ``scale`` times the gradient: plain SGD passes ``scale = -learning_rate`` and a step that
-    only adds, which saves a pass per update on the hot path.
+    targets, both in ``net.dtype``; ``weights: (n,)`` per-sample loss weights or None.
+    ``step(params, grads)`` applies one update in place from ``scale`` times the gradient: plain
+    SGD passes ``scale = -learning_rate`` and a step that only adds, which saves a pass per
+    update on the hot path.
     """
     params, grads, rows = ws.net.params, ws.grads, ws.rows
     for start in range(0, X1.shape[0], rows):
         stop = start + rows
-        ws.forward_backward(X1[start:stop], Y[start:stop], scale)
+        batch_weights = None if weights is None else weights[start:stop]
+        ws.forward_backward(X1[start:stop], Y[start:stop], scale, batch_weights)
         step(params, grads)
 
 
@@ -357,6 +379,7 @@ def sample_epoch(
     step: StepFn,
     scale: float = 1.0,
     layerwise: bool = False,
+    weights: FloatArray | None = None,
 ) -> None:
     """One epoch of per-sample training (batch_size=1, the notebook's loop): the hot path.
 
@@ -369,7 +392,7 @@ def sample_epoch(
     each layer, from the output down, as soon as its gradient is computed, and the delta of the
     layer below is then propagated through the updated weights (``transposed_weights`` are live
     views of ``params``). Otherwise ``step(params, grads)`` runs once per sample after the whole
-    backward pass (the true gradient).
+    backward pass (the true gradient). ``weights: (n,)`` multiplies each sample's step.
     """
     net = ws.net
     grads, gblocks = ws.grads, ws.grad_blocks
@@ -387,18 +410,19 @@ def sample_epoch(
     out_fn = net.output.fn
     delta1 = np.zeros((1, 1), dtype=net.dtype)
     targets: Sequence[Any] = Y[:, 0].tolist() if scalar_fn is not None else list(Y[:, None, :])
-    for x, x_col, y in zip(X1[:, None, :], X1[:, :, None], targets, strict=True):
+    scales = itertools.repeat(scale) if weights is None else (scale * weights).tolist()
+    for x, x_col, y, s in zip(X1[:, None, :], X1[:, :, None], targets, scales, strict=False):
         a = x
         for block, h, buf in forward:
             write(a.dot(block), h)
             a = buf
         logits = a.dot(last)
         if scalar_fn is not None:
-            delta1[0, 0] = (scalar_fn(logits.item()) - y) * scale
+            delta1[0, 0] = (scalar_fn(logits.item()) - y) * s
             delta = delta1
         else:
             delta = out_fn(logits) - y
-            delta *= scale
+            delta *= s
         for block, grad, a_col, w_t, h in backward:
             np.dot(a_col, delta, out=grad)
             if layerwise:

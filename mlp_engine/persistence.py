@@ -3,10 +3,16 @@
 File layout (``FORMAT_VERSION = 1``): a zip archive of ``.npy`` members, every member *stored*
 (not deflated), in this order::
 
-    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, config.npy
+    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, [p0_median.npy, ...,] config.npy
 
 - ``W{i}``: weights, shape ``(layers[i], layers[i + 1])``, float32 or float64;
 - ``b{i}``: biases, shape ``(layers[i + 1],)``, the same dtype as every weight;
+- ``p{i}_{field}`` (table models only): the state arrays of preprocessing step ``i``, as
+  ``mlp_engine.preprocessing.FIELDS`` lists them for the step's kind: float64 or bool scalars
+  (shape ``()``), or 1-D unicode arrays (``<U1`` to ``<U1024``, the categories) -- the only
+  members that may hold text. The config's ``"preprocessing"`` list declares each step
+  (``{"column", "kind", "shapes": {field: shape}}``); files without it (all files written before
+  tables existed) must have no ``p`` members;
 - ``config``: a 1-D uint8 array holding UTF-8 JSON: the caller's config object plus
   ``"layers"`` and ``"format_version"``.
 
@@ -20,47 +26,33 @@ files (with ``allow_pickle=False``).
 Loading never unpickles and never allocates before checking: the end-of-central-directory record
 is checked before ``zipfile`` parses the directory, every member's name and declared size are
 checked before any member is read, the config is read first, and every array header (magic
-string, header length, dtype, shape) is checked against the config's ``layers`` before the data
-is read with exact-length bounded reads. Every problem raises ``ModelFormatError`` naming the
-member or key, never a file-system path.
+string, header length, dtype, shape) is checked against the config's ``layers`` (or its
+``preprocessing`` declarations) before the data is read with exact-length bounded reads. Every
+problem raises ``ModelFormatError`` naming the member or key, never a file-system path.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import io
 import json
-import math
 import os
 import re
-import struct
-import tempfile
-import time
 import zipfile
-import zlib
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any, BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
-from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
 from .errors import ModelFormatError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-# remove_stale_temp_files spares temp files younger than this: their writer may be between
-# creating the file and locking it (microseconds), and a crash leftover is older by then.
-_CREATION_GRACE_SECONDS = 0.25
+from .fileio import TEMP_PREFIX, remove_stale_temp_files, write_atomic
+from .npz import MAX_HEADER_BYTES, index_members, read_archive, read_npy, short, write_members
+from .preprocessing import FIELDS
+from .tables import MAX_COLUMNS, MAX_TEXT_CHARS
 
 __all__ = [
     "FORMAT_VERSION",
     "MAX_CONFIG_BYTES",
+    "MAX_HEADER_BYTES",
     "MAX_LAYERS",
     "TEMP_PREFIX",
     "load_model_file",
@@ -70,28 +62,16 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-TEMP_PREFIX = ".tmp-"
 MAX_CONFIG_BYTES = 16 * 2**20  # JSON config (settings, metrics, history)
 MAX_LAYERS = 1024  # weight matrices per model
-MAX_HEADER_BYTES = 10_000  # numpy's own default ``max_header_size``
-MAX_CENTRAL_DIRECTORY_BYTES = 2**20
 
-_MAX_MEMBERS = 2 * MAX_LAYERS + 1
-_READ_CHUNK = 2**20
-_NPY_MAGIC_LEN = 8
-_ZIP64_LIMIT = 2**31 - 1
-_FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+_MAX_MEMBERS = 2 * MAX_LAYERS + 1 + max(len(fields) for fields in FIELDS.values()) * MAX_COLUMNS
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CONFIG_DTYPES = (np.dtype(np.uint8),)
-_MEMBER_NAME = re.compile(r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config)\.npy")
-
-# End-of-central-directory records (APPNOTE 4.3.14-4.3.16).
-_EOCD_SIG = b"PK\x05\x06"
-_EOCD_LEN = 22
-_ZIP64_LOCATOR_SIG = b"PK\x06\x07"
-_ZIP64_LOCATOR_LEN = 20
-_ZIP64_EOCD_SIG = b"PK\x06\x06"
-_ZIP64_EOCD_LEN = 56
+_MEMBER_NAME = re.compile(
+    r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config|p(?:0|[1-9][0-9]{0,4})_[a-z]{1,16})\.npy"
+)
+_STATE_DTYPES = {"f": np.dtype(np.float64), "b": np.dtype(np.bool_)}
 
 FloatArray = NDArray[np.floating[Any]]
 PathOrFile = str | os.PathLike[str] | BinaryIO
@@ -105,6 +85,7 @@ def save_model_file(
     weights: Sequence[NDArray[Any]],
     biases: Sequence[NDArray[Any]],
     config: Mapping[str, Any],
+    states: Sequence[Mapping[str, NDArray[Any]]] = (),
 ) -> None:
     """Write one model file; atomically and durably when ``target`` is a path.
 
@@ -117,6 +98,10 @@ def save_model_file(
             numbers and lists; NaN and infinity are refused so the JSON stays standard). Its
             ``"layers"`` key, if present, must match the arrays; if absent it is added.
             ``"format_version"`` is always set to ``FORMAT_VERSION``.
+        states: a table model's preprocessing states, one per step of
+            ``config["preprocessing"]`` (``[{"column", "kind"}]``), each ``{field: array}`` as
+            ``mlp_engine.preprocessing.FIELDS`` describes; stored as members ``p{i}_{field}``,
+            their shapes declared in the step's ``"shapes"``.
 
     Raises:
         ModelFormatError: the arrays do not chain, mix dtypes, are not float32/float64 or not
@@ -124,11 +109,13 @@ def save_model_file(
     """
     members = _checked_members(weights, biases)
     layers = [int(members[0][1].shape[0])] + [int(w.shape[1]) for _, w in members[::2]]
+    plan_members, config = _plan_members(config, states)
     config_bytes = _config_to_json(config, layers)
+    members += plan_members
     members.append(("config", np.frombuffer(config_bytes, dtype=np.uint8)))
 
     def write(fp: BinaryIO) -> None:
-        _write_npz(fp, members)
+        write_members(fp, members)
 
     if isinstance(target, str | os.PathLike):
         write_atomic(target, write)
@@ -172,6 +159,45 @@ def _checked_members(
     return members
 
 
+def _plan_members(
+    config: Mapping[str, Any], states: Sequence[Mapping[str, NDArray[Any]]]
+) -> tuple[list[tuple[str, NDArray[Any]]], Mapping[str, Any]]:
+    """Check the preprocessing states against ``config["preprocessing"]``; return their
+    members and the config with each step's ``"shapes"`` declared."""
+    steps = config.get("preprocessing") if isinstance(config, Mapping) else None
+    if not states and steps is None:
+        return [], config
+    if not isinstance(steps, list) or len(steps) != len(states) or len(steps) > MAX_COLUMNS:
+        raise ModelFormatError("config 'preprocessing' must list one step per state")
+    members: list[tuple[str, NDArray[Any]]] = []
+    declared = []
+    for i, (step, state) in enumerate(zip(steps, states, strict=True)):
+        fields = FIELDS.get(str(step.get("kind"))) if isinstance(step, Mapping) else None
+        if fields is None or set(state) != set(fields):
+            raise ModelFormatError(f"preprocessing step {i} has an unknown kind or wrong arrays")
+        shapes = {}
+        for field, code in fields.items():
+            arr = _state_array(np.asarray(state[field]), code, f"p{i}_{field}")
+            members.append((f"p{i}_{field}", arr))
+            shapes[field] = list(arr.shape)
+        declared.append({**step, "shapes": shapes})
+    return members, {**config, "preprocessing": declared}
+
+
+def _state_array(arr: NDArray[Any], code: str, key: str) -> NDArray[Any]:
+    """A state array checked against its field code (``f``, ``b`` or ``U``), C-contiguous."""
+    if code == "U":
+        ok = arr.ndim == 1 and arr.dtype.kind == "U" and arr.dtype.itemsize // 4 >= 1
+        ok = ok and arr.dtype.itemsize // 4 <= MAX_TEXT_CHARS
+    else:
+        wanted = np.float64 if code == "f" else np.bool_
+        ok = arr.ndim == 0 and arr.dtype == wanted
+        ok = ok and (code != "f" or bool(np.isfinite(arr)))
+    if not ok:
+        raise ModelFormatError(f"{key} has dtype {arr.dtype} and shape {arr.shape}: not a {code!r}")
+    return np.array(arr, order="C")  # a C-ordered copy; unlike ascontiguousarray, keeps 0-d
+
+
 def _json_default(obj: object) -> Any:
     """Convert numpy scalars and arrays for ``json.dumps``; refuse anything else."""
     if isinstance(obj, np.ndarray | np.generic):
@@ -189,7 +215,7 @@ def _config_to_json(config: Mapping[str, Any], layers: list[int]) -> bytes:
             given = json.loads(json.dumps(doc["layers"], default=_json_default))
             if given != layers:
                 raise ModelFormatError(
-                    f"config key 'layers' is {_short(given)} but the arrays give {layers}"
+                    f"config key 'layers' is {short(given)} but the arrays give {layers}"
                 )
         doc["layers"] = layers
         doc["format_version"] = FORMAT_VERSION
@@ -200,117 +226,12 @@ def _config_to_json(config: Mapping[str, Any], layers: list[int]) -> bytes:
     except (TypeError, ValueError, RecursionError) as exc:
         if isinstance(exc, ModelFormatError):
             raise
-        raise ModelFormatError(f"config cannot be stored as JSON: {_short(exc, 200)}") from exc
+        raise ModelFormatError(f"config cannot be stored as JSON: {short(exc, 200)}") from exc
     if len(data) > MAX_CONFIG_BYTES:
         raise ModelFormatError(
             f"config is {len(data)} bytes of JSON, above the limit of {MAX_CONFIG_BYTES}"
         )
     return data
-
-
-def _write_npz(fp: BinaryIO, members: Sequence[tuple[str, NDArray[Any]]]) -> None:
-    """Write ``members`` as stored ``.npy`` zip entries with fixed timestamps."""
-    with zipfile.ZipFile(fp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, arr in members:
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_DATE_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            big = arr.nbytes + MAX_HEADER_BYTES > _ZIP64_LIMIT
-            with zf.open(info, mode="w", force_zip64=big) as member:
-                npy_format.write_array(member, arr, allow_pickle=False)
-
-
-def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
-    """Create or replace the file at ``path`` with what ``write`` writes, atomically and durably.
-
-    ``write`` gets a binary file object opened on a new temporary file in the same directory
-    (name ``.tmp-XXXXXXXX``, mode 0600). After it returns, the file is flushed, ``fsync``-ed and
-    renamed over ``path`` with ``os.replace``, then the directory is ``fsync``-ed so the rename
-    itself survives a crash. On any error (including ``KeyboardInterrupt``) the temporary file is
-    removed, the old ``path`` is untouched and the error propagates. A crash (``kill -9``,
-    power loss) can leave a ``.tmp-*`` file behind, never a half-written ``path``: call
-    :func:`remove_stale_temp_files` at start-up.
-    """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        # Held until the file is closed (or the process dies): tells remove_stale_temp_files in
-        # another process that this temp file is being written, not left over from a crash.
-        _lock(fd, blocking=True)
-        with open(fd, "wb") as fp:
-            write(fp)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op on Windows)."""
-    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the rename itself.
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # A few file systems refuse fsync on a directory; the data itself is already synced.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _lock(fd: int, *, blocking: bool) -> bool:
-    """Take an exclusive ``flock`` on ``fd``; False if another process holds it (non-blocking).
-
-    Where ``flock`` does not exist (Windows) every temp file counts as unlocked."""
-    if fcntl is None:  # pragma: no cover - not POSIX
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def remove_stale_temp_files(
-    directory: str | os.PathLike[str], *, min_age_seconds: float = _CREATION_GRACE_SECONDS
-) -> list[Path]:
-    """Delete the ``.tmp-*`` files :func:`write_atomic` left in ``directory`` after a crash.
-
-    Safe while other live processes write to ``directory``: a writer holds an exclusive lock
-    on its temp file until it is renamed, and the lock dies with the writer, so only files no
-    process holds are removed. ``min_age_seconds`` (a fraction of a second by default) spares a
-    file created so recently that its writer may not have locked it yet. Only regular files
-    directly in ``directory`` are touched. Returns the removed paths, sorted; a missing directory
-    gives ``[]``.
-    """
-    removed: list[Path] = []
-    now = time.time()
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
-        if not entry.name.startswith(TEMP_PREFIX) or not entry.is_file(follow_symlinks=False):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            if now - entry.stat(follow_symlinks=False).st_mtime < min_age_seconds:
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            try:
-                if not _lock(fd, blocking=False):
-                    continue  # a live writer holds it
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-            finally:
-                os.close(fd)
-    return sorted(removed)
 
 
 # -------------------------------------------------------------------------------------- loading
@@ -350,87 +271,28 @@ def load_model_file(
     ):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"{name} must be a positive integer, got {limit!r}")
+
+    def read(zf: zipfile.ZipFile) -> tuple[list[FloatArray], list[FloatArray], dict[str, Any]]:
+        return _load_members(zf, max_member_bytes, max_total_bytes)
+
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as fp:
-            return _load(fp, max_member_bytes, max_total_bytes)
-    return _load(source, max_member_bytes, max_total_bytes)
-
-
-def _load(
-    fp: BinaryIO, max_member_bytes: int, max_total_bytes: int
-) -> tuple[list[FloatArray], list[FloatArray], dict[str, Any]]:
-    """Open ``fp`` as a zip archive and load it; map every low-level failure to ModelFormatError."""
-    try:
-        _check_end_records(fp)
-        with zipfile.ZipFile(fp) as zf:
-            return _load_members(zf, max_member_bytes, max_total_bytes)
-    except ModelFormatError:
-        raise
-    except OSError as exc:  # includes I/O errors while reading; never echo a file name
-        reason = exc.strerror or type(exc).__name__
-        raise ModelFormatError(f"model file could not be read: {reason}") from exc
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        zlib.error,
-        EOFError,
-        struct.error,
-        NotImplementedError,
-        RuntimeError,
-        ValueError,
-        OverflowError,
-    ) as exc:
-        raise ModelFormatError(
-            f"not a valid model file (a zip archive of .npy members): {_short(exc, 200)}"
-        ) from exc
-
-
-def _check_end_records(fp: BinaryIO) -> None:
-    """Refuse an archive whose central directory is too large before ``zipfile`` parses it.
-
-    ``zipfile`` reads the whole central directory and builds one object per entry, so a small
-    file could otherwise make it allocate far more than its own size. This finds the
-    end-of-central-directory record (and the ZIP64 one, if any) the way ``zipfile`` does.
-    """
-    fp.seek(0, os.SEEK_END)
-    size = fp.tell()
-    if size < _EOCD_LEN:
-        raise ModelFormatError(f"not a zip archive: only {size} bytes")
-    tail_len = min(size, _EOCD_LEN + 0xFFFF + _ZIP64_LOCATOR_LEN + _ZIP64_EOCD_LEN)
-    fp.seek(size - tail_len)
-    tail = fp.read(tail_len)
-    fp.seek(0)
-    if tail[-_EOCD_LEN:][:4] == _EOCD_SIG and tail[-2:] == b"\0\0":
-        pos = len(tail) - _EOCD_LEN  # no archive comment: what zipfile tries first
-    else:
-        pos = tail.rfind(_EOCD_SIG)
-    if pos < 0 or len(tail) - pos < _EOCD_LEN:
-        raise ModelFormatError("not a zip archive: no end-of-central-directory record")
-    fields = struct.unpack("<4s4H2LH", tail[pos : pos + _EOCD_LEN])
-    entries, directory_bytes = int(fields[4]), int(fields[5])
-    locator = pos - _ZIP64_LOCATOR_LEN
-    record = locator - _ZIP64_EOCD_LEN
-    if locator >= 0 and tail[locator : locator + 4] == _ZIP64_LOCATOR_SIG and record >= 0:
-        zip64 = struct.unpack("<4sQ2H2L4Q", tail[record:locator])
-        if zip64[0] == _ZIP64_EOCD_SIG:
-            entries, directory_bytes = int(zip64[7]), int(zip64[8])
-    if entries > _MAX_MEMBERS or directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
-        raise ModelFormatError(
-            f"archive declares {entries} members in a {directory_bytes}-byte directory; "
-            f"a model file has at most {_MAX_MEMBERS} members"
-        )
+            return read_archive(fp, _MAX_MEMBERS, read)
+    return read_archive(source, _MAX_MEMBERS, read)
 
 
 def _load_members(
     zf: zipfile.ZipFile, max_member_bytes: int, max_total_bytes: int
 ) -> tuple[list[FloatArray], list[FloatArray], dict[str, Any]]:
     """Check every member's name and declared size, then read config, weights and biases."""
-    members = _index_members(zf, max_member_bytes, max_total_bytes)
+    members = index_members(zf, _MEMBER_NAME, max_member_bytes, max_total_bytes)
     if "config" not in members:
         raise ModelFormatError("missing member 'config'")
     config = _read_config(zf, members.pop("config"), max_member_bytes)
     layers: list[int] = config["layers"]
+    plan = {key: members.pop(key) for key in list(members) if key.startswith("p")}
     _check_keys(members, layers)
+    _read_plan(zf, plan, config, max_member_bytes)
     weights: list[FloatArray] = []
     biases: list[FloatArray] = []
     for i in range(len(layers) - 1):
@@ -438,7 +300,7 @@ def _load_members(
             (f"W{i}", (layers[i], layers[i + 1]), weights),
             (f"b{i}", (layers[i + 1],), biases),
         ):
-            arr = _read_npy(zf, members[key], key, _FLOAT_DTYPES, max_member_bytes, shape)
+            arr = read_npy(zf, members[key], key, _FLOAT_DTYPES, max_member_bytes, shape)
             if weights and arr.dtype != weights[0].dtype:
                 raise ModelFormatError(
                     f"member {key!r} has dtype {arr.dtype} but W0 has {weights[0].dtype}"
@@ -451,34 +313,59 @@ def _load_members(
     return weights, biases, config
 
 
-def _index_members(
-    zf: zipfile.ZipFile, max_member_bytes: int, max_total_bytes: int
-) -> dict[str, zipfile.ZipInfo]:
-    """Map key (``"W0"``, ``"config"``) to zip entry; refuse odd names and declared sizes."""
-    members: dict[str, zipfile.ZipInfo] = {}
-    total = 0
-    for info in zf.infolist():
-        if not _MEMBER_NAME.fullmatch(info.filename):
-            raise ModelFormatError(f"unexpected member {_short(info.filename)}")
-        key = info.filename.removesuffix(".npy")
-        if key in members:
-            raise ModelFormatError(f"duplicate member {key!r}")
-        members[key] = info
-        if info.flag_bits & 0x1:
-            raise ModelFormatError(f"member {key!r} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ModelFormatError(f"member {key!r} uses an unsupported compression method")
-        if info.file_size > max_member_bytes:
-            raise ModelFormatError(
-                f"member {key!r} declares {info.file_size} bytes, "
-                f"above the limit of {max_member_bytes}"
-            )
-        total += info.file_size
-        if total > max_total_bytes:
-            raise ModelFormatError(
-                f"members declare more than {max_total_bytes} bytes in total (the limit)"
-            )
-    return members
+def _read_plan(
+    zf: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    config: dict[str, Any],
+    max_member_bytes: int,
+) -> None:
+    """Read the preprocessing members declared by ``config["preprocessing"]`` into each step's
+    ``"state"``; every declared shape and dtype is checked before the data is read."""
+    expected = _declared_plan(config.get("preprocessing"))
+    missing = sorted(set(expected) - set(members))
+    extra = sorted(set(members) - set(expected))
+    if missing or extra:
+        name = missing[0] if missing else extra[0]
+        raise ModelFormatError(
+            f"{'missing' if missing else 'unexpected'} member {name!r} "
+            "(config 'preprocessing' declares the p{i}_{field} members)"
+        )
+    steps = config.get("preprocessing") or []
+    states: list[dict[str, NDArray[Any]]] = [{} for _ in steps]
+    for key, (i, field, shape, code) in expected.items():
+        dtypes = () if code == "U" else (_STATE_DTYPES[code],)
+        text = MAX_TEXT_CHARS if code == "U" else 0
+        origin = "config 'preprocessing'"
+        states[i][field] = read_npy(
+            zf, members[key], key, dtypes, max_member_bytes, shape, text, origin
+        )
+    for step, state in zip(steps, states, strict=True):
+        step["state"] = state  # replaces anything the JSON said
+
+
+def _declared_plan(steps: object) -> dict[str, tuple[int, str, tuple[int, ...], str]]:
+    """``{member: (step, field, shape, code)}`` from ``config["preprocessing"]`` (or none)."""
+    if steps is None:
+        return {}
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_COLUMNS:
+        raise ModelFormatError(
+            f"config key 'preprocessing' must be null or a list of 1 to {MAX_COLUMNS} steps"
+        )
+    expected = {}
+    for i, step in enumerate(steps):
+        fields = FIELDS.get(str(step.get("kind"))) if isinstance(step, dict) else None
+        shapes = step.get("shapes") if isinstance(step, dict) else None
+        if fields is None or not isinstance(shapes, dict) or set(shapes) != set(fields):
+            raise ModelFormatError(f"config key 'preprocessing'[{i}] has no valid kind/shapes")
+        for field, code in fields.items():
+            shape = shapes[field]
+            ok = isinstance(shape, list) and len(shape) == (1 if code == "U" else 0)
+            if not ok or not all(type(n) is int and 0 <= n <= 2**31 for n in shape):
+                raise ModelFormatError(
+                    f"config key 'preprocessing'[{i}] declares a bad shape for {field!r}"
+                )
+            expected[f"p{i}_{field}"] = (i, field, tuple(shape), code)
+    return expected
 
 
 def _check_keys(members: Mapping[str, zipfile.ZipInfo], layers: list[int]) -> None:
@@ -488,13 +375,13 @@ def _check_keys(members: Mapping[str, zipfile.ZipInfo], layers: list[int]) -> No
     missing = [key for key in expected if key not in members]
     if missing:
         raise ModelFormatError(
-            f"missing member {missing[0]!r} (config layers {_short(layers)} need "
+            f"missing member {missing[0]!r} (config layers {short(layers)} need "
             f"W0..W{n - 1} and b0..b{n - 1})"
         )
     extra = sorted(set(members) - set(expected))
     if extra:
         raise ModelFormatError(
-            f"unexpected member {extra[0]!r} (config layers {_short(layers)} have {n} "
+            f"unexpected member {extra[0]!r} (config layers {short(layers)} have {n} "
             f"weight matrices)"
         )
 
@@ -504,13 +391,13 @@ def _read_config(
 ) -> dict[str, Any]:
     """Read the ``config`` member: UTF-8 JSON object with a supported format version and layers."""
     limit = min(max_member_bytes, MAX_CONFIG_BYTES)
-    data = _read_npy(zf, info, "config", _CONFIG_DTYPES, limit, None).tobytes()
+    data = read_npy(zf, info, "config", _CONFIG_DTYPES, limit, None).tobytes()
     try:
         doc = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise ModelFormatError("member 'config' is not valid UTF-8") from exc
     except (ValueError, RecursionError) as exc:
-        raise ModelFormatError(f"member 'config' is not valid JSON: {_short(exc, 120)}") from exc
+        raise ModelFormatError(f"member 'config' is not valid JSON: {short(exc, 120)}") from exc
     if not isinstance(doc, dict):
         raise ModelFormatError(f"member 'config' must hold a JSON object, got {type(doc).__name__}")
     version = doc.pop("format_version", None)
@@ -518,7 +405,7 @@ def _read_config(
         raise ModelFormatError("config key 'format_version' is missing")
     if isinstance(version, bool) or not isinstance(version, int):
         raise ModelFormatError(
-            f"config key 'format_version' must be an integer, got {_short(version)}"
+            f"config key 'format_version' must be an integer, got {short(version)}"
         )
     if version != FORMAT_VERSION:
         newer = " (written by a newer version)" if version > FORMAT_VERSION else ""
@@ -540,130 +427,10 @@ def _check_layers(layers: object) -> None:
     if not isinstance(layers, list) or not 2 <= len(layers) <= MAX_LAYERS + 1:
         raise ModelFormatError(
             f"config key 'layers' must be a list of 2 to {MAX_LAYERS + 1} positive integers, "
-            f"got {_short(layers)}"
+            f"got {short(layers)}"
         )
     for i, units in enumerate(layers):
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ModelFormatError(
-                f"config key 'layers'[{i}] must be a positive integer, got {_short(units)}"
+                f"config key 'layers'[{i}] must be a positive integer, got {short(units)}"
             )
-
-
-def _read_npy(
-    zf: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    key: str,
-    dtypes: tuple[np.dtype[Any], ...],
-    max_bytes: int,
-    shape: tuple[int, ...] | None,
-) -> NDArray[Any]:
-    """Read one ``.npy`` member after checking its header; never more bytes than it declares.
-
-    ``shape`` is the exact shape required, or None for any 1-D array (the config).
-    Returns a native-endian, C-contiguous array of one of ``dtypes``.
-    """
-    with zf.open(info) as raw:
-        found_shape, fortran_order, dtype, header_size = _read_npy_header(raw, key)
-        dtype = _check_dtype(dtype, key, dtypes)
-        if shape is not None and found_shape != shape:
-            raise ModelFormatError(
-                f"member {key!r} has shape {_short(found_shape)}, expected {shape} "
-                f"from config 'layers'"
-            )
-        if shape is None and (len(found_shape) != 1 or found_shape[0] < 0):
-            raise ModelFormatError(f"member {key!r} must be 1-D, got shape {_short(found_shape)}")
-        n_bytes = math.prod(found_shape) * dtype.itemsize
-        holds = info.file_size - header_size
-        if n_bytes > max_bytes:
-            raise ModelFormatError(
-                f"member {key!r} declares {n_bytes} bytes of data, above the limit of {max_bytes}"
-            )
-        if n_bytes != holds:
-            raise ModelFormatError(
-                f"member {key!r} declares {n_bytes} bytes of data but holds {max(holds, 0)}"
-            )
-        buffer = np.empty(n_bytes, dtype=np.uint8)
-        _read_into(raw, buffer, key)
-        if raw.read(1):
-            raise ModelFormatError(f"member {key!r} has data past its declared size")
-    arr = buffer.view(dtype)
-    if not dtype.isnative:
-        arr = arr.astype(dtype.newbyteorder("="))
-    arr = arr.reshape(found_shape, order="F" if fortran_order else "C")
-    return np.ascontiguousarray(arr)
-
-
-def _read_npy_header(raw: IO[bytes], key: str) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
-    """Read and parse a ``.npy`` header (versions 1.0 and 2.0) of bounded length.
-
-    Returns ``(shape, fortran_order, dtype, header_size)``, ``header_size`` counting the magic
-    string and length field. The length is checked before the header text is read, and only
-    those bytes reach numpy's parser.
-    """
-    try:
-        version = npy_format.read_magic(raw)
-    except ValueError as exc:
-        raise ModelFormatError(f"member {key!r} is not a .npy array (bad magic string)") from exc
-    if version not in ((1, 0), (2, 0)):
-        raise ModelFormatError(f"member {key!r} uses unsupported .npy version {version}")
-    length_format = "<H" if version == (1, 0) else "<I"
-    length_bytes = _read_exact(raw, struct.calcsize(length_format), key)
-    header_len = int(struct.unpack(length_format, length_bytes)[0])
-    if header_len > MAX_HEADER_BYTES:
-        raise ModelFormatError(f"member {key!r} has a {header_len}-byte .npy header (too long)")
-    header = _read_exact(raw, header_len, key)
-    parse = (
-        npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-    )
-    try:
-        shape, fortran_order, dtype = parse(
-            io.BytesIO(length_bytes + header), max_header_size=MAX_HEADER_BYTES
-        )
-    except Exception as exc:  # any failure to parse untrusted header text means "invalid"
-        raise ModelFormatError(f"member {key!r} has an invalid .npy header") from exc
-    header_size = _NPY_MAGIC_LEN + len(length_bytes) + header_len
-    return tuple(shape), bool(fortran_order), dtype, header_size
-
-
-def _check_dtype(
-    dtype: np.dtype[Any], key: str, allowed: tuple[np.dtype[Any], ...]
-) -> np.dtype[Any]:
-    """Refuse object, structured and unexpected dtypes; return ``dtype`` (any byte order)."""
-    if dtype.hasobject:
-        raise ModelFormatError(
-            f"member {key!r} holds Python objects (dtype object); pickled data is never loaded"
-        )
-    if dtype.fields is not None or dtype.subdtype is not None:
-        raise ModelFormatError(f"member {key!r} has a structured dtype {_short(dtype.descr)}")
-    if dtype.newbyteorder("=") not in allowed:
-        names = "/".join(str(d) for d in allowed)
-        raise ModelFormatError(f"member {key!r} has dtype {dtype}, expected {names}")
-    return dtype
-
-
-def _read_exact(raw: IO[bytes], n: int, key: str) -> bytes:
-    """Read exactly ``n`` bytes (``n`` is small: a header) or raise."""
-    data = bytearray()
-    while len(data) < n:
-        chunk = raw.read(n - len(data))
-        if not chunk:
-            raise ModelFormatError(f"member {key!r} is truncated")
-        data += chunk
-    return bytes(data)
-
-
-def _read_into(raw: IO[bytes], out: NDArray[np.uint8], key: str) -> None:
-    """Fill ``out`` from ``raw`` in bounded chunks or raise if the member ends early."""
-    pos = 0
-    while pos < out.size:
-        chunk = raw.read(min(_READ_CHUNK, out.size - pos))
-        if not chunk:
-            raise ModelFormatError(f"member {key!r} is truncated")
-        out[pos : pos + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-        pos += len(chunk)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    """``repr``/``str`` of untrusted values, cut to ``limit`` characters for messages."""
-    text = str(value) if isinstance(value, BaseException) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -42,7 +42,7 @@ from app.jobs.base import (
 )
 from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
 from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
-from app.storage.datasets import DatasetStore
+from app.storage.datasets import DatasetMeta, DatasetStore
 from app.storage.models import ModelStore
 
 __all__ = [
@@ -218,7 +218,7 @@ def _execute(
 ) -> Outcome:
     run_id = options.run_id
     try:
-        X, y, meta = DatasetStore(data_dir, clean_temp=False).load(spec.dataset_id)
+        X, y, meta = _load_dataset(data_dir, spec.dataset_id)
     except (NotFound, Conflict) as exc:
         return _fail(store, job_id, run_id, ERROR_INVALID_DATA, exc.message)
     if meta.task != spec.task:
@@ -237,7 +237,10 @@ def _execute(
 
     try:
         estimator = _build_estimator(spec)
-        estimator.fit(X, y, on_epoch=on_epoch)
+        if meta.layout == "table":
+            estimator.fit(X, y, on_epoch=on_epoch, categorical=meta.categorical)
+        else:  # X/y datasets: the array path, exactly as ever
+            estimator.fit(X, y, on_epoch=on_epoch)
     except JobTimeout as exc:
         return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)
     except mlp_engine.DivergedError as exc:
@@ -259,7 +262,16 @@ def _execute(
         logger.info("job %s: stopped for shutdown (%s)", job_id, status or "no longer current")
         return "requeued" if status == "queued" else "lost"
 
-    return _save(store, data_dir, job_id, run_id, spec, estimator, reporter)
+    return _save(store, data_dir, job_id, run_id, spec, estimator, reporter, meta.label)
+
+
+def _load_dataset(data_dir: Path, dataset_id: str) -> tuple[Any, Any, DatasetMeta]:
+    """``(X, y, meta)``: ``X`` a 2-D array for an ``X``/``y`` dataset, a table
+    (``{name: column}``) for a table dataset."""
+    datasets = DatasetStore(data_dir, clean_temp=False)
+    if datasets.get(dataset_id).layout == "table":
+        return datasets.load_table(dataset_id)
+    return datasets.load(dataset_id)
 
 
 def _save(
@@ -270,6 +282,7 @@ def _save(
     spec: JobSpec,
     estimator: Any,
     reporter: _Reporter,
+    label: str | None,
 ) -> Outcome:
     """Save the trained model under the job's model ID, then end the job ``succeeded``."""
     try:
@@ -279,6 +292,7 @@ def _save(
             name=spec.name,
             job_id=job_id,
             dataset_id=spec.dataset_id,
+            label=label,
         )
     except JobTimeout as exc:
         return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)

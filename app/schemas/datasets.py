@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from app.schemas.common import ClassLabel, FiniteFloat, Label, Task
 
@@ -13,9 +20,13 @@ __all__ = [
     "DatasetBounds",
     "DatasetCreate",
     "DatasetData",
+    "DatasetFeature",
     "DatasetGenerate",
     "DatasetKind",
     "DatasetPublic",
+    "DatasetTableCreate",
+    "DatasetTableData",
+    "DatasetTableFields",
     "DatasetsPublic",
 ]
 
@@ -27,11 +38,27 @@ _NAME = Field(
 )
 
 
-class DatasetCreate(BaseModel):
-    """A dataset as JSON. ``X`` (n_samples, n_features) and ``y`` (n_samples,).
+# One table cell: a number, a string, a boolean (a category) or null (missing).
+Cell = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "string"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
-    The same endpoint accepts ``text/csv`` with a header row: features are numeric columns and
-    the label is the last column, or the column named by ``?label=NAME``.
+
+class DatasetCreate(BaseModel):
+    """A dataset as JSON arrays: ``X`` (n_samples, n_features) and ``y`` (n_samples,).
+
+    The same endpoint takes a table: JSON in pandas' split form (``DatasetTableCreate``) or
+    ``text/csv`` with a header row (the same knobs as query parameters).
     """
 
     name: str | None = _NAME
@@ -47,6 +74,61 @@ class DatasetCreate(BaseModel):
         examples=[[0, 1, 1, 0]],
     )
     task: Task = Field("classification", description="`classification` (default) or `regression`.")
+
+
+class DatasetTableFields(BaseModel):
+    """The non-array fields of a JSON table (``columns`` and ``data`` are parsed separately)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = _NAME
+    label: str = Field(
+        min_length=1, max_length=1000, description="The label column's name.", examples=["species"]
+    )
+    task: Task | None = Field(
+        None,
+        description=(
+            "Default: classification if the label column is text, or whole numbers with few "
+            "distinct values; else regression."
+        ),
+    )
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Force these columns categorical (their numbers are taken as text).",
+        examples=[["zip_code"]],
+    )
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Drop these columns, e.g. an id.",
+        examples=[["id"]],
+    )
+
+
+class DatasetTableCreate(DatasetTableFields):
+    """A table as JSON, pandas' split form (``df.to_dict(orient="split")`` plus ``label``).
+
+    A column whose present cells are all finite numbers is numeric, any other categorical.
+    ``null`` is a missing cell (kept: the model handles it); rows whose label is missing are
+    left out and counted in ``rows_without_label``. ``NaN``/``Infinity`` literals are a 422.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "penguins",
+                    "columns": ["id", "island", "bill_mm", "species"],
+                    "data": [[1, "Biscoe", 39.1, "Adelie"], [2, "Dream", None, "Gentoo"]],
+                    "label": "species",
+                    "ignore": ["id"],
+                }
+            ]
+        },
+    )
+
+    columns: list[str] = Field(description="Column names, the label column among them.")
+    data: list[list[Cell]] = Field(description="Rows of cells, one per column.")
 
 
 class DatasetMetaFields(BaseModel):
@@ -101,10 +183,35 @@ class DatasetGenerate(BaseModel):
 
 
 class DatasetBounds(BaseModel):
-    """Per-feature minimum and maximum of ``X``."""
+    """Per-feature minimum and maximum (missing cells ignored); null for a categorical (or an
+    all-missing) column."""
 
-    min: list[float]
-    max: list[float]
+    min: list[float | None]
+    max: list[float | None]
+
+
+class DatasetFeature(BaseModel):
+    """One feature column: its name, kind, missing cells and (categorical) sorted categories."""
+
+    # The schema shows every field; a field that does not apply is left out of the JSON.
+    model_config = ConfigDict(json_schema_mode_override="validation")
+
+    name: str = Field(examples=["island"])
+    type: Literal["numeric", "categorical"]
+    missing: int = Field(description="Cells without a value.")
+    categories: list[str] | None = Field(
+        None,
+        description=(
+            "Categorical columns: the distinct values, sorted by code point (left out beyond "
+            "`MLP_MAX_LISTED_CATEGORIES`)."
+        ),
+    )
+    n_categories: int | None = Field(None, description="Categorical columns: distinct values.")
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
 
 
 class DatasetPublic(BaseModel):
@@ -117,9 +224,20 @@ class DatasetPublic(BaseModel):
     n_samples: int
     n_features: int
     task: Task
-    classes: list[ClassLabel] | None = Field(description="Sorted class labels (classification).")
+    classes: list[ClassLabel] | None = Field(
+        description="Sorted class labels (classification): numbers numerically, text by code point."
+    )
     bounds: DatasetBounds
     created_at: datetime
+    label: str | None = Field(
+        None, description="The label column's name; null for an `X`/`y` dataset."
+    )
+    features: list[DatasetFeature] = Field(
+        description="The feature columns in order (`x0, x1, ...` for an `X`/`y` dataset)."
+    )
+    rows_without_label: int = Field(
+        0, description="Rows of the upload left out because their label was missing."
+    )
 
 
 class DatasetsPublic(BaseModel):
@@ -130,7 +248,17 @@ class DatasetsPublic(BaseModel):
 
 
 class DatasetData(BaseModel):
-    """A dataset's arrays: ``X`` (n_samples, n_features) and ``y`` (n_samples,)."""
+    """An ``X``/``y`` dataset's arrays: ``X`` (n_samples, n_features) and ``y`` (n_samples,)."""
 
     X: list[list[float]]
     y: list[Label]
+
+
+class DatasetTableData(BaseModel):
+    """A table dataset's rows: ``data`` holds the feature cells in ``columns`` order (null =
+    missing), ``y`` the labels of the ``label`` column, one per row."""
+
+    columns: list[str] = Field(examples=[["island", "bill_mm"]])
+    data: list[list[Cell]] = Field(examples=[[["Biscoe", 39.1], ["Dream", None]]])
+    label: str = Field(examples=["species"])
+    y: list[Label] = Field(examples=[["Adelie", "Gentoo"]])

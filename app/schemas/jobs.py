@@ -63,6 +63,15 @@ class Architecture(BaseModel):
     activation: ActivationName = Field("relu", description="Hidden-layer activation.")
 
 
+# A class weight: a finite number > 0.
+ClassWeightValue = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+
+
+TABLE_DEFAULT_L2 = 0.01
+"""The L2 penalty a job on a table dataset gets when it names none (see docs/benchmarks.md,
+"Tables": the unpenalised default over-fits noisy tables and defeats balanced class weights)."""
+
+
 class Training(BaseModel):
     """Training settings; each maps 1:1 onto the engine's keyword of the same name."""
 
@@ -83,7 +92,14 @@ class Training(BaseModel):
         0.9, ge=0, lt=1, description="SGD momentum (ignored by adam); 0 = plain SGD."
     )
     nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
-    l2: FiniteFloat = Field(0.0, ge=0, description="L2 weight penalty.")
+    l2: FiniteFloat | None = Field(
+        None,
+        ge=0,
+        description="L2 weight penalty. null (the default) = "
+        f"{TABLE_DEFAULT_L2} for table datasets (CSV or split-form uploads: real tables "
+        "over-fit without it) and 0 for X/y arrays and generated sets (the notebook's "
+        "setting; the `notebook` optimizer takes no penalty).",
+    )
     clip_norm: FiniteFloat | None = Field(
         None, gt=0, description="Clip gradients to this global norm; null = no clipping."
     )
@@ -108,6 +124,34 @@ class Training(BaseModel):
     )
     shuffle: bool = Field(True, description="Shuffle rows every epoch (the notebook does not).")
     dtype: DType = Field("float64", description="Parameter and compute precision.")
+    test_fraction: FiniteFloat = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Share of rows held out before anything else (stratified by class, seeded), never "
+            "seen by training, preprocessing or early stopping; the model's "
+            "`evaluation.test` is measured on them. 0 = no test split."
+        ),
+    )
+    class_weight: Literal["balanced"] | dict[str, ClassWeightValue] | None = Field(
+        None,
+        description=(
+            "Classifiers only: null (every sample weighs 1), `balanced` (n / (k * count) per "
+            'class on the training split) or `{"label": weight}` (labels as text; others '
+            "weigh 1). Reported losses stay unweighted."
+        ),
+        examples=["balanced", {"1": 5.0}],
+    )
+    max_categories: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Table datasets: a categorical column with more distinct values keeps its "
+            "`max_categories - 1` most frequent ones and groups the rest as one 'other'."
+        ),
+    )
 
     @model_validator(mode="after")
     def _early_stopping_needs_validation(self) -> Self:

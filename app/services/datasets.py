@@ -1,25 +1,26 @@
-"""Datasets: parse an upload (JSON or CSV) or generate a toy set, check the labels, store it.
+"""Datasets: parse an upload (JSON ``X``/``y``, JSON split-form table or CSV table) or generate
+a toy set, check the labels, store it.
 
-Every way in ends in :func:`check_labels` and ``DatasetStore.create``. CSV parsing sits behind
-one entry point, :func:`parse_csv_upload`, so another table parser can replace it.
+Tables go through :mod:`app.tabular` (``parse_csv``, ``parse_split``) and
+``DatasetStore.create_table``; ``X``/``y`` uploads and generated sets through
+``DatasetStore.create``. Every way in ends in :func:`check_labels`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from app import numeric
+from app import numeric, tabular
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.numeric import check_finite
-from app.schemas.datasets import DatasetGenerate, DatasetMetaFields
+from app.schemas.datasets import DatasetGenerate, DatasetMetaFields, DatasetTableFields
 from app.settings import Settings
 from app.storage.datasets import DatasetMeta, DatasetStore
 from mlp_engine import datasets as engine_datasets
@@ -27,14 +28,17 @@ from mlp_engine.errors import ConfigError
 
 __all__ = [
     "Upload",
+    "check_label_lengths",
     "check_labels",
     "create_dataset",
+    "dataset_rows",
     "generate_dataset",
-    "parse_csv_upload",
+    "parse_table",
 ]
 
-_INT_RE = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
+Loc = tuple[str | int, ...]
 _GENERATE_FIELDS = ("n_samples", "noise", "seed", "n_classes", "kind")
+_CSV_ONLY = ("label", "categorical", "ignore")
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,175 @@ class Upload:
     body: bytes
     media_type: str
     label: str | None = None
-    task: str = "classification"
+    task: str | None = None
     name: str | None = None
+    categorical: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
 
 
 def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> DatasetMeta:
     """Parse a JSON or CSV upload, check its labels and store it (blocking: run in a thread)."""
-    task, name = upload.task, upload.name
     if upload.media_type == "text/csv":
-        X, y = parse_csv_upload(upload.body, settings, upload.label, task)
-    elif upload.media_type == "application/json" or upload.media_type.endswith("+json"):
-        X, y, name, task = _parse_json_upload(upload.body, settings)
-    else:
+        table = tabular.parse_csv(
+            upload.body,
+            label=upload.label,
+            task=_task(upload.task),
+            categorical=upload.categorical,
+            ignore=upload.ignore,
+            max_rows=settings.max_rows,
+            max_columns=settings.max_features,
+        )
+        return store_table(store, settings, table, upload.name)
+    if upload.media_type != "application/json" and not upload.media_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type {upload.media_type[:80]!r} is not supported; "
             "send application/json or text/csv"
         )
+    for knob in _CSV_ONLY:
+        if getattr(upload, knob):
+            raise InvalidInput(
+                ("query", knob),
+                f"the query parameter {knob} is for CSV uploads; a JSON table gives "
+                f'"{knob}" in its body',
+            )
+    doc = _parse_json_body(upload.body)
+    if "columns" in doc or "data" in doc:
+        table, name = parse_table(doc, upload.body, settings)
+        return store_table(store, settings, table, name)
+    X, y, name, task = _parse_json_upload(doc, upload.body, settings)
     y = check_labels(y, task, settings, ("body", "y"))
     return store.create(X, y, name=name, task=task)
+
+
+def dataset_rows(store: DatasetStore, dataset_id: str) -> dict[str, Any]:
+    """``GET /v1/datasets/{id}/data``: ``{"X", "y"}`` for an ``X``/``y`` dataset; for a table
+    ``{"columns", "data", "label", "y"}`` (``data``: rows of feature cells, None = missing)."""
+    if store.get(dataset_id).layout == "arrays":
+        X, y, _ = store.load(dataset_id)
+        return {"X": X, "y": y}
+    columns, y, meta = store.load_table(dataset_id)
+    cells = []
+    for values in columns.values():
+        missing = np.isnan(values) if values.dtype.kind == "f" else values == ""
+        column: list[Any] = values.tolist()
+        for i in np.flatnonzero(missing).tolist():
+            column[i] = None
+        cells.append(column)
+    return {
+        "columns": list(columns),
+        "data": list(zip(*cells, strict=True)),
+        "label": meta.label,
+        "y": y,
+    }
+
+
+def parse_table(
+    doc: dict[str, Any], body: bytes, settings: Settings
+) -> tuple[tabular.ParsedTable, str | None]:
+    """The table and name of a JSON split-form document ``{"columns", "data", "label", ...}``
+    (``body``: the bytes it was parsed from, to tell whether it held ``NaN``/``Infinity``)."""
+    if "X" in doc or "y" in doc:
+        raise InvalidInput(
+            ("body",), 'give either "X" and "y" or a table ("columns", "data", "label"), not both'
+        )
+    try:
+        fields = DatasetTableFields.model_validate(doc)
+    except ValidationError as exc:
+        raise _validation_error(exc, ("body",)) from None
+    columns, data = doc.get("columns"), doc.get("data")
+    if not _strict_json(body) and isinstance(data, list):
+        _check_finite_cells(data, columns)
+    table = tabular.parse_split(
+        columns,  # type: ignore[arg-type]  # parse_split checks the types and names the field
+        data,  # type: ignore[arg-type]
+        label=fields.label,
+        task=fields.task,
+        categorical=fields.categorical,
+        ignore=fields.ignore,
+        max_rows=settings.max_rows,
+        max_columns=settings.max_features,
+    )
+    return table, fields.name
+
+
+def store_table(
+    store: DatasetStore, settings: Settings, table: tabular.ParsedTable, name: str | None
+) -> DatasetMeta:
+    """Check a parsed table's labels (length, classes) and store it."""
+    loc: Loc = ("body", "columns", table.label)
+    what = f"label column {table.label[:80]!r}"
+    y = table.y
+    if y.dtype.kind == "U":
+        check_label_lengths(y, loc, settings.max_label_chars, what=what)
+    y = check_labels(y, table.task, settings, loc, what=what)
+    return store.create_table(
+        table.columns,
+        y,
+        label=table.label,
+        task=table.task,
+        name=name,
+        rows_without_label=table.rows_without_label,
+        max_listed_categories=settings.max_listed_categories,
+    )
+
+
+def _task(task: str | None) -> tabular.Task | None:
+    if task is None:
+        return None
+    if task == "classification":
+        return "classification"
+    if task == "regression":
+        return "regression"
+    raise InvalidInput(("query", "task"), "task must be classification or regression")
+
+
+def check_label_lengths(
+    labels: list[Any] | np.ndarray, loc: Loc, limit: int, *, what: str = "y"
+) -> None:
+    """422 naming the first text label longer than ``limit`` characters (checked before NumPy
+    makes an array ``n_rows x longest label`` wide)."""
+    if isinstance(labels, np.ndarray):
+        if labels.dtype.kind != "U" or labels.dtype.itemsize // 4 <= limit:
+            return
+        lengths = np.strings.str_len(labels)
+        i = int(np.argmax(lengths > limit))
+        length = int(lengths[i])
+    else:
+        found = next(
+            (k for k, v in enumerate(labels) if isinstance(v, str) and len(v) > limit), None
+        )
+        if found is None:
+            return
+        i, length = found, len(labels[found])
+    raise InvalidInput(
+        (*loc, i),
+        f"{what}: label {i} has {length} characters; at most {limit} "
+        "(MLP_MAX_LABEL_CHARS) are allowed",
+    )
+
+
+def _strict_json(body: bytes) -> bool:
+    """Whether ``body`` parses without the standard library's ``NaN``/``Infinity`` leniency."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _check_finite_cells(data: list[Any], columns: Any) -> None:
+    """422 naming the first ``NaN``/``Infinity`` literal among the cells (slow path)."""
+    for i, row in enumerate(data):
+        if not isinstance(row, list):
+            continue
+        for j, cell in enumerate(row):
+            if isinstance(cell, float) and not math.isfinite(cell):
+                column = columns[j] if isinstance(columns, list) and j < len(columns) else j
+                raise InvalidInput(
+                    ("body", "data", i, j),
+                    f"data[{i}][{j}] (column {str(column)[:80]!r}) must be a finite number or "
+                    f"null, got {cell}",
+                )
 
 
 def generate_dataset(
@@ -130,10 +285,9 @@ def _parse_json_body(body: bytes) -> dict[str, Any]:
 
 
 def _parse_json_upload(
-    body: bytes, settings: Settings
+    doc: dict[str, Any], body: bytes, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray, str | None, str]:
     """``(X, y, name, task)`` of a JSON upload ``{"X": [[...]], "y": [...], ...}``."""
-    doc = _parse_json_body(body)
     try:
         fields = DatasetMetaFields.model_validate(doc)
     except ValidationError as exc:
@@ -145,16 +299,22 @@ def _parse_json_upload(
         max_features=settings.max_features,
         raw=body,
     )
-    y = numeric.as_labels(doc.get("y"), ("body", "y"), n_rows=X.shape[0])
+    labels = doc.get("y")
+    if isinstance(labels, list):
+        check_label_lengths(labels, ("body", "y"), settings.max_label_chars)
+    y = numeric.as_labels(labels, ("body", "y"), n_rows=X.shape[0])
     return X, y, fields.name, fields.task
 
 
 def check_labels(
-    y: np.ndarray, task: str, settings: Settings, loc: tuple[str | int, ...]
+    y: np.ndarray, task: str, settings: Settings, loc: Loc, *, what: str = "y"
 ) -> np.ndarray:
-    """Labels fit for ``task``: >= 2 classes (at most ``max_classes``) or finite targets."""
+    """Labels fit for ``task``: >= 2 classes (at most ``max_classes``) or finite targets.
+
+    ``what`` names the labels in messages (``y``, or ``label column 'species'``).
+    """
     if y.dtype.kind == "O":  # integers beyond int64
-        raise InvalidInput(loc, "y holds integers too large to be labels or targets")
+        raise InvalidInput(loc, f"{what} holds integers too large to be labels or targets")
     if task == "regression":
         if y.dtype.kind not in "iuf":
             raise InvalidInput(loc, "regression targets must be numbers, not strings")
@@ -166,9 +326,10 @@ def check_labels(
         fractional = np.flatnonzero((y != np.round(y)) | (np.abs(y) > 2**53))
         if fractional.size:
             i = int(fractional[0])
+            where = f"y[{i}]" if what == "y" else f"{what}, row {i},"
             raise InvalidInput(
                 (*loc, i),
-                f"y[{i}] is {float(y[i])}: class labels must be integers or strings "
+                f"{where} is {float(y[i])}: class labels must be integers or strings "
                 "(send task 'regression' for real-valued targets)",
             )
         y = y.astype(np.int64)
@@ -176,115 +337,10 @@ def check_labels(
     if classes.size < 2:
         raise InvalidInput(
             loc,
-            f"y has only one class ({classes[0].item()!r}); classification needs at least two",
+            f"{what} has only one class ({classes[0].item()!r}); classification needs at least two",
         )
     if classes.size > settings.max_classes:
         raise InvalidInput(
-            loc, f"y has {classes.size} classes; at most {settings.max_classes} are allowed"
+            loc, f"{what} has {classes.size} classes; at most {settings.max_classes} are allowed"
         )
     return y
-
-
-# ------------------------------------------------------------------------------------ CSV
-
-
-def parse_csv_upload(
-    body: bytes, settings: Settings, label: str | None, task: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` of a CSV upload with a header row: numeric feature columns and the label
-    column (the last one, or the one named ``label``); errors name the row, line and column."""
-    header, data, lines = _csv_table(body)
-    if len(data) > settings.max_rows:
-        raise InvalidInput(
-            ("body", "X"), f"X has {len(data)} rows; at most {settings.max_rows} are allowed"
-        )
-    if len(header) - 1 > settings.max_features:
-        raise InvalidInput(
-            ("body", "X"),
-            f"X rows have {len(header) - 1} features; at most {settings.max_features} are allowed",
-        )
-    target = _label_index(header, label)
-    for i, row in enumerate(data):
-        if len(row) != len(header):
-            raise InvalidInput(
-                ("body", "X", i),
-                f"CSV data row {i} (line {lines[i]}) has {len(row)} values; "
-                f"the header has {len(header)}",
-            )
-    features = [name for j, name in enumerate(header) if j != target]
-    cells = [[cell for j, cell in enumerate(row) if j != target] for row in data]
-    try:
-        X = np.array(cells, dtype=np.float64)
-    except ValueError:
-        X = _diagnose_csv(cells, features, lines)
-    check_finite(X, ("body", "X"))
-    return X, _csv_labels([row[target] for row in data], task, lines)
-
-
-def _csv_table(body: bytes) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, non-blank data rows and each data row's line number in the file."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(("body",), "the CSV body must be UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))  # csv does its own newline handling
-    rows, lines = [], []
-    try:
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                rows.append(row)
-                lines.append(reader.line_num)
-    except csv.Error as exc:  # e.g. a NUL byte: a 422, never a 500
-        raise InvalidInput(
-            ("body",), f"the CSV body is malformed at line {reader.line_num}: {exc}"
-        ) from None
-    if len(rows) < 2:
-        raise InvalidInput(("body",), "the CSV needs a header row and at least one data row")
-    header = [name.strip() for name in rows[0]]
-    if len(header) < 2:
-        raise InvalidInput(("body",), "the CSV needs at least one feature column and a label")
-    return header, rows[1:], lines[1:]
-
-
-def _label_index(header: list[str], label: str | None) -> int:
-    if label is None:
-        return len(header) - 1
-    if label not in header:
-        raise InvalidInput(
-            ("query", "label"), f"label column {label[:80]!r} is not in the CSV header"
-        )
-    return header.index(label)
-
-
-def _diagnose_csv(cells: list[list[str]], features: list[str], lines: list[int]) -> np.ndarray:
-    for i, row in enumerate(cells):
-        for j, cell in enumerate(row):
-            try:
-                float(cell)
-            except ValueError:
-                raise InvalidInput(
-                    ("body", "X", i, j),
-                    f"X[{i}][{j}] (line {lines[i]}, column {features[j][:80]!r}) must be a "
-                    f"number, got {cell[:40]!r}",
-                ) from None
-    raise InvalidInput(("body", "X"), "the CSV features must be numbers")  # unreachable
-
-
-def _csv_labels(cells: list[str], task: str, lines: list[int]) -> np.ndarray:
-    if all(_INT_RE.match(cell) for cell in cells):
-        return np.array([int(cell) for cell in cells], dtype=np.int64)
-    if task == "regression":
-        try:
-            return np.array(cells, dtype=np.float64)
-        except ValueError:
-            for i, cell in enumerate(cells):
-                try:
-                    float(cell)
-                except ValueError:
-                    raise InvalidInput(
-                        ("body", "y", i),
-                        f"y[{i}] (line {lines[i]}) must be a number for regression, "
-                        f"got {cell[:40]!r}",
-                    ) from None
-            raise
-    return np.array([cell.strip() for cell in cells], dtype=str)

@@ -16,15 +16,15 @@ from app import numeric
 from app.errors import InvalidInput, NotFound
 from app.jobs.base import JobRecord, JobRunner, JobSpec
 from app.schemas.common import Task
-from app.schemas.jobs import Architecture, JobCreate, Training
-from app.services.datasets import check_labels
+from app.schemas.jobs import TABLE_DEFAULT_L2, Architecture, JobCreate, Training
+from app.services.datasets import check_label_lengths, check_labels
 from app.settings import Settings
-from app.storage.datasets import DatasetStore
+from app.storage.datasets import DatasetMeta, DatasetStore
 from app.storage.ids import new_id
 from mlp_engine.config import MLPConfig
 from mlp_engine.errors import ConfigError
 
-__all__ = ["compute_cost", "create_job", "n_parameters"]
+__all__ = ["compute_cost", "create_job", "encoded_width", "n_parameters"]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
 _SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
@@ -40,6 +40,23 @@ def compute_cost(rows: int, layers: list[int], epochs: int) -> int:
     return rows * n_parameters(layers) * epochs
 
 
+def encoded_width(meta: DatasetMeta, max_categories: int) -> int:
+    """The network's input width for a dataset: its features as the engine encodes a table
+    (a numeric column 1, +1 for a missing indicator; a categorical one a column per kept
+    category, at most ``max_categories`` with "other", +1 for missing). An upper bound: the
+    training split can only have fewer categories and gaps than the whole dataset."""
+    if meta.layout == "arrays":
+        return meta.n_features
+    width = 0
+    for feature in meta.features:
+        gaps = int(feature["missing"] > 0)
+        if feature["type"] == "numeric":
+            width += 1 + gaps
+        else:
+            width += min(int(feature["n_categories"]), max_categories) + gaps
+    return width
+
+
 def create_job(
     job: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
 ) -> JobRecord:
@@ -47,10 +64,11 @@ def create_job(
     inline ``X`` + ``y`` are stored as a dataset first."""
     _check_caps(job.architecture, job.training, settings)
     data = _training_data(job, settings, datasets)
+    _check_class_weight(job.training, data)
     layers = _layers(data, job.architecture.hidden_layers)
     _check_budget(data.rows, layers, job.training.epochs, settings)
     architecture = job.architecture.model_dump()
-    training = _resolve_training(job.training)
+    training = resolve_training(job.training, table=data.table)
     _engine_check(architecture, training)
     spec = JobSpec(
         dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
@@ -95,15 +113,38 @@ def _check_budget(rows: int, layers: list[int], epochs: int, settings: Settings)
         raise InvalidInput(
             ("body",),
             f"this run would cost rows x parameters x epochs = {rows:,} x "
-            f"{n_parameters(layers):,} x {epochs:,} = {cost:,}, over the compute budget of "
-            f"{settings.compute_budget:,.0f} (MLP_COMPUTE_BUDGET); use fewer epochs, rows or "
-            "units",
+            f"{n_parameters(layers):,} x {epochs:,} = {cost:,} ({layers[0]:,} inputs after "
+            f"encoding), over the compute budget of {settings.compute_budget:,.0f} "
+            "(MLP_COMPUTE_BUDGET); use fewer epochs, rows, units or categories",
         )
 
 
-def _resolve_training(training: Training) -> dict[str, Any]:
-    """The engine's keyword arguments with every default filled in (and a seed drawn)."""
+def _check_class_weight(training: Training, data: _TrainingData) -> None:
+    """``class_weight`` needs a classifier, and its labels must be classes of the data."""
+    setting, loc = training.class_weight, ("body", "training", "class_weight")
+    if setting is None:
+        return
+    if data.task != "classification":
+        raise InvalidInput(loc, "class_weight applies to classification only")
+    if isinstance(setting, dict):
+        known = {str(label) for label in data.classes}
+        for label in setting:
+            if label not in known:
+                raise InvalidInput(
+                    (*loc, label),
+                    f"class_weight names {label[:80]!r}, which is not a class of the data "
+                    f"(classes: {', '.join(sorted(known))[:200]})",
+                )
+
+
+def resolve_training(training: Training, *, table: bool) -> dict[str, Any]:
+    """The engine's keyword arguments with every default filled in (and a seed drawn); an
+    unset ``l2`` is :data:`TABLE_DEFAULT_L2` on tables, else 0 (the notebook optimizer's only
+    value)."""
     resolved = training.model_dump()
+    if resolved["l2"] is None:
+        penalise = table and training.optimizer != "notebook"
+        resolved["l2"] = TABLE_DEFAULT_L2 if penalise else 0.0
     if resolved["seed"] is None:
         resolved["seed"] = secrets.randbelow(_SEED_BOUND)
     return resolved
@@ -127,9 +168,10 @@ class _TrainingData:
     """What the checks need to know about the data; inline arrays are stored only on success."""
 
     rows: int
-    n_features: int
+    width: int  # the network's input width (a table's encoded columns)
     task: Task
-    n_classes: int  # 0 for regression
+    classes: list[int | str]  # [] for regression
+    table: bool = False  # a stored table (CSV or split form), not X/y arrays
     X: np.ndarray | None = None
     y: np.ndarray | None = None
 
@@ -143,8 +185,9 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
                 ("body", "dataset_id"),
                 f"dataset {job.dataset_id!r} not found (create it first)",
             ) from None
-        n_classes = len(meta.classes or ())
-        return _TrainingData(meta.n_samples, meta.n_features, meta.task, n_classes)
+        width = encoded_width(meta, job.training.max_categories)
+        classes = list(meta.classes or ())
+        return _TrainingData(meta.n_samples, width, meta.task, classes, meta.layout == "table")
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(
@@ -154,16 +197,19 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
         max_features=settings.max_features,
         raw=b"",
     )
+    if job.y is not None:
+        check_label_lengths(job.y, ("body", "y"), settings.max_label_chars)
     y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
     y = check_labels(y, task, settings, ("body", "y"))
-    n_classes = int(np.unique(y).size) if task == "classification" else 0
-    return _TrainingData(X.shape[0], X.shape[1], task, n_classes, X, y)
+    classes = np.unique(y).tolist() if task == "classification" else []
+    return _TrainingData(X.shape[0], X.shape[1], task, classes, X=X, y=y)
 
 
 def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:
     """Input, hidden and output sizes (one sigmoid output for two classes or regression)."""
-    outputs = 1 if data.task == "regression" or data.n_classes <= 2 else data.n_classes
-    return [data.n_features, *hidden, outputs]
+    n_classes = len(data.classes)
+    outputs = 1 if data.task == "regression" or n_classes <= 2 else n_classes
+    return [data.width, *hidden, outputs]
 
 
 def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _TrainingData) -> JobRecord:

@@ -5,6 +5,7 @@
 import { ApiError, setApiKey } from "./api.js";
 import { loadDatasets, refreshDataset, wireData } from "./data-panel.js";
 import { ui } from "./dom.js";
+import { wireEvaluation } from "./evaluation.js";
 import { refreshModels, wireModels } from "./models-panel.js";
 import { updateNetwork, wireNetwork } from "./network-panel.js";
 import { clearErrors, showError, wireNotices } from "./notices.js";
@@ -52,6 +53,7 @@ wireNetwork();
 wirePresets();
 wirePredict();
 wireModels();
+wireEvaluation();
 wireApiKey();
 applyPreset(PRESETS.fast);
 updateNetwork();

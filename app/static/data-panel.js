@@ -6,8 +6,16 @@ import { renderLegend, valueRange } from "./boundary.js";
 import { make, ui } from "./dom.js";
 import { updateNetwork } from "./network-panel.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
-import { map, setSource } from "./output-panel.js";
-import { computeView, projectPoints } from "./plot-view.js";
+import { map, nameAxes, setSource } from "./output-panel.js";
+import {
+  featureList,
+  featureNames,
+  isCategorical,
+  isTable,
+  normaliseData,
+  numericFeatures,
+} from "./features.js";
+import { computeView, heldOnlyView, projectPoints } from "./plot-view.js";
 import { isTraining, setDataset, setModel, state } from "./state.js";
 import { debounce, numberValue } from "./util.js";
 
@@ -102,7 +110,8 @@ export async function ensureDataset(sel) {
 export async function loadData(meta) {
   if (state.data.has(meta.id)) return state.data.get(meta.id);
   if (meta.n_samples > MAX_ROWS_FETCHED) return null;
-  const data = await getJSON(`/v1/datasets/${encodeURIComponent(meta.id)}/data`);
+  const rows = await getJSON(`/v1/datasets/${encodeURIComponent(meta.id)}/data`);
+  const data = normaliseData(meta, rows);
   state.data.set(meta.id, data);
   return data;
 }
@@ -158,58 +167,80 @@ function syncOutputs() {
   ui.nClassesValue.textContent = ui.nClasses.value;
 }
 
-/** The two plotted features: [0, 1], or the axis selects' choice for a wider dataset. */
+/** The two plotted columns: the first two numeric ones, or the axis selects' choice. */
 function chosenFeatures(meta) {
-  if (meta.n_features <= 2) {
-    ui.axesOptions.hidden = true;
-    return [0, 1];
-  }
+  const numeric = numericFeatures(meta);
+  ui.axesOptions.hidden = numeric.length <= 2;
+  if (numeric.length <= 2) return numeric.length === 2 ? numeric : null;
+  const names = featureNames(meta);
   const fill = (select, value) => {
-    if (select.options.length !== meta.n_features || select.dataset.dataset !== meta.id) {
+    if (select.dataset.dataset !== meta.id) {
       select.replaceChildren(
-        ...Array.from({ length: meta.n_features }, (_, f) =>
-          make("option", { value: f, textContent: `x${f}` }),
-        ),
+        ...numeric.map((f) => make("option", { value: f, textContent: names[f] })),
       );
       select.dataset.dataset = meta.id;
       select.value = value;
     }
   };
-  fill(ui.featureX, 0);
-  fill(ui.featureY, 1);
-  ui.axesOptions.hidden = false;
+  fill(ui.featureX, numeric[0]);
+  fill(ui.featureY, numeric[1]);
   const fx = Number(ui.featureX.value);
   let fy = Number(ui.featureY.value);
   if (fx === fy) {
-    fy = fx === 0 ? 1 : 0;
+    fy = fx === numeric[0] ? numeric[1] : numeric[0];
     ui.featureY.value = fy;
   }
   return [fx, fy];
 }
 
+/** The map for a dataset: its points in the chosen columns, named on the axes. */
+function plotDataset(meta, data) {
+  const features = chosenFeatures(meta);
+  if (!features) {
+    setDataset(meta, heldOnlyView(meta, data));
+    nameAxes(null, false);
+    map.setView(null);
+    map.setPoints(null);
+    map.setMessage("The map needs two numeric columns; Train and Predict still work");
+    return;
+  }
+  setDataset(meta, computeView(meta, features, data));
+  nameAxes(state.view, isTable(meta) || meta.n_features > 2);
+  map.setView(state.view);
+  map.setPoints(data ? projectPoints(meta, data, features) : null);
+  map.setMessage("Press Train to watch the boundary form");
+}
+
+function describeDataset(meta, data) {
+  const classes =
+    meta.task === "classification" ? `classes ${meta.classes.join(", ")}` : "regression";
+  const stored = ui.dataset.value.startsWith("stored:") ? `${meta.name}: ` : "";
+  const categorical = featureList(meta).filter(isCategorical).length;
+  const kinds = categorical ? ` (${categorical} categorical)` : "";
+  const label = meta.label ? ` · label ${meta.label}` : "";
+  const unlabelled = meta.rows_without_label ?? 0;
+  const dropped = unlabelled
+    ? ` · ${unlabelled} row${unlabelled === 1 ? "" : "s"} without a label left out`
+    : "";
+  ui.datasetInfo.textContent =
+    `${stored}${meta.n_samples} rows · ${meta.n_features} features${kinds}${label} · ${classes}` +
+    dropped +
+    (data ? "" : " (too many rows to draw)");
+}
+
 /** Put a dataset on the map (points only) and fit the network sketch to it. */
 export function showDataset(meta, data) {
   const changed = state.dataset?.id !== meta.id;
-  const features = chosenFeatures(meta);
-  setDataset(meta, computeView(meta, features));
-  map.axisLabels = meta.n_features > 2 ? [`x${features[0]} →`, `↑ x${features[1]}`] : null;
-  map.setView(state.view);
-  map.setPoints(data ? projectPoints(meta, data, features) : null);
+  plotDataset(meta, data);
   map.setGrid(null);
   map.setMarker(null);
-  map.setMessage("Press Train to watch the boundary form");
   setSource("Data", "", "none");
   renderLegend(ui.legend, {
     task: meta.task,
     classes: meta.classes,
     valueRange: data && meta.task === "regression" ? valueRange(data.y) : null,
   });
-  const classes =
-    meta.task === "classification" ? `classes ${meta.classes.join(", ")}` : "regression";
-  const stored = ui.dataset.value.startsWith("stored:") ? `${meta.name}: ` : "";
-  ui.datasetInfo.textContent =
-    `${stored}${meta.n_samples} rows · ${meta.n_features} features · ${classes}` +
-    (data ? "" : " (too many rows to draw)");
+  describeDataset(meta, data);
   if (changed) setModel(null);
   updateNetwork();
 }
@@ -231,9 +262,16 @@ export const refreshDataset = debounce(async () => {
 }, 200);
 
 function csvParams(file) {
-  const params = new URLSearchParams({ task: ui.csvTask.value });
-  const label = ui.csvLabel.value.trim();
-  if (label) params.set("label", label);
+  const params = new URLSearchParams();
+  if (ui.csvTask.value) params.set("task", ui.csvTask.value); // else the server decides
+  for (const [key, input] of [
+    ["label", ui.csvLabel],
+    ["ignore", ui.csvIgnore],
+    ["categorical", ui.csvCategorical],
+  ]) {
+    const value = input.value.trim();
+    if (value) params.set(key, value);
+  }
   params.set("name", (ui.csvName.value.trim() || file.name.replace(/\.csv$/i, "")).slice(0, 200));
   return params;
 }

@@ -8,17 +8,20 @@ const IDS = [
   "dataset", "stored-datasets", "generator-options", "noise", "noise-value", "noise-help",
   "n-samples", "n-samples-value", "n-classes", "n-classes-value", "n-classes-field", "data-seed",
   "axes-options", "feature-x", "feature-y", "dataset-info",
-  "csv-file", "csv-label", "csv-task", "csv-name", "csv-upload",
+  "csv-file", "csv-label", "csv-task", "csv-ignore", "csv-categorical", "csv-name", "csv-upload",
   // 2 network
   "preset-notebook", "preset-fast", "network-sketch", "network-summary", "layers", "add-layer",
   "activation", "output-info",
   // 3 training
-  "setup", "train", "cancel", "epoch", "progress", "epochs",
+  "setup", "train", "cancel", "epoch", "progress", "epochs", "test-fraction", "test-fraction-value",
   "data-fields", "network-fields", "training-fields", "upload-fields",
   // output: map, readouts, charts, prediction
   "boundary", "map-source", "legend", "loss-chart", "accuracy-chart", "loss-summary",
   "accuracy-summary", "metric-loss", "metric-accuracy", "metric-val-loss", "metric-val-accuracy",
-  "final-accuracy", "predict-form", "predict-x", "predict-y", "prediction",
+  "metric-test-loss", "metric-test-accuracy", "metric-test-loss-name", "metric-test-accuracy-name",
+  "confusion", "confusion-table", "confusion-caption", "final-accuracy", "predict-form",
+  "predict-x", "predict-y", "predict-x-label", "predict-y-label", "predict-held",
+  "predict-held-fields", "predict-held-hint", "prediction",
   // models and downloads
   "models", "models-empty", "refresh-models", "download-model", "download-png",
 ]; // prettier-ignore

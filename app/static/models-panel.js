@@ -2,6 +2,7 @@
 
 import { ApiError, download, getJSON } from "./api.js";
 import { button, make, ui } from "./dom.js";
+import { showEvaluation } from "./evaluation.js";
 import { loadData, selectStored, showDataset } from "./data-panel.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
 import {
@@ -33,10 +34,12 @@ function modelItem(meta) {
   item.dataset.modelId = meta.id;
   if (state.model?.id === meta.id) item.classList.add("active");
   const accuracy = meta.metrics?.accuracy;
+  const testAccuracy = meta.evaluation?.test?.accuracy;
   const details = [
     meta.layers.join("-"),
     meta.activation,
     Number.isFinite(accuracy) ? `acc ${percent(accuracy)}` : `loss ${decimal(meta.metrics?.loss)}`,
+    ...(Number.isFinite(testAccuracy) ? [`test ${percent(testAccuracy)}`] : []),
     new Date(meta.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
   ];
   const main = make("div");
@@ -80,8 +83,9 @@ async function showModel(meta) {
   resetReadouts(meta.training?.epochs ?? 0);
   ui.epoch.textContent = "–";
   showMetrics(meta.metrics);
+  showEvaluation(meta);
   setModel({ id: meta.id, name: meta.name });
-  await showModelBoundary(meta.id, "Stored model");
+  await showModelBoundary(meta.id, "Stored model", meta);
   setStatus(`Showing ${meta.name}. Click the map to predict.`, "ok");
 }
 

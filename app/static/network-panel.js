@@ -1,6 +1,7 @@
 // The network panel: hidden layers, activation, and the sketch of the whole network.
 
 import { ui } from "./dom.js";
+import { featureList, isCategorical } from "./features.js";
 import { LayerEditor, drawNetwork, parameterCount } from "./network.js";
 import { state } from "./state.js";
 
@@ -30,8 +31,13 @@ export function updateNetwork() {
   const meta = state.dataset;
   const sizes = [meta?.n_features ?? 2, ...layers.layers, outputUnits(meta)];
   drawNetwork(ui.networkSketch, sizes);
-  ui.networkSummary.textContent =
-    `${sizes.join(" → ")} · ${parameterCount(sizes).toLocaleString()} parameters`;
+  const categorical = featureList(meta).filter(isCategorical).length;
+  // A categorical column becomes one input per category inside the model: the sketch shows
+  // the columns, the model's own `layers` the true width.
+  ui.networkSummary.textContent = categorical
+    ? `${sizes.join(" → ")} · inputs are columns; the ${categorical} categorical ` +
+      `one${categorical === 1 ? " is" : "s are"} one-hot encoded inside the model`
+    : `${sizes.join(" → ")} · ${parameterCount(sizes).toLocaleString()} parameters`;
   let output = "Output: one sigmoid unit, binary cross-entropy.";
   if (meta?.task === "regression") output = "Output: one linear unit, squared error.";
   else if (outputUnits(meta) > 1) {

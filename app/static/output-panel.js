@@ -5,7 +5,9 @@ import { getJSON } from "./api.js";
 import { BoundaryMap } from "./boundary.js";
 import { LineChart } from "./charts.js";
 import { ui } from "./dom.js";
+import { clearEvaluation } from "./evaluation.js";
 import { showError } from "./notices.js";
+import { boundaryAxes, gridView, hasMap } from "./plot-view.js";
 import { setView, state } from "./state.js";
 import { decimal, percent } from "./util.js";
 
@@ -27,38 +29,61 @@ export function setSource(text, tone, source) {
   ui.mapSource.className = `badge ${tone}`.trim();
   if (source) map.canvas.dataset.boundarySource = source;
   const what = state.dataset ? ` of ${state.dataset.name}` : "";
-  map.canvas.setAttribute("aria-label", `Decision boundary map${what}: ${text}`);
+  const v = state.view;
+  const axes = hasMap(v)
+    ? ` (horizontal: ${v.names[v.features[0]]}, vertical: ${v.names[v.features[1]]})`
+    : "";
+  map.canvas.setAttribute("aria-label", `Decision boundary map${what}${axes}: ${text}`);
 }
 
-/** The boundary endpoints' query for the plotted region (and held features) at `resolution`. */
+/** The boundary endpoints' query for the plotted region (and held columns) at `resolution`. */
 export function boundaryQuery(resolution) {
   const params = new URLSearchParams({ resolution: String(resolution) });
   const v = state.view;
-  if (v) {
+  if (hasMap(v)) {
     params.set("x_min", String(v.xMin));
     params.set("x_max", String(v.xMax));
     params.set("y_min", String(v.yMin));
     params.set("y_max", String(v.yMax));
-    if (v.fixed) {
-      params.set("features", v.features.join(","));
-      params.set("fixed", v.fixed.join(","));
-    }
+    for (const [key, value] of Object.entries(boundaryAxes(v))) params.set(key, value);
   }
   return params.toString();
 }
 
-/** Draw a stored model's boundary on the map, labelled `label`. */
-export async function showModelBoundary(modelId, label) {
+/**
+ * Draw a stored model's boundary on the map, labelled `label` (no map: nothing to draw).
+ * `modelMeta` names the columns when the model is shown without its dataset.
+ */
+export async function showModelBoundary(modelId, label, modelMeta = null) {
+  if (state.view && !hasMap(state.view)) {
+    setSource(label, "final", "model");
+    return;
+  }
   try {
     const grid = await getJSON(
       `/v1/models/${encodeURIComponent(modelId)}/boundary?${boundaryQuery(FINAL_RESOLUTION)}`,
     );
     map.setGrid(grid);
-    if (!state.view) setView({ ...map.view, features: [0, 1], nFeatures: 2, fixed: null });
+    if (!state.view) showModelAlone(grid, modelMeta);
     setSource(label, "final", "model");
   } catch (error) {
     showError(error, "The model's boundary could not be drawn");
   }
+}
+
+/** Name the map's axes after the view's columns (drawn on it when `drawn`; null: no axes). */
+export function nameAxes(view, drawn) {
+  const [x, y] = hasMap(view) ? view.features.map((f) => view.names[f]) : [null, null];
+  map.axisLabels = x !== null && drawn ? [`${x} →`, `↑ ${y}`] : null;
+  for (const [key, name] of [["axisX", x], ["axisY", y]]) {
+    if (name === null) delete map.canvas.dataset[key];
+    else map.canvas.dataset[key] = name;
+  }
+}
+
+function showModelAlone(grid, modelMeta) {
+  setView(gridView(grid, modelMeta));
+  nameAxes(state.view, state.view.table);
 }
 
 /** Empty readouts and curves for a run of `epochs` epochs. */
@@ -69,6 +94,7 @@ export function resetReadouts(epochs) {
     cell.textContent = "–";
   }
   showValidation(false);
+  clearEvaluation();
   setFinalAccuracy(null);
   lossChart.setSeries([], epochs);
   accuracyChart.empty =

@@ -1,15 +1,18 @@
-// Asking the model about a point: click the map, use its keyboard cursor, or type x and y.
+// Asking the model about a point: click the map, use its keyboard cursor, or type the two axis
+// values (and the other columns' values, see held-fields.js).
 
 import { postJSON } from "./api.js";
 import { classColour } from "./boundary.js";
 import { ui } from "./dom.js";
 import { showError } from "./notices.js";
-import { map } from "./output-panel.js";
-import { featureRow } from "./plot-view.js";
-import { state, subscribe } from "./state.js";
+import { renderPredictFields } from "./held-fields.js";
+import { map, showModelBoundary } from "./output-panel.js";
+import { hasMap, predictBody } from "./plot-view.js";
+import { isTraining, state, subscribe } from "./state.js";
 import { coordinate, decimal, percent } from "./util.js";
 
 function showCoordinates(x, y) {
+  if (x === null) return; // no map: every value comes from the held fields
   ui.predictX.value = coordinate(x);
   ui.predictY.value = coordinate(y);
 }
@@ -22,7 +25,12 @@ function abandonPending() {
   pending = null;
 }
 
-/** Ask the chosen model about the point (x, y) of the map and show its answer. */
+/** The request body for the point (x, y); a model shown alone takes its two inputs. */
+function bodyFor(x, y) {
+  return state.view ? predictBody(state.view, x, y) : { X: [[x, y]] };
+}
+
+/** Ask the chosen model about the point (x, y) of the map (null: no map) and show its answer. */
 async function predictAt(x, y) {
   showCoordinates(x, y);
   abandonPending();
@@ -38,7 +46,7 @@ async function predictAt(x, y) {
   try {
     const result = await postJSON(
       `/v1/models/${encodeURIComponent(state.model.id)}/predict`,
-      { X: [featureRow(state.view, x, y)] },
+      bodyFor(x, y),
       { signal: controller.signal },
     );
     if (!controller.signal.aborted) showPrediction(x, y, result);
@@ -51,7 +59,7 @@ async function predictAt(x, y) {
 
 function showPrediction(x, y, result) {
   const output = ui.prediction;
-  const where = `(${coordinate(x)}, ${coordinate(y)})`;
+  const where = x === null ? "These values" : `(${coordinate(x)}, ${coordinate(y)})`;
   const label = result.predictions[0];
   output.dataset.label = String(label);
   if (result.classes) {
@@ -60,11 +68,11 @@ function showPrediction(x, y, result) {
     output.textContent = `${where} → class ${label} with probability ${probability.toFixed(3)}`;
     output.dataset.probability = String(probability);
     const text = `class ${label} · ${percent(probability)}`;
-    map.setMarker({ x, y, colour: classColour(index), text });
+    if (x !== null) map.setMarker({ x, y, colour: classColour(index), text });
   } else {
     output.textContent = `${where} → ${decimal(label)}`;
     delete output.dataset.probability;
-    map.setMarker({ x, y, colour: "#111827", text: decimal(label) });
+    if (x !== null) map.setMarker({ x, y, colour: "#111827", text: decimal(label) });
   }
 }
 
@@ -110,6 +118,10 @@ function onMapKey(event) {
 function onPredictSubmit(event) {
   event.preventDefault();
   if (!ui.predictForm.reportValidity()) return;
+  if (state.view && !hasMap(state.view)) {
+    predictAt(null, null);
+    return;
+  }
   const x = ui.predictX.valueAsNumber;
   const y = ui.predictY.valueAsNumber;
   map.setCursor({ x, y }, false);
@@ -123,8 +135,17 @@ function onModelChosen(model) {
     : "Train a model, then click the map.";
 }
 
+/** A held column changed: the shown model's boundary is redrawn at the new values. */
+function onHeldChanged() {
+  abandonPending();
+  map.setMarker(null);
+  if (state.model && !isTraining()) showModelBoundary(state.model.id, ui.mapSource.textContent);
+}
+
 export function wirePredict() {
   subscribe("model", onModelChosen);
+  subscribe("view", renderPredictFields);
+  subscribe("held", onHeldChanged);
   const canvas = map.canvas;
   canvas.addEventListener("click", onMapClick);
   canvas.addEventListener("keydown", onMapKey);

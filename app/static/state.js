@@ -6,7 +6,7 @@ export const state = {
   datasets: new Map(), // id -> dataset metadata (stored on the server)
   data: new Map(), // id -> {X, y}
   dataset: null, // metadata of the dataset on the map
-  view: null, // {xMin, xMax, yMin, yMax, features, nFeatures, fixed}
+  view: null, // {xMin, xMax, yMin, yMax, features, nFeatures, names, table, held}: plot-view.js
   job: null, // the job being followed
   model: null, // {id, name} predictions and downloads go to
 };
@@ -31,6 +31,14 @@ export function setDataset(meta, view) {
 }
 
 export const setView = (view) => set("view", view);
+
+/** Hold column `f` of the view at `value` (listeners of "held" get the new view). */
+export function setHeld(f, value) {
+  const held = [...state.view.held];
+  held[f] = value;
+  state.view = { ...state.view, held };
+  for (const listener of listeners.get("held") ?? []) listener(state.view);
+}
 export const setJob = (job) => set("job", job);
 export const setModel = (model) => set("model", model);
 

@@ -4,6 +4,7 @@
 import { ApiError, getJSON, postJSON, streamEvents } from "./api.js";
 import { ui } from "./dom.js";
 import { ensureDataset, loadData, selection, showDataset } from "./data-panel.js";
+import { showEvaluation } from "./evaluation.js";
 import { refreshModels } from "./models-panel.js";
 import { architecture } from "./network-panel.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
@@ -18,6 +19,7 @@ import {
   setSource,
   showModelBoundary,
 } from "./output-panel.js";
+import { hasMap } from "./plot-view.js";
 import { isTraining, setJob, setModel, state } from "./state.js";
 import { decimal, numberValue, percent, sleep } from "./util.js";
 
@@ -38,9 +40,22 @@ function trainingSettings() {
   for (const control of trainingControls()) {
     if (control.type === "checkbox") training[fieldOf(control)] = control.checked;
     else if (control.type === "number") training[fieldOf(control)] = numberValue(control);
+    else if (control.type === "range") training[fieldOf(control)] = control.valueAsNumber;
     else training[fieldOf(control)] = control.value;
   }
+  // No test split is the API's default: leave the field out then (older servers lack it).
+  if (!training.test_fraction) delete training.test_fraction;
   return training;
+}
+
+/** The test-data slider's readout: "train : test" in percent, as in TensorFlow Playground. */
+function showTestShare() {
+  const test = Math.round(ui.testFraction.valueAsNumber * 100);
+  ui.testFractionValue.textContent = test ? `${100 - test} : ${test}` : "none";
+  ui.testFraction.setAttribute(
+    "aria-valuetext",
+    test ? `${test}% of the rows held out for testing` : "no test data",
+  );
 }
 
 /** Set the training controls named in `settings` (API field names); others keep their value. */
@@ -51,6 +66,7 @@ export function setTrainingValues(settings) {
     if (control.type === "checkbox") control.checked = value;
     else control.value = value;
   }
+  showTestShare();
 }
 
 /** Between runs the epoch readout shows the epochs asked for. */
@@ -140,7 +156,7 @@ function follow(record, epochs) {
   setStatus(`Training started (job ${job.id}). The map updates every few epochs.`);
   revealMap();
   followEvents(job);
-  followBoundary(job);
+  if (hasMap(state.view)) followBoundary(job);
 }
 
 /** Record an epoch's row (once, in order) and redraw on the next frame. */
@@ -272,10 +288,16 @@ async function finishSucceeded(job, record, final) {
   setFinalAccuracy(accuracy);
   const modelId = record?.model_id ?? final.model_id;
   setModel({ id: modelId, name: record?.name ?? modelId });
-  await showModelBoundary(modelId, "Final model");
-  const result = Number.isFinite(accuracy)
+  const [model] = await Promise.all([
+    getJSON(`/v1/models/${encodeURIComponent(modelId)}`).catch(() => null),
+    showModelBoundary(modelId, "Final model"),
+  ]);
+  showEvaluation(model);
+  const test = model?.evaluation?.test;
+  let result = Number.isFinite(accuracy)
     ? `training accuracy ${percent(accuracy)}`
     : `loss ${decimal(last?.loss)}`;
+  if (Number.isFinite(test?.accuracy)) result += `, test accuracy ${percent(test.accuracy)}`;
   setStatus(`Done after ${last?.epoch ?? "?"} epochs: ${result}. Click the map to predict.`, "ok");
   refreshModels();
 }
@@ -298,4 +320,6 @@ export function wireTraining() {
   ui.setup.addEventListener("submit", train);
   ui.cancel.addEventListener("click", cancel);
   ui.epochs.addEventListener("input", showIdleEpochs);
+  ui.testFraction.addEventListener("input", showTestShare);
+  showTestShare();
 }

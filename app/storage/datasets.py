@@ -1,8 +1,17 @@
 """DatasetStore: datasets as ``.npz`` files under ``<data_dir>/datasets`` (never pickled).
 
-Each file holds ``X`` (float64, (n_samples, n_features)), ``y`` (int64 or unicode labels for
-classification, float64 for regression) and ``meta``, a JSON document stored as a uint8 array.
-Files are written atomically; a dataset exists once its file exists under its final name.
+Two layouts, told apart by ``meta["layout"]`` (files without it are ``arrays``):
+
+- ``arrays`` (``X``/``y`` uploads, generated sets): ``X`` (float64, (n_samples, n_features)),
+  ``y`` (int64 or unicode labels for classification, float64 for regression) and ``meta``.
+- ``table`` (CSV or split-form uploads): per feature ``j`` (``meta["features"]`` order) either
+  ``f{j}`` (float64 (n_samples,), NaN = missing) or ``f{j}_code`` (int32 (n_samples,), -1 =
+  missing) + ``f{j}_cats`` (unicode (k,), sorted by code point); labels as ``y`` (float64,
+  regression) or ``y_code`` (int32) + ``classes`` (int64 or unicode, sorted) for
+  classification, so one long value never makes an array ``n_samples x longest value`` wide.
+
+``meta`` is a JSON document stored as a uint8 array. Files are written atomically; a dataset
+exists once its file exists under its final name.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ import builtins
 import logging
 import threading
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -25,18 +35,30 @@ from app.storage.files import FileIdentity, delete_file, file_identity, newest_f
 from app.storage.ids import ID_RE, check_id, new_id
 from mlp_engine.persistence import remove_stale_temp_files, write_atomic
 
-__all__ = ["DatasetMeta", "DatasetStore", "Task"]
+__all__ = ["DatasetMeta", "DatasetStore", "Layout", "Task", "array_features"]
 
 logger = logging.getLogger(__name__)
 
 Task = Literal["classification", "regression"]
+Layout = Literal["arrays", "table"]
+Bound = float | None
 _SUFFIX = ".npz"
 _RESOURCE = "dataset"
 
 
+def array_features(n_features: int) -> list[dict[str, Any]]:
+    """The ``features`` of an ``X``/``y`` dataset: numeric columns ``x0, x1, ...``."""
+    return [{"name": f"x{j}", "type": "numeric", "missing": 0} for j in range(n_features)]
+
+
 @dataclass(frozen=True)
 class DatasetMeta:
-    """What the API shows about a dataset (``bounds`` = per-feature min and max of ``X``)."""
+    """What the API shows about a dataset.
+
+    ``bounds``: per-feature min and max (NaN ignored; None for a categorical or an all-missing
+    column); ``features``: ``[{"name", "type", "missing", "categories"?, "n_categories"?}]``;
+    ``label``: the label column's name (None for ``X``/``y`` datasets).
+    """
 
     id: str
     name: str
@@ -44,8 +66,17 @@ class DatasetMeta:
     n_features: int
     task: Task
     classes: list[int | str] | None
-    bounds: dict[str, list[float]]
+    bounds: dict[str, list[Bound]]
     created_at: datetime
+    label: str | None = None
+    features: list[dict[str, Any]] = field(default_factory=list)
+    rows_without_label: int = 0
+    layout: Layout = "arrays"
+
+    @property
+    def categorical(self) -> list[str]:
+        """Names of the categorical feature columns."""
+        return [f["name"] for f in self.features if f["type"] == "categorical"]
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document stored in the file's ``meta`` member."""
@@ -58,19 +89,35 @@ class DatasetMeta:
             "classes": self.classes,
             "bounds": self.bounds,
             "created_at": self.created_at.isoformat(),
+            "label": self.label,
+            "features": self.features,
+            "rows_without_label": self.rows_without_label,
+            "layout": self.layout,
         }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> DatasetMeta:
+        n_features = int(doc["n_features"])
+        layout = doc.get("layout", "arrays")
+        if layout not in ("arrays", "table"):
+            raise ValueError(f"unknown dataset layout {layout!r}")
+        features = doc.get("features") or array_features(n_features)
+        if not isinstance(features, list) or len(features) != n_features:
+            raise ValueError("the dataset's features do not match n_features")
+        label = doc.get("label")
         return cls(
             id=str(doc["id"]),
             name=str(doc["name"]),
             n_samples=int(doc["n_samples"]),
-            n_features=int(doc["n_features"]),
+            n_features=n_features,
             task=doc["task"],
             classes=doc["classes"],
             bounds={"min": list(doc["bounds"]["min"]), "max": list(doc["bounds"]["max"])},
             created_at=datetime.fromisoformat(doc["created_at"]),
+            label=None if label is None else str(label),
+            features=features,
+            rows_without_label=int(doc.get("rows_without_label", 0)),
+            layout=layout,
         )
 
 
@@ -87,8 +134,7 @@ class DatasetStore:
 
     def create(self, X: np.ndarray, y: np.ndarray, *, name: str | None, task: str) -> DatasetMeta:
         """Validate and store ``X`` (n_samples, n_features) and ``y`` (n_samples,) atomically."""
-        if task not in ("classification", "regression"):
-            raise InvalidInput(("body", "task"), "task must be 'classification' or 'regression'")
+        _check_task(task)
         X = _check_X(X)
         y = _check_y(y, task, n_samples=X.shape[0])
         dataset_id = new_id("ds_")
@@ -101,13 +147,61 @@ class DatasetStore:
             classes=np.unique(y).tolist() if task == "classification" else None,
             bounds={"min": X.min(axis=0).tolist(), "max": X.max(axis=0).tolist()},
             created_at=datetime.now(UTC),
+            features=array_features(int(X.shape[1])),
         )
-        meta_bytes = np.frombuffer(orjson.dumps(meta.to_json()), dtype=np.uint8)
+        self._write(meta, {"X": X, "y": y})
+        return meta
 
-        def write(fh: BinaryIO) -> None:
-            np.savez(fh, X=X, y=y, meta=meta_bytes)
-
-        write_atomic(self._path(dataset_id), write)
+    def create_table(
+        self,
+        columns: Mapping[str, np.ndarray],
+        y: np.ndarray,
+        *,
+        label: str,
+        task: str,
+        name: str | None,
+        rows_without_label: int = 0,
+        max_listed_categories: int = 1000,
+    ) -> DatasetMeta:
+        """Validate and store a table atomically: ``columns`` (name -> ``(n_samples,)`` float64
+        with NaN for missing, or unicode with ``""`` for missing) and labels ``y: (n_samples,)``.
+        """
+        _check_task(task)
+        if not columns:
+            raise InvalidInput(("body", "columns"), "the table needs at least one feature column")
+        n_samples = len(y)
+        y = _check_y(y, task, n_samples=n_samples)
+        arrays: dict[str, np.ndarray] = {}
+        features, lows, highs = [], [], []
+        for j, (column, values) in enumerate(columns.items()):
+            feature, low, high = _encode_column(j, column, values, n_samples, arrays)
+            categories = feature.get("categories", ())
+            if len(categories) > max_listed_categories:
+                del feature["categories"]  # n_categories stays
+            features.append(feature)
+            lows.append(low)
+            highs.append(high)
+        if task == "classification":
+            classes, codes = np.unique(y, return_inverse=True)
+            arrays["y_code"], arrays["classes"] = codes.astype(np.int32), classes
+        else:
+            arrays["y"] = y
+        dataset_id = new_id("ds_")
+        meta = DatasetMeta(
+            id=dataset_id,
+            name=name or dataset_id,
+            n_samples=n_samples,
+            n_features=len(features),
+            task=task,  # type: ignore[arg-type]  # checked above
+            classes=arrays["classes"].tolist() if task == "classification" else None,
+            bounds={"min": lows, "max": highs},
+            created_at=datetime.now(UTC),
+            label=label,
+            features=features,
+            rows_without_label=int(rows_without_label),
+            layout="table",
+        )
+        self._write(meta, arrays)
         return meta
 
     def get(self, dataset_id: str) -> DatasetMeta:
@@ -125,16 +219,26 @@ class DatasetStore:
         return meta
 
     def load(self, dataset_id: str) -> tuple[np.ndarray, np.ndarray, DatasetMeta]:
-        """``(X, y, meta)`` of one dataset."""
-        path = self._path(check_id(_RESOURCE, dataset_id))
-        with self._open(path, dataset_id) as npz:
-            try:
-                X = npz["X"]
-                y = npz["y"]
-            except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
-                raise _corrupt(dataset_id, exc) from None
-            meta = _read_meta(npz, dataset_id)
-        return X, y, meta
+        """``(X, y, meta)`` of one dataset: ``X`` (n_samples, n_features) float64.
+
+        For a table, its numeric columns side by side (NaN where a cell is missing); a table
+        with a categorical column has no such matrix: ``Conflict`` (use :meth:`load_table`).
+        """
+        X, columns, y, meta = self._read(dataset_id)
+        if X is not None:
+            return X, y, meta
+        if meta.categorical:
+            raise Conflict(
+                f"dataset {dataset_id!r} has categorical columns ({meta.categorical[0]!r}); "
+                "it can only be read as a table"
+            )
+        return np.column_stack(list(columns.values())), y, meta
+
+    def load_table(self, dataset_id: str) -> tuple[dict[str, np.ndarray], np.ndarray, DatasetMeta]:
+        """``(columns, y, meta)``: ``columns`` maps each feature's name (``x0, x1, ...`` for an
+        ``X``/``y`` dataset) to ``(n_samples,)`` float64 (NaN = missing) or unicode (``""``)."""
+        _, columns, y, meta = self._read(dataset_id)
+        return columns, y, meta
 
     def list(self) -> builtins.list[DatasetMeta]:
         """Every stored dataset, newest first (files that cannot be read are skipped)."""
@@ -152,6 +256,35 @@ class DatasetStore:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _read(
+        self, dataset_id: str
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray], np.ndarray, DatasetMeta]:
+        """``(X or None for a table, columns, y, meta)``; a damaged file is a ``Conflict``."""
+        path = self._path(check_id(_RESOURCE, dataset_id))
+        with self._open(path, dataset_id) as npz:
+            meta = _read_meta(npz, dataset_id)
+            try:
+                X = None
+                if meta.layout == "arrays":
+                    X, y = npz["X"], npz["y"]
+                    _expect(X.ndim == 2 and X.shape == (meta.n_samples, meta.n_features))
+                    columns = {f["name"]: X[:, j] for j, f in enumerate(meta.features)}
+                else:
+                    columns = _decode_columns(npz, meta)
+                    y = _decode_labels(npz, meta)
+                _expect(y.shape == (meta.n_samples,))
+            except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+                raise _corrupt(dataset_id, exc) from None
+        return X, columns, y, meta
+
+    def _write(self, meta: DatasetMeta, arrays: dict[str, np.ndarray]) -> None:
+        meta_bytes = np.frombuffer(orjson.dumps(meta.to_json()), dtype=np.uint8)
+
+        def write(fh: BinaryIO) -> None:
+            np.savez(fh, **arrays, meta=meta_bytes)  # type: ignore[arg-type]  # (numpy stubs)
+
+        write_atomic(self._path(meta.id), write)
+
     def _path(self, dataset_id: str) -> Path:
         return self.root / f"{dataset_id}{_SUFFIX}"
 
@@ -165,6 +298,87 @@ class DatasetStore:
             raise NotFound(_RESOURCE, dataset_id) from None
         except (ValueError, OSError, zipfile.BadZipFile) as exc:
             raise _corrupt(dataset_id, exc) from None
+
+
+def _check_task(task: str) -> None:
+    if task not in ("classification", "regression"):
+        raise InvalidInput(("body", "task"), "task must be 'classification' or 'regression'")
+
+
+def _encode_column(
+    j: int, name: str, values: np.ndarray, n_samples: int, arrays: dict[str, np.ndarray]
+) -> tuple[dict[str, Any], Bound, Bound]:
+    """Put feature ``j`` into ``arrays`` (see the module doc); its feature entry and bounds."""
+    values = np.asarray(values)
+    if values.shape != (n_samples,) or values.dtype.kind not in "fU":
+        raise InvalidInput(
+            ("body", "columns", name),
+            f"column {name!r} must hold one number or text per row ({n_samples} rows)",
+        )
+    if values.dtype.kind == "f":
+        if np.isinf(values).any():
+            raise InvalidInput(("body", "columns", name), f"column {name!r} holds infinity")
+        arrays[f"f{j}"] = values.astype(np.float64)
+        missing = int(np.isnan(values).sum())
+        present = values[~np.isnan(values)]
+        low, high = (float(present.min()), float(present.max())) if present.size else (None, None)
+        return {"name": name, "type": "numeric", "missing": missing}, low, high
+    categories, codes = np.unique(values, return_inverse=True)  # sorted by code point
+    codes = codes.astype(np.int32)
+    if categories.size and categories[0] == "":  # "" (missing) sorts first
+        categories, codes = categories[1:], codes - 1
+    categories = categories.astype(f"U{max(1, categories.itemsize // 4)}")  # never U0
+    arrays[f"f{j}_code"], arrays[f"f{j}_cats"] = codes, categories
+    feature = {
+        "name": name,
+        "type": "categorical",
+        "missing": int(np.count_nonzero(codes < 0)),
+        "categories": categories.tolist(),
+        "n_categories": int(categories.size),
+    }
+    return feature, None, None
+
+
+def _decode_columns(npz: Any, meta: DatasetMeta) -> dict[str, np.ndarray]:
+    """The feature columns of a ``table`` file (``ValueError`` if they are inconsistent)."""
+    columns: dict[str, np.ndarray] = {}
+    for j, feature in enumerate(meta.features):
+        if feature["type"] == "numeric":
+            values = npz[f"f{j}"]
+            _expect(values.dtype == np.float64)
+        else:
+            codes, categories = npz[f"f{j}_code"], npz[f"f{j}_cats"]
+            values = _decode_codes(codes, categories, missing=True)
+        _expect(values.shape == (meta.n_samples,))
+        columns[str(feature["name"])] = values
+    return columns
+
+
+def _decode_labels(npz: Any, meta: DatasetMeta) -> np.ndarray:
+    if meta.task == "regression":
+        y: np.ndarray = npz["y"]
+        _expect(y.dtype == np.float64)
+        return y
+    return _decode_codes(npz["y_code"], npz["classes"], missing=False)
+
+
+def _decode_codes(codes: np.ndarray, table: np.ndarray, *, missing: bool) -> np.ndarray:
+    """``table[codes]``; with ``missing``, code -1 is ``""`` (``table`` is unicode then)."""
+    _expect(codes.dtype == np.int32 and codes.ndim == 1 and table.ndim == 1)
+    _expect(table.dtype.kind == "U" or (not missing and table.dtype == np.int64))
+    low = -1 if missing else 0
+    _expect(codes.size == 0 or (int(codes.min()) >= low and int(codes.max()) < table.size))
+    if missing:
+        table = np.concatenate([np.array([""], dtype=table.dtype), table])
+        codes = codes + 1
+    decoded: np.ndarray = table[codes]
+    return decoded
+
+
+def _expect(condition: bool) -> None:
+    """A consistency check of a stored file: ``ValueError`` (reported as damage) if it fails."""
+    if not condition:
+        raise ValueError("the dataset file is inconsistent")
 
 
 def _check_X(X: np.ndarray) -> np.ndarray:

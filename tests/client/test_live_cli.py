@@ -120,8 +120,8 @@ def test_errors_are_one_line(live_server: Server, tmp_path: Path) -> None:
         run("predict", "mdl_nope", "-i", str(tmp_path / "missing.csv"), *url), "missing.csv"
     )
     bad = tmp_path / "bad.csv"
-    bad.write_text("a,b,y\n1,x,0\n2,3,1\n")
-    assert_one_line_error(run("train", str(bad), "--label", "y", *url), "422", "must be a number")
+    bad.write_text("a,b,y\n1,x,0\n2,3,1\n")  # text columns are fine; an unknown label is not
+    assert_one_line_error(run("train", str(bad), "--label", "nope", *url), "422", "nope")
     assert_one_line_error(run("train", str(bad), *url), "--label")
     assert_one_line_error(run("train", str(bad), "--label", "y", "--hidden", "a,b", *url), "16,16")
     assert_one_line_error(run("jobs", "watch", "job_nope", *url), "404")

@@ -59,22 +59,37 @@ SEMANTIC_422: dict[tuple[str, str], str] = {
     "fit the caps and the compute budget (MLP_* settings) and the engine's cross-field rules",
     ("POST", "/v1/models/import"): "the bytes must be a valid model file (any bytes are a "
     "schema-valid binary string)",
-    ("POST", "/v1/models/{model_id}/predict"): "rows of X must have the model's feature count",
+    ("POST", "/v1/models/{model_id}/predict"): "rows of X must have the model's feature count; "
+    "rows by name must name exactly the model's columns",
+    ("POST", "/v1/models/{model_id}/evaluate"): "rows as for predict; labels the model knows; "
+    "the dataset must exist",
     ("GET", "/v1/models/{model_id}/boundary"): "x_min < x_max; feature indices below the "
     "model's feature count; one fixed value per other feature",
     ("GET", "/v1/jobs/{job_id}/boundary"): "as GET /v1/models/{model_id}/boundary",
 }
+# The same for the Open Inference Protocol, whose error for such input is a 400 (KServe's).
+SEMANTIC_400: dict[tuple[str, str], str] = {
+    ("POST", path): "the inputs must be the model's tensors (names, shapes, datatypes, data)"
+    for path in ("/v2/models/{model_id}/infer", "/v2/models/{model_id}/versions/{version}/infer")
+}
 _POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]  # schemathesis's
+
+
+def _accepting(status: str) -> dict[str, Any]:
+    expected = {"expected-statuses": [*_POSITIVE_DEFAULT, status]}
+    return {"positive_data_acceptance": expected}
+
+
 CONFIG = schemathesis.Config.from_dict(
     {
+        # The first matching entry wins. `include-name` ("METHOD /path") matches one operation;
+        # an include-method + include-path pair matches either (the filters are OR-ed).
         "operations": [
-            {
-                "include-method": method,
-                "include-path": path,
-                "checks": {
-                    "positive_data_acceptance": {"expected-statuses": [*_POSITIVE_DEFAULT, "422"]}
-                },
-            }
+            {"include-name": f"{method} {path}", "checks": _accepting("400")}
+            for method, path in SEMANTIC_400
+        ]
+        + [
+            {"include-method": method, "include-path": path, "checks": _accepting("422")}
             for method, path in SEMANTIC_422
         ]
     }

@@ -51,8 +51,14 @@ async def test_json_dataset_life_cycle(client: httpx.AsyncClient) -> None:
     assert meta["classes"] == [0, 1]
     assert meta["bounds"] == {"min": [0.0, -1.0], "max": [3.0, 2.5]}
     assert set(meta) == {
-        "id", "name", "n_samples", "n_features", "task", "classes", "bounds", "created_at"
+        "id", "name", "n_samples", "n_features", "task", "classes", "bounds", "created_at",
+        "label", "features", "rows_without_label",
     }  # fmt: skip
+    assert meta["label"] is None and meta["rows_without_label"] == 0
+    assert meta["features"] == [
+        {"name": "x0", "type": "numeric", "missing": 0},
+        {"name": "x1", "type": "numeric", "missing": 0},
+    ]
 
     assert (await client.get(f"/v1/datasets/{meta['id']}")).json() == meta
     listing = (await client.get("/v1/datasets")).json()
@@ -106,9 +112,14 @@ async def test_csv_label_is_the_last_column_by_default(client: httpx.AsyncClient
     assert response.status_code == 201, response.text
     meta = response.json()
     assert (meta["n_samples"], meta["n_features"], meta["classes"]) == (3, 2, ["cat", "dog"])
-    assert meta["name"] == "pets"
+    assert (meta["name"], meta["label"]) == ("pets", "label")
     data = (await client.get(f"/v1/datasets/{meta['id']}/data")).json()
-    assert data == {"X": [[0.5, 1.0], [-1.0, 0.2], [3.0, 4.0]], "y": ["cat", "dog", "cat"]}
+    assert data == {
+        "columns": ["x1", "x2"],
+        "data": [[0.5, 1.0], [-1.0, 0.2], [3.0, 4.0]],
+        "label": "label",
+        "y": ["cat", "dog", "cat"],
+    }
 
 
 async def test_csv_label_column_by_name(client: httpx.AsyncClient) -> None:
@@ -118,7 +129,12 @@ async def test_csv_label_column_by_name(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 201, response.text
     data = (await client.get(f"/v1/datasets/{response.json()['id']}/data")).json()
-    assert data == {"X": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "y": [0, 1, 1]}
+    assert data == {
+        "columns": ["a", "b"],
+        "data": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+        "label": "class",
+        "y": [0, 1, 1],
+    }
 
 
 async def test_csv_regression(client: httpx.AsyncClient) -> None:
@@ -130,16 +146,18 @@ async def test_csv_regression(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("csv", "query", "loc", "words"),
-    [
-        ("a,b,y\n1,2,0\n3,oops,1\n", "", ["body", "X", 1, 1], ["X[1][1]", "line 3", "'b'"]),
-        ("a,b,y\n1,2,0\n3,4\n", "", ["body", "X", 1], ["line 3", "2 values"]),
-        ("a,b,y\n1,2,0\n3,nan,1\n", "", ["body", "X", 1, 1], ["finite"]),
-        ("a,b,y\n1,2,0\n3,inf,1\n", "", ["body", "X", 1, 1], ["finite"]),
+    [  # more bad tables in test_datasets_tables.py
+        ("a,b,y\n1,2,0\n3,4\n", "", ["body", "data", 1], ["line 3", "2 values"]),
         ("a,b,y\n1,2,0\n3,4,1\n", "?label=nope", ["query", "label"], ["nope"]),
-        ("a,b,y\n1,2,0\n3,4,0\n", "", ["body", "y"], ["only one class"]),
-        ("a,y\n1,0.5\n2,abc\n", "?task=regression", ["body", "y", 1], ["y[1]", "number"]),
+        ("a,b,y\n1,2,0\n3,4,0\n", "", ["body", "columns", "y"], ["only one class"]),
+        (
+            "a,y\n1,0.5\n2,abc\n",
+            "?task=regression",
+            ["body", "columns", "y"],
+            ["'y'", "line 3", "'abc'"],
+        ),
         ("a,b,y\n", "", ["body"], ["header row"]),
-        ("y\n1\n2\n", "", ["body"], ["feature column"]),
+        ("y\n1\n2\n", "", ["body", "columns"], ["feature column"]),
     ],
 )
 async def test_bad_csv_is_422_naming_the_cell(

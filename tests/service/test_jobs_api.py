@@ -10,8 +10,18 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from app.schemas.jobs import ActivationName, Architecture, DType, Init, Optimizer, Training
-from app.services.jobs import compute_cost, n_parameters
+import mlp_engine
+from app.schemas.jobs import (
+    TABLE_DEFAULT_L2,
+    ActivationName,
+    Architecture,
+    DType,
+    Init,
+    Optimizer,
+    Training,
+)
+from app.services.jobs import compute_cost, encoded_width, n_parameters
+from app.storage.datasets import DatasetStore
 from mlp_engine.activations import ACTIVATIONS
 from mlp_engine.config import DTYPES, MLPConfig
 from mlp_engine.network import INITS
@@ -86,7 +96,9 @@ def test_api_defaults_equal_the_engine_defaults() -> None:
     api = {**Architecture().model_dump(), **Training().model_dump()}
     api_seed = api.pop("seed")
     assert api_seed is None  # the server draws one per job
-    assert {k: v for k, v in defaults.items() if k != "seed"} == api
+    assert api.pop("l2") is None  # resolved per dataset kind (see test_l2_default_...)
+    assert {k: v for k, v in defaults.items() if k not in ("seed", "l2")} == api
+    assert defaults["l2"] == 0.0
 
 
 def test_compute_cost_counts_weights_and_biases() -> None:
@@ -421,3 +433,174 @@ async def test_job_body_over_the_limit_is_413(app_client: Any) -> None:
         response = await client.post("/v1/jobs", json=body)
         assert response.status_code == 413
         assert await counts(client) == (0, 0)
+
+
+# -- table datasets, test_fraction, class_weight, max_categories -------------------------------
+
+CSV = {"content-type": "text/csv"}
+
+
+def penguins_csv(n: int = 60) -> str:
+    """An id, two text columns (one with gaps), a numeric column with gaps, a rare class."""
+    lines = ["id,island,bill_mm,sex,species"]
+    for i in range(n):
+        species = "Chinstrap" if i % 10 == 4 else ["Adelie", "Gentoo"][i % 2]
+        bill = "NA" if i % 7 == 3 else str(35 + (i % 2) * 10 + (i % 5) * 0.5)
+        sex = "" if i % 9 == 8 else ["female", "male"][i % 2]
+        lines.append(f"{i},{['Biscoe', 'Dream', 'Torgersen'][i % 3]},{bill},{sex},{species}")
+    return "\n".join(lines) + "\n"
+
+
+async def table_dataset(client: httpx.AsyncClient, csv: str, query: str = "") -> dict[str, Any]:
+    response = await client.post(f"/v1/datasets{query}", content=csv, headers=CSV)
+    assert response.status_code == 201, response.text
+    meta: dict[str, Any] = response.json()
+    return meta
+
+
+async def test_table_job_with_test_split_and_class_weight(
+    client: httpx.AsyncClient, data_dir: Path, wait_job: Any
+) -> None:
+    dataset = await table_dataset(client, penguins_csv(), "?label=species&ignore=id")
+    body = job_body(dataset["id"], test_fraction=0.25, class_weight="balanced", epochs=10)
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["training"]["test_fraction"] == 0.25
+    assert (job["training"]["class_weight"], job["training"]["max_categories"]) == ("balanced", 20)
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert set(done["history"][-1]) == {"epoch", "loss", "accuracy"}  # the test split unseen
+    model = mlp_engine.load(data_dir / "models" / f"{done['model_id']}.npz")
+    assert model.metadata_["label"] == "species"
+    assert model.metadata_["dataset_id"] == dataset["id"]
+    assert list(model.feature_names_in_) == ["island", "bill_mm", "sex"]
+    assert [f["type"] for f in model.features] == ["categorical", "numeric", "categorical"]
+    assert model.classes_.tolist() == ["Adelie", "Chinstrap", "Gentoo"]
+    assert model.evaluation_["test"] is not None
+
+
+@pytest.mark.parametrize(
+    ("table", "training", "expected"),
+    [
+        (True, {}, TABLE_DEFAULT_L2),  # tables over-fit without a penalty
+        (True, {"l2": 0.0}, 0.0),  # an explicit value always wins
+        (True, {"optimizer": "notebook", "batch_size": 1}, 0.0),  # it takes no penalty
+        (False, {}, 0.0),  # X/y arrays and generated sets: the notebook's setting
+        (False, {"l2": 0.5}, 0.5),
+    ],
+)
+async def test_l2_default_depends_on_the_kind_of_dataset(
+    client: httpx.AsyncClient, gen: Any, table: bool, training: dict[str, Any], expected: float
+) -> None:
+    if table:
+        dataset = await table_dataset(client, penguins_csv(), "?label=species&ignore=id")
+    else:
+        dataset = await gen(client, "moons", n_samples=50)
+    body = job_body(dataset["id"], epochs=1, **training)
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["training"]["l2"] == expected
+
+
+async def test_table_width_bound_is_exact_without_a_split(
+    client: httpx.AsyncClient, data_dir: Path, wait_job: Any
+) -> None:
+    dataset = await table_dataset(client, penguins_csv(), "?label=species&ignore=id")
+    # island 3 + bill_mm 1 + its missing indicator + sex 2 + its missing level = 8
+    meta = DatasetStore(data_dir, clean_temp=False).get(dataset["id"])
+    assert encoded_width(meta, 20) == 8 and encoded_width(meta, 2) == 7
+    done = await wait_job(
+        client, (await client.post("/v1/jobs", json=job_body(dataset["id"]))).json()["id"]
+    )
+    assert done["status"] == "succeeded", done["error"]
+    model = (await client.get(f"/v1/models/{done['model_id']}")).json()
+    assert model["layers"] == [8, 4, 3]
+
+
+async def test_xy_datasets_keep_the_array_path(
+    client: httpx.AsyncClient, gen: Any, data_dir: Path, wait_job: Any
+) -> None:
+    dataset = await gen(client, "xor", n_samples=40)
+    job = (await client.post("/v1/jobs", json=job_body(dataset["id"], test_fraction=0.2))).json()
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "succeeded", done["error"]
+    model = mlp_engine.load(data_dir / "models" / f"{done['model_id']}.npz")
+    assert model.plan_ is None and model.metadata_["label"] is None
+    assert list(model.feature_names_in_) == ["x0", "x1"]
+    assert model.evaluation_["test"] is not None
+
+
+async def test_int_class_weights_by_their_text(client: httpx.AsyncClient, gen: Any) -> None:
+    dataset = await gen(client, "xor", n_samples=40)
+    body = job_body(dataset["id"], class_weight={"0": 1.0, "1": 3})
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["training"]["class_weight"] == {"0": 1.0, "1": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("training", "loc", "words"),
+    [
+        ({"class_weight": {"2": 1.0}}, ["body", "training", "class_weight", "2"], ["'2'"]),
+        ({"class_weight": {"1": 0}}, ["body", "training", "class_weight"], ["greater than 0"]),
+        ({"class_weight": "heavy"}, ["body", "training", "class_weight"], ["balanced"]),
+        ({"test_fraction": 1}, ["body", "training", "test_fraction"], []),
+        ({"test_fraction": -0.1}, ["body", "training", "test_fraction"], []),
+        ({"max_categories": 0}, ["body", "training", "max_categories"], []),
+    ],
+)
+async def test_bad_table_settings_are_422(
+    client: httpx.AsyncClient, gen: Any, training: dict[str, Any], loc: list[Any], words: list[str]
+) -> None:
+    dataset = await gen(client, "xor", n_samples=40)
+    response = await client.post("/v1/jobs", json=job_body(dataset["id"], **training))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    # pydantic's union members add their own steps after the field (e.g. ``dict[str,...]``)
+    assert any(item["loc"][: len(loc)] == loc for item in detail), (loc, detail)
+    message = " ".join(item["msg"] for item in detail)
+    assert all(word in message for word in words), (words, message)
+    assert (await client.get("/v1/jobs")).json()["count"] == 0
+
+
+async def test_class_weight_needs_a_classifier(client: httpx.AsyncClient) -> None:
+    dataset = await table_dataset(client, "a,y\n1,0.5\n2,1.5\n3,0.25\n", "?task=regression")
+    response = await client.post("/v1/jobs", json=job_body(dataset["id"], class_weight="balanced"))
+    assert_422(response, ["body", "training", "class_weight"], "classification")
+    inline = {"X": [[0.0], [1.0]], "y": [0.5, 1.5], "task": "regression"}
+    response = await client.post(
+        "/v1/jobs", json={**inline, "training": {"class_weight": "balanced"}}
+    )
+    assert_422(response, ["body", "training", "class_weight"], "classification")
+
+
+async def test_a_test_split_that_holds_out_nothing_fails_the_job(
+    client: httpx.AsyncClient, wait_job: Any
+) -> None:
+    dataset = await table_dataset(client, "a,y\n1,0.5\n2,1.5\n3,0.25\n4,1\n", "?task=regression")
+    job = (await client.post("/v1/jobs", json=job_body(dataset["id"], test_fraction=0.1))).json()
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "invalid_data" and "test_fraction" in done["error"]["message"]
+
+
+async def test_budget_counts_the_one_hot_width(app_client: Any) -> None:
+    lines = ["code,x,y"] + [f"c{i % 30},{i},{i % 2}" for i in range(60)]
+    # max_categories 20: 20 + 1 inputs -> 60 x (21*4 + 4 + 4 + 1 = 93) x 1 = 5,580
+    # max_categories 2: 2 + 1 inputs -> 60 x (3*4 + 4 + 4 + 1 = 21) x 1 = 1,260
+    async with app_client(compute_budget=5000) as client:
+        dataset = await table_dataset(client, "\n".join(lines))
+        body = job_body(dataset["id"], epochs=1)
+        response = await client.post("/v1/jobs", json=body)
+        assert_422(response, ["body"], "60 x 93 x 1 = 5,580", "21 inputs after encoding")
+        response = await client.post(
+            "/v1/jobs", json=job_body(dataset["id"], epochs=1, max_categories=2)
+        )
+        assert response.status_code == 202, response.text
+
+
+async def test_inline_long_label_is_422(client: httpx.AsyncClient) -> None:
+    body = {"X": [[0.0], [1.0], [2.0]], "y": ["a", "b", "c" * 201]}
+    assert_422(await client.post("/v1/jobs", json=body), ["body", "y", 2], "at most 200")
+    assert await counts(client) == (0, 0)

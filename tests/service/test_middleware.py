@@ -203,6 +203,12 @@ async def test_keys_are_documented_and_never_logged(
     assert KEYS[0] not in logged and "not-a-key-xyz" not in logged
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert schema["paths"]["/v1/datasets"]["get"]["security"] == [{"bearerAuth": []}]
+    # The schema marks exactly what the middleware guards: /v2 but its health probes.
+    paths = schema["paths"]
+    assert paths["/v2/models/{model_id}/infer"]["post"]["security"] == [{"bearerAuth": []}]
+    assert paths["/v2"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in paths["/v2/health/live"]["get"]
+    assert "security" not in paths["/health"]["get"]
 
 
 async def test_no_keys_means_open_api(client: httpx.AsyncClient) -> None:

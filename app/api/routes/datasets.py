@@ -11,13 +11,15 @@ from app.api.deps import DatasetStoreDep, SettingsDep
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import media_type
 from app.numeric import ORJSONResponse
-from app.schemas.common import DatasetId, error_responses
+from app.schemas.common import DatasetId, Task, error_responses
 from app.schemas.datasets import (
     DatasetCreate,
     DatasetData,
     DatasetGenerate,
     DatasetPublic,
     DatasetsPublic,
+    DatasetTableCreate,
+    DatasetTableData,
 )
 from app.services import datasets as service
 
@@ -30,10 +32,17 @@ _CREATE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": DatasetCreate.model_json_schema()},
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        DatasetCreate.model_json_schema(),
+                        DatasetTableCreate.model_json_schema(),
+                    ]
+                }
+            },
             "text/csv": {
                 "schema": {"type": "string"},
-                "example": "x1,x2,label\n0.5,1.2,a\n-0.3,0.8,b\n",
+                "example": "id,island,bill_mm,species\n1,Biscoe,39.1,Adelie\n2,Dream,NA,Gentoo\n",
             },
         },
     }
@@ -46,7 +55,7 @@ _CREATE_BODY = {
     response_model=DatasetPublic,
     responses=error_responses(413, 415, 422),
     openapi_extra=_CREATE_BODY,
-    summary="Upload a dataset (JSON or CSV)",
+    summary="Upload a dataset (JSON arrays, JSON table or CSV)",
 )
 async def create_dataset(
     request: Request,
@@ -55,24 +64,58 @@ async def create_dataset(
     settings: SettingsDep,
     label: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="CSV only: the label column's name."),
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="CSV only: the label column's name (default: the last column).",
+        ),
     ] = None,
     task: Annotated[
-        str,
+        Task | None,
         Query(
-            pattern="^(classification|regression)$",
-            description="CSV only: `classification` (default) or `regression`.",
+            description=(
+                "CSV only: `classification` or `regression` (default: classification if the "
+                "label column is text, or whole numbers with few distinct values)."
+            ),
         ),
-    ] = "classification",
+    ] = None,
     name: Annotated[
         str | None, Query(min_length=1, max_length=200, description="CSV only: a name.")
     ] = None,
+    categorical: Annotated[
+        str | None,
+        Query(
+            max_length=100_000,
+            description="CSV only: comma-separated columns to take as categorical, e.g. `zip`.",
+        ),
+    ] = None,
+    ignore: Annotated[
+        str | None,
+        Query(
+            max_length=100_000, description="CSV only: comma-separated columns to drop, e.g. `id`."
+        ),
+    ] = None,
 ) -> DatasetPublic:
-    """Store a dataset sent as JSON (`X`, `y`) or as CSV with a header row."""
-    upload = service.Upload(await request.body(), media_type(request), label, task, name)
+    """Store a dataset: JSON `X`/`y` arrays, a JSON table (split form) or CSV with a header row."""
+    upload = service.Upload(
+        await request.body(),
+        media_type(request),
+        label,
+        task,
+        name,
+        _names(categorical),
+        _names(ignore),
+    )
     meta = await anyio.to_thread.run_sync(service.create_dataset, store, settings, upload)
     response.headers["Location"] = f"{router.prefix}/{meta.id}"
     return DatasetPublic.model_validate(meta)
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
+    if value is None:
+        return ()
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 @router.post(
@@ -106,14 +149,17 @@ def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Any:
 
 @router.get(
     "/{dataset_id}/data",
-    response_model=DatasetData,
+    response_model=DatasetData | DatasetTableData,
     response_class=ORJSONResponse,
     responses=error_responses(404, 409, 422),
+    description=(
+        'An `X`/`y` dataset: `{"X", "y"}`. A table: `{"columns", "data", "label", '
+        '"y"}`, the feature columns\' cells row by row (null = missing) and the labels.'
+    ),
 )
 def get_dataset_data(dataset_id: DatasetId, store: DatasetStoreDep) -> Response:
-    """Return a dataset's arrays `X` and `y`."""
-    X, y, _ = store.load(dataset_id)
-    return ORJSONResponse({"X": X, "y": y})
+    """Return a dataset's rows."""
+    return ORJSONResponse(service.dataset_rows(store, dataset_id))
 
 
 @router.delete("/{dataset_id}", **DELETE_ROUTE)

@@ -1,0 +1,279 @@
+"""``/v2``: the Open Inference Protocol (KServe "V2") REST routes, so standard clients work.
+
+Errors are ``{"error": message}``: 400 for a bad request, 404 for an unknown model, or for a
+version other than ``"1"`` (a model has one version: asking for another names a model version
+that does not exist). Models come from the same store and cache as ``/v1``, and inference is the
+same call ``/v1/models/{id}/predict`` makes (``app.api.v2.infer``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ModelStoreDep, SettingsDep
+from app.api.v2.codec import HEADER_LENGTH, V2Error, parse_header_length
+from app.api.v2.infer import MODEL_VERSION, infer, model_metadata
+from app.api.v2.schemas import (
+    BINARY_BODY_DESCRIPTION,
+    InferRequestBody,
+    InferResponseBody,
+    LivePublic,
+    ModelMetadataPublic,
+    ModelReadyPublic,
+    ReadyV2Public,
+    ServerMetadataPublic,
+    V2ErrorBody,
+)
+from app.errors import InvalidInput, ServiceError
+from app.schemas.common import ErrorResponse
+from app.services.health import readiness, service_version
+from app.storage.models import Estimator, ModelStore
+
+__all__ = ["EXTENSIONS", "router"]
+
+router = APIRouter(prefix="/v2", tags=["inference (V2)"])
+
+EXTENSIONS = ["binary_tensor_data"]
+# Infer bodies up to this size run on the event loop when the model is cached (as /predict does).
+_INLINE_BODY_BYTES = 32 * 1024
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "A malformed request (each message names the offending input).",
+        401: "Missing or invalid API key (only when `MLP_API_KEYS` is set).",
+        404: "Unknown model, or a version other than `1`.",
+        409: "The model's stored file is damaged and cannot be loaded.",
+        413: "The request body is larger than `MLP_MAX_BODY_BYTES`.",
+        503: "The service is starting or stopping.",
+    }
+    # 413 (the body limit) and 503 (no store yet) come from the service-wide layers.
+    return {
+        status: {
+            "model": ErrorResponse if status in (413, 503) else V2ErrorBody,
+            "description": descriptions[status],
+        }
+        for status in statuses
+    }
+
+
+_MODEL_ERRORS = _responses(401, 404, 409, 503)
+
+
+def _service_error(exc: ServiceError) -> JSONResponse:
+    """A typed service error as a V2 error body (invalid input is a 400 here, not a 422)."""
+    return _error(400 if isinstance(exc, InvalidInput) else exc.status_code, exc.message)
+
+
+class _UnknownVersion(ServiceError):
+    """A version other than the model's one: 404."""
+
+    status_code = 404
+    code = "not_found"
+
+
+def _check_version(model_id: str, version: str | None) -> None:
+    """Raise ``_UnknownVersion`` unless ``version`` is None or the model's one version."""
+    if version is not None and version != MODEL_VERSION:
+        shown = version if len(version) <= 40 else version[:37] + "..."
+        raise _UnknownVersion(
+            f"model {model_id[:80]!r} has no version {shown!r}; its one version is "
+            f"{MODEL_VERSION!r}"
+        )
+
+
+# ------------------------------------------------------------------------------- server
+
+
+@router.get("", response_model=ServerMetadataPublic, responses=_responses(401))
+def server_metadata() -> ServerMetadataPublic:
+    """Server metadata: name, version and the protocol extensions supported."""
+    return ServerMetadataPublic(
+        name="mlp-service", version=service_version(), extensions=EXTENSIONS
+    )
+
+
+@router.get("/health/live", response_model=LivePublic)
+def live() -> LivePublic:
+    """Liveness: true while the process serves requests."""
+    return LivePublic(live=True)
+
+
+@router.get(
+    "/health/ready",
+    response_model=ReadyV2Public,
+    responses={503: {"model": ReadyV2Public, "description": "Not ready (yet)."}},
+)
+def ready(request: Request) -> Any:
+    """Readiness, as ``/ready``: 503 with ``{"ready": false}`` until the service can serve."""
+    state = request.app.state
+    checks = readiness(getattr(state, "settings", None), getattr(state, "jobs", None))
+    if all(checks.values()):
+        return ReadyV2Public(ready=True)
+    return JSONResponse({"ready": False}, status_code=503)
+
+
+# -------------------------------------------------------------------------------- models
+
+
+def _load(store: ModelStore, model_id: str, version: str | None) -> Estimator:
+    _check_version(model_id, version)
+    return store.load(model_id)
+
+
+def _metadata(store: ModelStore, model_id: str, version: str | None) -> Response:
+    try:
+        return JSONResponse(model_metadata(model_id, _load(store, model_id, version)))
+    except ServiceError as exc:
+        return _service_error(exc)
+
+
+def _model_ready(store: ModelStore, model_id: str, version: str | None) -> Response:
+    try:
+        _load(store, model_id, version)
+    except ServiceError as exc:
+        return _service_error(exc)
+    return JSONResponse({"name": model_id, "ready": True})
+
+
+@router.get("/models/{model_id}", response_model=ModelMetadataPublic, responses=_MODEL_ERRORS)
+def get_model(model_id: str, store: ModelStoreDep) -> Response:
+    """Model metadata: its input and output tensors."""
+    return _metadata(store, model_id, None)
+
+
+@router.get(
+    "/models/{model_id}/versions/{version}",
+    response_model=ModelMetadataPublic,
+    responses=_MODEL_ERRORS,
+)
+def get_model_version(model_id: str, version: str, store: ModelStoreDep) -> Response:
+    """Model metadata of one version (every model has one, `1`)."""
+    return _metadata(store, model_id, version)
+
+
+@router.get("/models/{model_id}/ready", response_model=ModelReadyPublic, responses=_MODEL_ERRORS)
+def model_ready(model_id: str, store: ModelStoreDep) -> Response:
+    """Whether the model can serve (true once it exists)."""
+    return _model_ready(store, model_id, None)
+
+
+@router.get(
+    "/models/{model_id}/versions/{version}/ready",
+    response_model=ModelReadyPublic,
+    responses=_MODEL_ERRORS,
+)
+def model_version_ready(model_id: str, version: str, store: ModelStoreDep) -> Response:
+    """Whether this version of the model can serve."""
+    return _model_ready(store, model_id, version)
+
+
+# --------------------------------------------------------------------------------- infer
+
+
+_INFER_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON, or JSON followed by binary tensor data.",
+        "content": {
+            "application/json": {"schema": InferRequestBody.model_json_schema()},
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": BINARY_BODY_DESCRIPTION,
+            },
+        },
+    }
+}
+_INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The outputs: JSON, or (when an output was asked for as binary data) "
+        f"the JSON object followed by the binary outputs, its length in `{HEADER_LENGTH}`.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            HEADER_LENGTH: {
+                "description": "Length of the JSON object when binary outputs follow it.",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
+    **_responses(400, 401, 404, 409, 413, 503),
+}
+_HeaderLength = Header(
+    None,
+    alias=HEADER_LENGTH,
+    description="Length in bytes of the JSON object at the start of the body when binary "
+    "tensor data follows it.",
+)
+
+
+async def _infer(
+    request: Request, store: ModelStore, max_rows: int, model_id: str, version: str | None
+) -> Response:
+    """Run one infer request: inline for a cached model and a small body, else in a thread."""
+    try:
+        model = store.cached(model_id)  # one stat; 404 for an unknown model
+        body = await request.body()  # first: an oversized body is a 413 whatever the version
+        _check_version(model_id, version)
+        header_length = parse_header_length(request.headers.get(HEADER_LENGTH))
+        if model is not None and len(body) <= _INLINE_BODY_BYTES:
+            payload, headers = infer(model_id, model, body, header_length, max_rows)
+        else:
+            payload, headers = await anyio.to_thread.run_sync(
+                _load_and_infer, store, model_id, body, header_length, max_rows
+            )
+    except V2Error as exc:
+        return _error(400, exc.message)
+    except ServiceError as exc:
+        if exc.status_code == 413:
+            raise  # the body limit answers as everywhere else (and closes the connection)
+        return _service_error(exc)
+    return Response(payload, headers=headers)
+
+
+def _load_and_infer(
+    store: ModelStore, model_id: str, body: bytes, header_length: int | None, max_rows: int
+) -> tuple[bytes, dict[str, str]]:
+    return infer(model_id, store.load(model_id), body, header_length, max_rows)
+
+
+@router.post(
+    "/models/{model_id}/infer",
+    response_model=InferResponseBody,
+    responses=_INFER_RESPONSES,
+    openapi_extra=_INFER_OPENAPI,
+)
+async def infer_model(
+    model_id: str,
+    request: Request,
+    store: ModelStoreDep,
+    settings: SettingsDep,
+    inference_header_content_length: str | None = _HeaderLength,
+) -> Response:
+    """Inference: `predictions` (and `probabilities` for classifiers) for N rows."""
+    return await _infer(request, store, settings.max_rows, model_id, None)
+
+
+@router.post(
+    "/models/{model_id}/versions/{version}/infer",
+    response_model=InferResponseBody,
+    responses=_INFER_RESPONSES,
+    openapi_extra=_INFER_OPENAPI,
+)
+async def infer_model_version(
+    model_id: str,
+    version: str,
+    request: Request,
+    store: ModelStoreDep,
+    settings: SettingsDep,
+    inference_header_content_length: str | None = _HeaderLength,
+) -> Response:
+    """Inference with one version of the model (every model has one, `1`)."""
+    return await _infer(request, store, settings.max_rows, model_id, version)
