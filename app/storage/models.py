@@ -183,7 +183,7 @@ class ModelStore:
 
         This runs on every predict, on the event loop: a plain ``os.stat`` of a string path (no
         ``pathlib``) is the whole cost. The stat is what makes a file replaced or deleted by
-        another process (a job retry, another ``MLP_WORKERS`` process) visible at once.
+        another process (a job retry, another ``MLP_HTTP_WORKERS`` process) visible at once.
         """
         check_id(_RESOURCE, model_id)
         try:
