@@ -100,6 +100,7 @@ class _BaseMLP:
         self._net: Network | None = None
         self.metadata_: dict[str, Any] = {}
         self.evaluation_: dict[str, Any] | None = None
+        self.split_: npt.NDArray[np.int8] | None = None
 
     def __repr__(self) -> str:
         default = MLPConfig()
@@ -194,6 +195,7 @@ class _BaseMLP:
         self.evaluation_ = self._evaluation(
             X_all, Y, {"train": train, "validation": val, "test": test}
         )
+        self.split_ = split_record(inputs.n_rows, val, test)
         return self
 
     def _new_network(self, n_inputs: int, n_outputs: int, rng: np.random.Generator) -> Network:
@@ -267,6 +269,7 @@ class _BaseMLP:
         self.history_: list[dict[str, float]] = []
         self.metrics_: dict[str, float] = {}
         self.evaluation_ = None
+        self.split_ = None
         self.best_epoch_ = 0
         self.stopped_early_ = False
         self.stop_reason_ = "running"
@@ -393,7 +396,7 @@ class _BaseMLP:
         config = self._model_config()
         config["metadata"] = dict(self.metadata_ if metadata is None else metadata)
         states = [] if self.plan_ is None else [dict(step.state) for step in self.plan_.steps]
-        save_model_file(target, net.weights, net.biases, config, states)
+        save_model_file(target, net.weights, net.biases, config, states, self.split_)
 
     def _model_config(self) -> dict[str, Any]:
         """The JSON config stored next to the weights (without ``metadata``)."""
@@ -422,6 +425,17 @@ class _BaseMLP:
             "best_epoch": self.best_epoch_,
             "stop_reason": self.stop_reason_,
         }
+
+
+def split_record(
+    n_rows: int, val: npt.NDArray[np.intp], test: npt.NDArray[np.intp]
+) -> npt.NDArray[np.int8]:
+    """``(n_rows,)`` int8: 0 for training rows, 1 for ``val`` rows, 2 for ``test`` rows (no
+    random draws)."""
+    codes = np.zeros(n_rows, dtype=np.int8)
+    codes[val] = 1
+    codes[test] = 2
+    return codes
 
 
 def _nullable(values: FloatArray) -> list[float | None]:

@@ -3,7 +3,7 @@
 File layout (``FORMAT_VERSION = 1``): a zip archive of ``.npy`` members, every member *stored*
 (not deflated), in this order::
 
-    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, [p0_median.npy, ...,] config.npy
+    W0.npy, b0.npy, ..., W{L-1}.npy, b{L-1}.npy, [p0_median.npy, ...,] [split.npy,] config.npy
 
 - ``W{i}``: weights, shape ``(layers[i], layers[i + 1])``, float32 or float64;
 - ``b{i}``: biases, shape ``(layers[i + 1],)``, the same dtype as every weight;
@@ -13,6 +13,9 @@ File layout (``FORMAT_VERSION = 1``): a zip archive of ``.npy`` members, every m
   members that may hold text. The config's ``"preprocessing"`` list declares each step
   (``{"column", "kind", "shapes": {field: shape}}``); files without it (all files written before
   tables existed) must have no ``p`` members;
+- ``split`` (models fitted since the split was recorded): int8, shape ``(n_rows,)``, where each
+  training row went (0 training, 1 validation, 2 test); the config's ``"split_rows"`` declares
+  ``n_rows``. Files without ``"split_rows"`` must have no ``split`` member;
 - ``config``: a 1-D uint8 array holding UTF-8 JSON: the caller's config object plus
   ``"layers"`` and ``"format_version"``.
 
@@ -65,12 +68,15 @@ FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 16 * 2**20  # JSON config (settings, metrics, history)
 MAX_LAYERS = 1024  # weight matrices per model
 
-_MAX_MEMBERS = 2 * MAX_LAYERS + 1 + max(len(fields) for fields in FIELDS.values()) * MAX_COLUMNS
+MAX_SPLIT_ROWS = 2**31 - 1  # rows in a recorded split
+
+_MAX_MEMBERS = 2 * MAX_LAYERS + 2 + max(len(fields) for fields in FIELDS.values()) * MAX_COLUMNS
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CONFIG_DTYPES = (np.dtype(np.uint8),)
 _MEMBER_NAME = re.compile(
-    r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config|p(?:0|[1-9][0-9]{0,4})_[a-z]{1,16})\.npy"
+    r"(?:[Wb](?:0|[1-9][0-9]{0,5})|config|split|p(?:0|[1-9][0-9]{0,4})_[a-z]{1,16})\.npy"
 )
+_SPLIT_DTYPES = (np.dtype(np.int8),)
 _STATE_DTYPES = {"f": np.dtype(np.float64), "b": np.dtype(np.bool_)}
 
 FloatArray = NDArray[np.floating[Any]]
@@ -86,6 +92,7 @@ def save_model_file(
     biases: Sequence[NDArray[Any]],
     config: Mapping[str, Any],
     states: Sequence[Mapping[str, NDArray[Any]]] = (),
+    split: NDArray[Any] | None = None,
 ) -> None:
     """Write one model file; atomically and durably when ``target`` is a path.
 
@@ -102,6 +109,9 @@ def save_model_file(
             ``config["preprocessing"]`` (``[{"column", "kind"}]``), each ``{field: array}`` as
             ``mlp_engine.preprocessing.FIELDS`` describes; stored as members ``p{i}_{field}``,
             their shapes declared in the step's ``"shapes"``.
+        split: ``(n_rows,)`` int8 codes (0 training, 1 validation, 2 test) of the rows the
+            model was fitted on, or None; stored as member ``split``, ``n_rows`` declared as
+            ``config["split_rows"]``.
 
     Raises:
         ModelFormatError: the arrays do not chain, mix dtypes, are not float32/float64 or not
@@ -110,8 +120,9 @@ def save_model_file(
     members = _checked_members(weights, biases)
     layers = [int(members[0][1].shape[0])] + [int(w.shape[1]) for _, w in members[::2]]
     plan_members, config = _plan_members(config, states)
+    split_members, config = _split_members(config, split)
     config_bytes = _config_to_json(config, layers)
-    members += plan_members
+    members += plan_members + split_members
     members.append(("config", np.frombuffer(config_bytes, dtype=np.uint8)))
 
     def write(fp: BinaryIO) -> None:
@@ -182,6 +193,21 @@ def _plan_members(
             shapes[field] = list(arr.shape)
         declared.append({**step, "shapes": shapes})
     return members, {**config, "preprocessing": declared}
+
+
+def _split_members(
+    config: Mapping[str, Any], split: NDArray[Any] | None
+) -> tuple[list[tuple[str, NDArray[Any]]], dict[str, Any]]:
+    """The ``split`` member (``(n_rows,)`` int8 in 0..2, or none) and the config declaring it."""
+    config = {key: value for key, value in config.items() if key != "split_rows"}
+    if split is None:
+        return [], config
+    arr = np.asarray(split)
+    if arr.dtype != np.int8 or arr.ndim != 1 or not 0 < arr.size <= MAX_SPLIT_ROWS:
+        raise ModelFormatError(f"split must be a non-empty 1-D int8 array, got {arr.dtype}")
+    if ((arr < 0) | (arr > 2)).any():
+        raise ModelFormatError("split codes must be 0 (training), 1 (validation) or 2 (test)")
+    return [("split", np.ascontiguousarray(arr))], {**config, "split_rows": int(arr.size)}
 
 
 def _state_array(arr: NDArray[Any], code: str, key: str) -> NDArray[Any]:
@@ -255,7 +281,8 @@ def load_model_file(
         ``biases[i]`` of shape ``(layers[i + 1],)``, all one native-endian float dtype
         (float32 or float64), C-contiguous and writable; ``config`` is the JSON object as saved,
         with ``"layers"`` (a list of ints) and without ``"format_version"`` (checked, then
-        removed).
+        removed); ``"split"`` is the ``split`` member's codes (a list of ints) in place of
+        ``"split_rows"`` (absent in files without the member).
 
     Raises:
         ModelFormatError: not a zip archive, truncated, unexpected/missing/duplicate members,
@@ -291,8 +318,10 @@ def _load_members(
     config = _read_config(zf, members.pop("config"), max_member_bytes)
     layers: list[int] = config["layers"]
     plan = {key: members.pop(key) for key in list(members) if key.startswith("p")}
+    split = members.pop("split", None)
     _check_keys(members, layers)
     _read_plan(zf, plan, config, max_member_bytes)
+    _read_split(zf, split, config, max_member_bytes)
     weights: list[FloatArray] = []
     biases: list[FloatArray] = []
     for i in range(len(layers) - 1):
@@ -341,6 +370,30 @@ def _read_plan(
         )
     for step, state in zip(steps, states, strict=True):
         step["state"] = state  # replaces anything the JSON said
+
+
+def _read_split(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo | None, config: dict[str, Any], max_bytes: int
+) -> None:
+    """Read the ``split`` member declared by ``config["split_rows"]`` into ``config["split"]``
+    (its ``n_rows`` codes as a list of ints, so the config stays JSON; absent without a
+    record); size and dtype are checked before the data is read."""
+    n_rows = config.pop("split_rows", None)
+    config.pop("split", None)  # only the member is trusted
+    if n_rows is None:
+        if info is not None:
+            raise ModelFormatError("unexpected member 'split' (config 'split_rows' declares it)")
+        return
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int) or not 0 < n_rows <= MAX_SPLIT_ROWS:
+        raise ModelFormatError("config 'split_rows' must be a positive integer")
+    if info is None:
+        raise ModelFormatError("missing member 'split' (config 'split_rows' declares it)")
+    arr = read_npy(
+        zf, info, "split", _SPLIT_DTYPES, max_bytes, (n_rows,), origin="config 'split_rows'"
+    )
+    if ((arr < 0) | (arr > 2)).any():
+        raise ModelFormatError("member 'split' holds codes other than 0, 1 and 2")
+    config["split"] = arr.tolist()
 
 
 def _declared_plan(steps: object) -> dict[str, tuple[int, str, tuple[int, ...], str]]:

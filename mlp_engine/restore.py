@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from mlp_engine.activations import ACTIVATIONS, FloatArray
 from mlp_engine.config import DTYPES, MLPConfig
@@ -104,12 +105,27 @@ def restore_fitted_state(n_inputs: int, config: Mapping[str, Any]) -> dict[str, 
         "n_features_in_": len(names),
         "_features": _features(config, names, plan),
         "evaluation_": _evaluation(config),
+        "split_": _split(config),
         **_standardization(config, n_inputs),
         **_training_record(config),
     }
     state["data_min_"] = float_list(config, "data_min", len(names), nullable=plan is not None)
     state["data_max_"] = float_list(config, "data_max", len(names), nullable=plan is not None)
     return state
+
+
+def _split(config: Mapping[str, Any]) -> npt.NDArray[np.int8] | None:
+    """``split_``: the ``(n_rows,)`` int8 codes the loader read from member ``split`` (None in
+    files written before the split was recorded)."""
+    split = config.get("split")
+    if split is None:
+        return None
+    if not isinstance(split, list | np.ndarray) or not len(split):
+        raise ModelFormatError("config 'split' must be a non-empty list of 0, 1 and 2")
+    codes = np.asarray(split)
+    if codes.ndim != 1 or codes.dtype.kind not in "iu" or ((codes < 0) | (codes > 2)).any():
+        raise ModelFormatError("config 'split' must be a non-empty list of 0, 1 and 2")
+    return codes.astype(np.int8)
 
 
 def _standardization(config: Mapping[str, Any], n_inputs: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ __all__ = [
     "ModelEvaluation",
     "ModelMetrics",
     "ModelPublic",
+    "ModelSplitPublic",
     "ModelsPublic",
     "PredictColumns",
     "PredictInstances",
@@ -148,6 +149,16 @@ class ModelsPublic(BaseModel):
 
     data: list[ModelPublic]
     count: int
+
+
+class ModelSplitPublic(BaseModel):
+    """Where the rows the model was fitted on went: indices into its dataset's rows."""
+
+    n_rows: int | None = Field(
+        description="rows the model was fitted on (null: the model has no split record)"
+    )
+    validation: list[int] = Field(description="validation rows, ascending")
+    test: list[int] = Field(description="rows held out by `test_fraction`, ascending")
 
 
 class PredictRequest(BaseModel):

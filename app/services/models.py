@@ -33,6 +33,7 @@ __all__ = [
     "dataset_rows",
     "evaluate_model",
     "job_network",
+    "model_split",
     "predictions",
 ]
 
@@ -87,6 +88,20 @@ def dataset_points(
     if rows.ndim != 2 or rows.shape[1] != model.n_features_in_:
         return None, None
     return rows[:, list(axes)], y
+
+
+def model_split(model: Estimator) -> dict[str, Any]:
+    """``{"n_rows", "validation", "test"}``: the row indices (ascending) the model held out for
+    validation and test, from its ``split_`` record; ``n_rows`` None and empty lists for a model
+    without one (files written before the split was recorded)."""
+    split = model.split_
+    if split is None:
+        return {"n_rows": None, "validation": [], "test": []}
+    return {
+        "n_rows": int(split.shape[0]),
+        "validation": np.flatnonzero(split == 1).tolist(),
+        "test": np.flatnonzero(split == 2).tolist(),
+    }
 
 
 def job_network(jobs: JobRunner, models: ModelStore, job_id: str) -> tuple[Estimator, JobRecord]:

@@ -12,6 +12,7 @@ import { clearErrors, showError, wireNotices } from "./notices.js";
 import { map } from "./output-panel.js";
 import { wirePredict } from "./predict-panel.js";
 import { PRESETS, applyPreset, wirePresets } from "./presets.js";
+import { wireTestSplit } from "./test-split.js";
 import { wireTraining } from "./training-panel.js";
 
 const KEY_STORAGE = "mlp-api-key";
@@ -54,6 +55,7 @@ wirePresets();
 wirePredict();
 wireModels();
 wireEvaluation();
+wireTestSplit();
 wireApiKey();
 applyPreset(PRESETS.fast);
 updateNetwork();

@@ -65,7 +65,9 @@ export class BoundaryMap extends HiDpiCanvas {
   constructor(canvas) {
     super(canvas);
     this.view = null; // {xMin, xMax, yMin, yMax}
-    this.points = null; // {xs, ys, classIndex | values, valueRange}
+    this.points = null; // {xs, ys, rows, classIndex | values, valueRange}
+    this.testRows = null; // Set of dataset rows the model held out for testing (drawn hollow)
+    this.showTest = true; // draw those rows (hollow) or leave them out
     this.grid = null; // the boundary JSON
     this.gridImage = null; // an offscreen canvas, one pixel per grid point
     this.segments = [];
@@ -90,6 +92,13 @@ export class BoundaryMap extends HiDpiCanvas {
   /** Points in data coordinates; `classIndex[k]` (classification) or `values[k]` (regression). */
   setPoints(points) {
     this.points = points;
+    this.render();
+  }
+
+  /** The dataset rows held out for testing (a Set, or null), and whether to draw them. */
+  setTestRows(rows, show = this.showTest) {
+    this.testRows = rows;
+    this.showTest = show;
     this.render();
   }
 
@@ -153,6 +162,7 @@ export class BoundaryMap extends HiDpiCanvas {
     ctx.fillStyle = "#f8fafc";
     ctx.fillRect(r.left, r.top, r.width, r.height);
     if (!this.view) {
+      this.canvas.dataset.testPoints = "0";
       this.drawMessage(r);
       return;
     }
@@ -205,33 +215,63 @@ export class BoundaryMap extends HiDpiCanvas {
     ctx.stroke();
   }
 
-  drawPoints() {
+  /**
+   * The points in groups of one colour: `[colour, filled ks, hollow ks]`. Rows in `testRows` are
+   * hollow (or left out when test data is hidden).
+   */
+  pointGroups() {
     const points = this.points;
-    if (!points || !points.xs.length) return;
-    const { ctx } = this;
-    const n = points.xs.length;
-    const radius = n > 1500 ? 2.2 : n > 600 ? 3 : 3.8;
+    const test = this.testRows;
     const groups = new Map();
-    for (let k = 0; k < n; k += 1) {
+    for (let k = 0; k < points.xs.length; k += 1) {
+      const held = Boolean(test && points.rows && test.has(points.rows[k]));
+      if (held && !this.showTest) continue;
       const colour = points.classIndex
         ? classColour(points.classIndex[k])
         : `rgb(${rampColour(scaled(points.values[k], points.valueRange)).map(Math.round)})`;
-      if (!groups.has(colour)) groups.set(colour, []);
-      groups.get(colour).push(k);
+      if (!groups.has(colour)) groups.set(colour, [colour, [], []]);
+      groups.get(colour)[held ? 2 : 1].push(k);
     }
-    ctx.lineWidth = n > 600 ? 0.6 : 1;
-    ctx.strokeStyle = n > 600 ? "rgb(255 255 255 / 75%)" : "#ffffff";
-    for (const [colour, members] of groups) {
-      ctx.beginPath();
-      for (const k of members) {
-        const [px, py] = this.toPixel(points.xs[k], points.ys[k]);
-        ctx.moveTo(px + radius, py);
-        ctx.arc(px, py, radius, 0, Math.PI * 2);
+    return [...groups.values()];
+  }
+
+  /** Trace circles of `radius` around the points `ks` as one path. */
+  tracePoints(ks, radius) {
+    const { ctx, points } = this;
+    ctx.beginPath();
+    for (const k of ks) {
+      const [px, py] = this.toPixel(points.xs[k], points.ys[k]);
+      ctx.moveTo(px + radius, py);
+      ctx.arc(px, py, radius, 0, Math.PI * 2);
+    }
+  }
+
+  /** Training rows filled in their class colour; test rows hollow (outlined in it), on top. */
+  drawPoints() {
+    const points = this.points;
+    let hollow = 0;
+    if (points && points.xs.length) {
+      const { ctx } = this;
+      const n = points.xs.length;
+      const radius = n > 1500 ? 2.2 : n > 600 ? 3 : 3.8;
+      const groups = this.pointGroups();
+      ctx.lineWidth = n > 600 ? 0.6 : 1;
+      ctx.strokeStyle = n > 600 ? "rgb(255 255 255 / 75%)" : "#ffffff";
+      for (const [colour, filled] of groups) {
+        this.tracePoints(filled, radius);
+        ctx.fillStyle = colour;
+        ctx.fill();
+        ctx.stroke();
       }
-      ctx.fillStyle = colour;
-      ctx.fill();
-      ctx.stroke();
+      ctx.lineWidth = n > 600 ? 1.2 : 1.8;
+      for (const [colour, , held] of groups) {
+        this.tracePoints(held, radius);
+        ctx.strokeStyle = colour;
+        ctx.stroke();
+        hollow += held.length;
+      }
     }
+    this.canvas.dataset.testPoints = String(hollow);
   }
 
   drawCursor(r) {

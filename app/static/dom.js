@@ -14,6 +14,7 @@ const IDS = [
   "activation", "output-info",
   // 3 training
   "setup", "train", "cancel", "epoch", "progress", "epochs", "test-fraction", "test-fraction-value",
+  "show-test", "show-test-help",
   "data-fields", "network-fields", "training-fields", "upload-fields",
   // output: map, readouts, charts, prediction
   "boundary", "map-source", "legend", "loss-chart", "accuracy-chart", "loss-summary",

@@ -13,6 +13,7 @@ import {
   showModelBoundary,
 } from "./output-panel.js";
 import { isTraining, setDataset, setModel, state, subscribe } from "./state.js";
+import { showTestSplit } from "./test-split.js";
 import { decimal, percent } from "./util.js";
 
 const PNG_RESOLUTION = 250;
@@ -85,6 +86,7 @@ async function showModel(meta) {
   showMetrics(meta.metrics);
   showEvaluation(meta);
   setModel({ id: meta.id, name: meta.name });
+  showTestSplit(meta);
   await showModelBoundary(meta.id, "Stored model", meta);
   setStatus(`Showing ${meta.name}. Click the map to predict.`, "ok");
 }

@@ -21,6 +21,7 @@ import {
 } from "./output-panel.js";
 import { hasMap } from "./plot-view.js";
 import { isTraining, setJob, setModel, state } from "./state.js";
+import { showTestSplit } from "./test-split.js";
 import { decimal, numberValue, percent, sleep } from "./util.js";
 
 const LIVE_RESOLUTION = 64; // grid points per axis while training (cheap, redrawn often)
@@ -293,6 +294,7 @@ async function finishSucceeded(job, record, final) {
     showModelBoundary(modelId, "Final model"),
   ]);
   showEvaluation(model);
+  showTestSplit(model);
   const test = model?.evaluation?.test;
   let result = Number.isFinite(accuracy)
     ? `training accuracy ${percent(accuracy)}`

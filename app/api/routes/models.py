@@ -25,6 +25,7 @@ from app.schemas.models import (
     EvaluateTable,
     EvaluationPublic,
     ModelPublic,
+    ModelSplitPublic,
     ModelsPublic,
     PredictColumns,
     PredictInstances,
@@ -150,6 +151,25 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(_DOWNLOAD_CHUNK_BYTES):
             yield chunk
+
+
+_SPLIT_DESCRIPTION = """Where the rows the model was fitted on went.
+
+`validation` and `test` are ascending row indices into the rows of
+`GET /v1/datasets/{dataset_id}/data` for the model's dataset (every other row trained it);
+`n_rows` is how many rows the model was fitted on. A model without a split record (its file was
+written before the split was recorded) answers 200 with `n_rows` null and empty lists."""
+
+
+@router.get(
+    "/{model_id}/split",
+    response_model=ModelSplitPublic,
+    responses=error_responses(404, 409, 422),
+    description=_SPLIT_DESCRIPTION,
+)
+def model_split(model_id: ModelId, store: ModelStoreDep) -> Any:
+    """Where the rows the model was fitted on went (validation, test)."""
+    return models_service.model_split(store.load(model_id))
 
 
 # ------------------------------------------------------------------------------- predict
