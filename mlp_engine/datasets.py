@@ -30,6 +30,8 @@ from typing import SupportsIndex
 import numpy as np
 from numpy.typing import NDArray
 
+from mlp_engine.errors import ConfigError
+
 __all__ = ["KINDS", "MAX_SAMPLES", "make"]
 
 KINDS = ("notebook", "xor", "circles", "moons", "spirals", "gaussians")
@@ -89,7 +91,7 @@ def make(
     without shuffling, ``y`` = 0s then 1s. With ``n_samples=1000``: 500 + 250 + 250.
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        raise ConfigError("kind", f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     k = _check_classes(kind, n_classes)
     n = _check_samples(kind, n_samples, k)
     scale = _check_noise(noise)
@@ -107,10 +109,14 @@ def _check_classes(kind: str, n_classes: int | None) -> int:
     if n_classes is None:
         return _DEFAULT_CLASSES.get(kind, 2)
     if kind not in _DEFAULT_CLASSES:
-        raise ValueError(f"n_classes applies only to spirals and gaussians, not {kind!r}")
+        raise ConfigError(
+            "n_classes", f"n_classes applies only to spirals and gaussians, not {kind!r}"
+        )
     k = _as_int(n_classes, "n_classes")
     if not MIN_CLASSES <= k <= MAX_CLASSES:
-        raise ValueError(f"n_classes must be in {MIN_CLASSES}..{MAX_CLASSES}, got {k}")
+        raise ConfigError(
+            "n_classes", f"n_classes must be in {MIN_CLASSES}..{MAX_CLASSES}, got {k}"
+        )
     return k
 
 
@@ -121,7 +127,9 @@ def _check_samples(kind: str, n_samples: int | None, n_classes: int) -> int:
     n = _as_int(n_samples, "n_samples")
     low = 2 * n_classes
     if not low <= n <= MAX_SAMPLES:
-        raise ValueError(f"n_samples must be in {low}..{MAX_SAMPLES} for {kind!r}, got {n}")
+        raise ConfigError(
+            "n_samples", f"n_samples must be in {low}..{MAX_SAMPLES} for {kind!r}, got {n}"
+        )
     return n
 
 
@@ -130,10 +138,10 @@ def _check_noise(noise: float | None) -> float | None:
     if noise is None:
         return None
     if isinstance(noise, bool) or not isinstance(noise, int | float | np.integer | np.floating):
-        raise ValueError(f"noise must be a number, got {type(noise).__name__}")
+        raise ConfigError("noise", f"noise must be a number, got {type(noise).__name__}")
     value = float(noise)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+        raise ConfigError("noise", f"noise must be finite and >= 0, got {noise!r}")
     return value
 
 
@@ -143,14 +151,14 @@ def _check_seed(seed: int | np.random.Generator) -> np.random.Generator:
         return seed
     value = _as_int(seed, "seed")
     if value < 0:
-        raise ValueError(f"seed must be >= 0, got {value}")
+        raise ConfigError("seed", f"seed must be >= 0, got {value}")
     return np.random.default_rng(value)
 
 
 def _as_int(value: object, name: str) -> int:
-    """``operator.index(value)``, refusing bools and non-integers with a ValueError."""
+    """``operator.index(value)``, refusing bools and non-integers (``ConfigError``)."""
     if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ConfigError(name, f"{name} must be an integer, got {value!r}")
     return operator.index(value)
 
 

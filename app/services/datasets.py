@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 Loc = tuple[str | int, ...]
-_GENERATE_FIELDS = ("n_samples", "noise", "seed", "n_classes", "kind")
 _CSV_ONLY = ("label", "categorical", "ignore")
 
 
@@ -237,8 +236,8 @@ def generate_dataset(
             seed=seed,
             n_classes=params.n_classes,
         )
-    except ValueError as exc:
-        raise InvalidInput(("body", _generate_field(exc)), str(exc)) from None
+    except ConfigError as exc:
+        raise InvalidInput(("body", exc.field), exc.message) from None
     if X.shape[0] > settings.max_rows:
         raise InvalidInput(
             ("body", "n_samples"),
@@ -247,16 +246,6 @@ def generate_dataset(
         )
     name = params.name or f"{params.kind} ({X.shape[0]} samples, seed {seed})"
     return store.create(X, y, name=name, task="classification")
-
-
-def _generate_field(exc: ValueError) -> str:
-    """The request field a ``datasets.make`` error is about: a ``ConfigError`` names it; a
-    plain ``ValueError`` (``datasets.make`` raises those until it adopts ``ConfigError``)
-    starts with it."""
-    if isinstance(exc, ConfigError):
-        return exc.field
-    message = str(exc)
-    return next((field for field in _GENERATE_FIELDS if message.startswith(field)), "kind")
 
 
 # ----------------------------------------------------------------------------------- JSON

@@ -9,6 +9,7 @@ import pytest
 
 from mlp_engine import datasets
 from mlp_engine.datasets import KINDS, MAX_SAMPLES, make
+from mlp_engine.errors import ConfigError
 
 OTHER_KINDS = [k for k in KINDS if k != "notebook"]
 DEFAULT_N = {"notebook": 1000, "xor": 400, "circles": 400, "moons": 400, "spirals": 400}
@@ -217,8 +218,10 @@ def test_noise_is_the_jitter_std() -> None:
     ],
 )
 def test_bad_arguments_name_the_parameter(kwargs: dict[str, Any], fragment: str) -> None:
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(ConfigError, match=fragment) as info:
         make(**kwargs)
+    # The field travels as data, not inside the message.
+    assert info.value.field == fragment.split(" ", 1)[0]
 
 
 def test_numpy_integers_are_accepted() -> None:
