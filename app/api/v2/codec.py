@@ -378,6 +378,10 @@ def _from_json(values: list[Any], datatype: str, name: str) -> npt.NDArray[Any]:
     if not kinds <= ({int, float, _NONE} if floating else {int, _NONE}):
         kind = "numbers" if floating else "integers"
         raise V2Error(f"input {name!r}: {datatype} data must be {kind} or null")
+    if datatype == "FP64":
+        # JSON numbers are finite doubles (orjson refuses larger ones), so nothing can overflow
+        # to infinity here: skip FP32's check (a tenth of a one-row infer's decoding).
+        return np.array(values, dtype=np.float64)
     if floating:
         with np.errstate(over="ignore"):
             numbers = np.array(values, dtype=DATATYPES[datatype].newbyteorder("="))
@@ -463,12 +467,20 @@ def encode_response(
 
 def _datatype_of(arr: npt.NDArray[Any]) -> str:
     """The V2 datatype an output array is sent as (``TypeError`` for any other dtype)."""
+    known = _DATATYPE_OF.get(arr.dtype)  # the usual native-order dtypes, in one look-up
+    if known is not None:
+        return known
     if arr.dtype.kind in "USO":
         return BYTES
     for datatype, dtype in DATATYPES.items():
         if arr.dtype.kind == dtype.kind and arr.dtype.itemsize == dtype.itemsize:
             return datatype
     raise TypeError(f"no V2 datatype for output dtype {arr.dtype}")
+
+
+_DATATYPE_OF: dict[np.dtype[Any], str] = {
+    dtype.newbyteorder("="): datatype for datatype, dtype in DATATYPES.items()
+}
 
 
 def _to_binary(arr: npt.NDArray[Any], datatype: str) -> bytes:
