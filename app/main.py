@@ -22,6 +22,7 @@ from app.api.errors import register_exception_handlers
 from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground
 from app.api.v2 import routes as v2
+from app.api.v2.fast_path import InferFastPath
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector
 from app.middleware import (
@@ -211,9 +212,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(playground.router)
     app.include_router(v2.router)  # /v2: the Open Inference Protocol
 
-    # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the predict
-    # fast path wraps FastAPI's own stack and the routes.
+    # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the V2 infer
+    # and predict fast paths, which wrap FastAPI's own stack and the routes.
     app.add_middleware(PredictFastPath, routes=models.router.routes)
+    app.add_middleware(InferFastPath, routes=v2.router.routes)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -24,7 +24,7 @@ from app.services.models import predictions
 from app.storage.ids import ID_RE
 from app.storage.models import Estimator, ModelStore
 
-__all__ = ["PredictFastPath", "serve_predict"]
+__all__ = ["PredictFastPath", "handle_service_error", "receive_body", "serve_predict"]
 
 _PREDICT_PATH = "/v1/models/{model_id}/predict"
 _PREDICT_PATH_RE = re.compile(r"/v1/models/([^/]+)/predict")
@@ -114,19 +114,12 @@ class PredictFastPath:
         scope["route"] = self.route
 
         async def read_body() -> bytes:
-            chunks: list[bytes] = []
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnect()
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return await receive_body(receive)
 
         try:
             response = await serve_predict(store, state.settings.max_rows, model_id, read_body)
         except ServiceError as exc:
-            response = await _handle(application, Request(scope, receive), exc)
+            response = await handle_service_error(application, Request(scope, receive), exc)
         await response(scope, receive, send)
 
 
@@ -140,7 +133,19 @@ def _predict_model_id(scope: Scope) -> str | None:
     return match.group(1)
 
 
-async def _handle(application: Any, request: Request, exc: ServiceError) -> Response:
+async def receive_body(receive: Receive) -> bytes:
+    """The whole request body from ASGI ``receive`` (``ClientDisconnect`` if the client left)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def handle_service_error(application: Any, request: Request, exc: ServiceError) -> Response:
     """The response the app's exception handler for ``exc`` gives (as FastAPI would)."""
     for cls in type(exc).__mro__:
         handler = application.exception_handlers.get(cls)

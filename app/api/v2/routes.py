@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ModelStoreDep, SettingsDep
-from app.api.v2.codec import HEADER_LENGTH, V2Error, parse_header_length
-from app.api.v2.infer import MODEL_VERSION, infer, model_metadata
+from app.api.v2.codec import HEADER_LENGTH
+from app.api.v2.infer import model_metadata
 from app.api.v2.schemas import (
     BINARY_BODY_DESCRIPTION,
     InferRequestBody,
@@ -28,7 +27,8 @@ from app.api.v2.schemas import (
     ServerMetadataPublic,
     V2ErrorBody,
 )
-from app.errors import InvalidInput, ServiceError
+from app.api.v2.serve import check_version, serve_infer, service_error
+from app.errors import ServiceError
 from app.schemas.common import ErrorResponse
 from app.services.health import readiness, service_version
 from app.storage.models import Estimator, ModelStore
@@ -38,12 +38,6 @@ __all__ = ["EXTENSIONS", "router"]
 router = APIRouter(prefix="/v2", tags=["inference (V2)"])
 
 EXTENSIONS = ["binary_tensor_data"]
-# Infer bodies up to this size run on the event loop when the model is cached (as /predict does).
-_INLINE_BODY_BYTES = 32 * 1024
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -66,28 +60,6 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _MODEL_ERRORS = _responses(401, 404, 409, 503)
-
-
-def _service_error(exc: ServiceError) -> JSONResponse:
-    """A typed service error as a V2 error body (invalid input is a 400 here, not a 422)."""
-    return _error(400 if isinstance(exc, InvalidInput) else exc.status_code, exc.message)
-
-
-class _UnknownVersion(ServiceError):
-    """A version other than the model's one: 404."""
-
-    status_code = 404
-    code = "not_found"
-
-
-def _check_version(model_id: str, version: str | None) -> None:
-    """Raise ``_UnknownVersion`` unless ``version`` is None or the model's one version."""
-    if version is not None and version != MODEL_VERSION:
-        shown = version if len(version) <= 40 else version[:37] + "..."
-        raise _UnknownVersion(
-            f"model {model_id[:80]!r} has no version {shown!r}; its one version is "
-            f"{MODEL_VERSION!r}"
-        )
 
 
 # ------------------------------------------------------------------------------- server
@@ -125,7 +97,7 @@ def ready(request: Request) -> Any:
 
 
 def _load(store: ModelStore, model_id: str, version: str | None) -> Estimator:
-    _check_version(model_id, version)
+    check_version(model_id, version)
     return store.load(model_id)
 
 
@@ -133,14 +105,14 @@ def _metadata(store: ModelStore, model_id: str, version: str | None) -> Response
     try:
         return JSONResponse(model_metadata(model_id, _load(store, model_id, version)))
     except ServiceError as exc:
-        return _service_error(exc)
+        return service_error(exc)
 
 
 def _model_ready(store: ModelStore, model_id: str, version: str | None) -> Response:
     try:
         _load(store, model_id, version)
     except ServiceError as exc:
-        return _service_error(exc)
+        return service_error(exc)
     return JSONResponse({"name": model_id, "ready": True})
 
 
@@ -214,36 +186,6 @@ _HeaderLength = Header(
 )
 
 
-async def _infer(
-    request: Request, store: ModelStore, max_rows: int, model_id: str, version: str | None
-) -> Response:
-    """Run one infer request: inline for a cached model and a small body, else in a thread."""
-    try:
-        model = store.cached(model_id)  # one stat; 404 for an unknown model
-        body = await request.body()  # first: an oversized body is a 413 whatever the version
-        _check_version(model_id, version)
-        header_length = parse_header_length(request.headers.get(HEADER_LENGTH))
-        if model is not None and len(body) <= _INLINE_BODY_BYTES:
-            payload, headers = infer(model_id, model, body, header_length, max_rows)
-        else:
-            payload, headers = await anyio.to_thread.run_sync(
-                _load_and_infer, store, model_id, body, header_length, max_rows
-            )
-    except V2Error as exc:
-        return _error(400, exc.message)
-    except ServiceError as exc:
-        if exc.status_code == 413:
-            raise  # the body limit answers as everywhere else (and closes the connection)
-        return _service_error(exc)
-    return Response(payload, headers=headers)
-
-
-def _load_and_infer(
-    store: ModelStore, model_id: str, body: bytes, header_length: int | None, max_rows: int
-) -> tuple[bytes, dict[str, str]]:
-    return infer(model_id, store.load(model_id), body, header_length, max_rows)
-
-
 @router.post(
     "/models/{model_id}/infer",
     response_model=InferResponseBody,
@@ -258,7 +200,9 @@ async def infer_model(
     inference_header_content_length: str | None = _HeaderLength,
 ) -> Response:
     """Inference: `predictions` (and `probabilities` for classifiers) for N rows."""
-    return await _infer(request, store, settings.max_rows, model_id, None)
+    return await serve_infer(
+        store, settings.max_rows, model_id, None, request.headers.get(HEADER_LENGTH), request.body
+    )
 
 
 @router.post(
@@ -276,4 +220,11 @@ async def infer_model_version(
     inference_header_content_length: str | None = _HeaderLength,
 ) -> Response:
     """Inference with one version of the model (every model has one, `1`)."""
-    return await _infer(request, store, settings.max_rows, model_id, version)
+    return await serve_infer(
+        store,
+        settings.max_rows,
+        model_id,
+        version,
+        request.headers.get(HEADER_LENGTH),
+        request.body,
+    )
