@@ -58,17 +58,22 @@ def boundary_query(
     features: Annotated[
         str | None,
         Query(
-            max_length=40,
-            description="The two input features on the axes, `i,j` (default `0,1`).",
-            examples=["0,1"],
+            max_length=2100,
+            description="The two numeric columns on the axes, by name or index: `a,b` or "
+            "`i,j` (default: the model's first two numeric columns).",
+            examples=["bill_length_mm,bill_depth_mm", "0,1"],
         ),
     ] = None,
     fixed: Annotated[
         str | None,
         Query(
             max_length=100_000,
-            description="Comma-separated values of the other input features, in feature order "
-            "(default: the midpoint of each feature's training range).",
+            description="Values of the other columns: `name:value,name:value` (a category "
+            "as its text; columns left out keep their default), or every other column's value "
+            "in column order, comma-separated. Default: the training median / most frequent "
+            "category of a table model's columns, the midpoint of the training range for "
+            "`X`/`y` models.",
+            examples=["island:Dream,body_mass_g:4200"],
         ),
     ] = None,
     format: Annotated[
@@ -93,15 +98,9 @@ def boundary_response(
     with the rows of ``dataset_id`` on it (if that dataset still exists and fits the model)."""
     grid = evaluate_grid(model, query, settings.max_grid_resolution)
     if query.format == "png":
-        X, y = dataset_points(datasets, dataset_id, model.n_features_in_)
+        X, y = dataset_points(datasets, dataset_id, model, grid.axes)
         png = render_boundary_png(
-            grid.xs,
-            grid.ys,
-            grid.values,
-            None if X is None else X[:, list(grid.axes)],
-            y,
-            classes=grid.classes,
-            axis_labels=(f"x{grid.axes[0]}", f"x{grid.axes[1]}"),
+            grid.xs, grid.ys, grid.values, X, y, classes=grid.classes, axis_labels=grid.names
         )
         return Response(png, media_type="image/png")
     return ORJSONResponse(grid_json(model, grid))

@@ -16,9 +16,10 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import InvalidInput, ServiceError
+from app.errors import ServiceError
 from app.middleware import route_path
-from app.numeric import as_matrix, dumps, loads
+from app.numeric import dumps, loads
+from app.services.model_input import model_rows
 from app.services.models import predictions
 from app.storage.ids import ID_RE
 from app.storage.models import Estimator, ModelStore
@@ -70,15 +71,11 @@ def _load_and_predict(
 
 
 def _predict(model: Estimator, body: bytes, max_rows: int, clock: _Clock) -> Response:
-    """Parse ``{"X": [[...]]}`` straight into float64, run the model, encode with orjson."""
-    doc = loads(body)
-    if not isinstance(doc, dict) or "X" not in doc:
-        raise InvalidInput(("body", "X"), 'X is required: send {"X": [[number, ...], ...]}')
-    X = as_matrix(
-        doc["X"], ("body", "X"), max_rows=max_rows, n_features=model.n_features_in_, raw=body
-    )
+    """Parse ``{"X": [[...]]}`` straight into float64 (or the rows by name into the model's
+    columns), run the model, encode with orjson."""
+    rows = model_rows(loads(body), model, max_rows, body)
     parsed = time.perf_counter()
-    content = predictions(model, X)
+    content = predictions(model, rows)
     modelled = time.perf_counter()
     payload = dumps(content)
     encoded = time.perf_counter()

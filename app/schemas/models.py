@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,11 +11,21 @@ from app.schemas.common import ClassLabel, FiniteFloat, Task
 
 __all__ = [
     "BoundaryPublic",
+    "ClassificationReport",
+    "EvaluateArrays",
+    "EvaluateDataset",
+    "EvaluateTable",
+    "EvaluationPublic",
+    "FeaturePublic",
+    "ModelEvaluation",
     "ModelMetrics",
     "ModelPublic",
     "ModelsPublic",
+    "PredictColumns",
+    "PredictInstances",
     "PredictRequest",
     "PredictResponse",
+    "RegressionReport",
 ]
 
 
@@ -28,6 +38,77 @@ class ModelMetrics(BaseModel):
     accuracy: float | None = None
     val_loss: float | None = None
     val_accuracy: float | None = None
+
+
+class FeaturePublic(BaseModel):
+    """One input column of a model (its input signature), as learnt from the training data."""
+
+    name: str = Field(examples=["bill_length_mm"])
+    type: Literal["numeric", "categorical"]
+    missing: int = Field(description="missing cells in the data the model was fitted on")
+    categories: list[str] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="the values learnt (categorical columns only), sorted",
+    )
+
+
+class ConfusionMatrix(BaseModel):
+    """Counts: rows = true label, columns = predicted label, both in ``labels`` order."""
+
+    labels: list[ClassLabel]
+    matrix: list[list[int]]
+
+
+class ClassScores(BaseModel):
+    """One class's precision, recall, F1 (null where undefined) and support."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+class ClassificationReport(BaseModel):
+    """A classifier's metrics (scikit-learn's definitions; null where undefined)."""
+
+    accuracy: float | None
+    balanced_accuracy: float | None
+    log_loss: float | None
+    roc_auc: float | None = Field(
+        description="binary: score = P(classes[1]); multiclass: macro one-vs-rest"
+    )
+    f1_macro: float | None
+    confusion_matrix: ConfusionMatrix
+    per_class: dict[str, ClassScores] = Field(description="by class label (as text)")
+
+
+class RegressionReport(BaseModel):
+    """A regressor's metrics (scikit-learn's definitions; null where undefined)."""
+
+    mse: float | None
+    rmse: float | None
+    mae: float | None
+    r2: float | None
+
+
+Report = ClassificationReport | RegressionReport
+
+
+class ModelEvaluation(BaseModel):
+    """Metrics on each split of the training data (null: the split was empty)."""
+
+    train: Report
+    validation: Report | None
+    test: Report | None = Field(description="rows held out by `test_fraction`")
+
+
+class EvaluationPublic(BaseModel):
+    """A model's metrics on data with known labels or targets."""
+
+    n_samples: int = Field(description="rows evaluated")
+    rows_without_label: int = Field(0, description="rows left out because their label is null")
+    metrics: Report
 
 
 class ModelPublic(BaseModel):
@@ -50,6 +131,16 @@ class ModelPublic(BaseModel):
     metrics: ModelMetrics
     n_parameters: int
     size_bytes: int
+    label: str | None = Field(
+        None, description="the label column it was trained on (null for `X`/`y` data)"
+    )
+    features: list[FeaturePublic] = Field(
+        default_factory=list,
+        description="its input signature: the columns `/predict` takes, in order",
+    )
+    evaluation: ModelEvaluation | None = Field(
+        None, description="metrics on the training splits (null for models made before them)"
+    )
 
 
 class ModelsPublic(BaseModel):
@@ -66,9 +157,74 @@ class PredictRequest(BaseModel):
 
     X: list[Annotated[list[FiniteFloat], Field(min_length=1)]] = Field(
         min_length=1,
-        description="Rows of finite numbers, one value per input feature of the model "
-        "(at most `MLP_MAX_ROWS` rows).",
+        description="Rows of finite numbers, one value per input column of the model, in its "
+        "column order (at most `MLP_MAX_ROWS` rows). Only for models whose columns are all "
+        "numeric.",
     )
+
+
+Cell = FiniteFloat | str | bool | None
+
+
+class PredictInstances(BaseModel):
+    """Rows to predict by column name: one object per row with every column of the model."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"instances": [{"age": 31, "city": "Oslo"}]}]}
+    )
+
+    instances: list[dict[str, Cell]] = Field(
+        min_length=1,
+        description="One object per row, `{column: value}`; null for a missing value (at most "
+        "`MLP_MAX_ROWS` rows).",
+    )
+
+
+class PredictColumns(BaseModel):
+    """Rows to predict in pandas' split form: the column names, then the rows of cells."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"columns": ["age", "city"], "data": [[31, "Oslo"], [None, "Rome"]]}]
+        }
+    )
+
+    columns: list[str] = Field(description="Every column of the model, in any order.")
+    data: list[list[Cell]] = Field(
+        min_length=1, description="Rows of cells in `columns` order; null for a missing value."
+    )
+
+
+class EvaluateDataset(BaseModel):
+    """Evaluate on a stored dataset."""
+
+    dataset_id: str
+
+
+class EvaluateTable(PredictColumns):
+    """Evaluate on an inline table: the model's columns plus the label column."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "columns": ["age", "city", "bought"],
+                    "data": [[31, "Oslo", "yes"], [None, "Rome", "no"]],
+                    "label": "bought",
+                }
+            ]
+        }
+    )
+
+    label: str = Field(description="The label column; rows whose label is null are left out.")
+
+
+class EvaluateArrays(PredictRequest):
+    """Evaluate on rows ``X`` (as for predict) with their labels or targets ``y``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"X": [[0.5, 1.0]], "y": [1]}]})
+
+    y: list[int | float | str] = Field(description="One label or target per row of `X`.")
 
 
 class PredictResponse(BaseModel):
@@ -93,9 +249,13 @@ class BoundaryPublic(BaseModel):
     task: Task
     x: list[float] = Field(description="(nx,) grid coordinates of feature features[0]")
     y: list[float] = Field(description="(ny,) grid coordinates of feature features[1]")
-    features: list[int] = Field(description="the two plotted input features")
-    fixed: list[float] | None = Field(
-        None, description="values of the other input features (in feature order), if any"
+    features: list[int] = Field(description="the two plotted input columns (indices)")
+    feature_names: list[str] = Field(description="the two plotted input columns (names)")
+    fixed: list[float | str] | None = Field(
+        None, description="values of the other input columns (in column order), if any"
+    )
+    fixed_columns: dict[str, float | str] | None = Field(
+        None, description="the same values by column name"
     )
     classes: list[ClassLabel] | None = None
     probabilities: list[list[float]] | list[list[list[float]]] | None = None

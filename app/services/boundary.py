@@ -1,24 +1,30 @@
 """Decision boundaries: a model's output on a grid over two of its input features.
 
-:func:`evaluate_grid` checks the query (grid sides against the cap, feature indices, the values
-of the other features, axis ranges) and runs ``mlp_engine.decision_grid``; :func:`grid_json` is
-the JSON body (``BoundaryPublic``), its arrays left to orjson.
+:func:`evaluate_grid` checks the query (grid sides against the cap, the two axes by column
+name or index, the values of the other columns, axis ranges) and runs
+``mlp_engine.decision_grid``; :func:`grid_json` is the JSON body (``BoundaryPublic``), its arrays
+left to orjson. Axes must be numeric columns (default: the model's first two numeric columns).
+The other columns sit at their training median / most frequent category (table models) or the
+midpoint of their training range (``X``/``y`` models) unless ``fixed`` says otherwise, as
+``name:value`` pairs or, the older form, every other column's value in column order.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput
+from app.services.model_input import input_kinds
 from app.storage.models import Estimator
 from mlp_engine import MLPClassifier
 
-__all__ = ["BoundaryQuery", "Grid", "evaluate_grid", "grid_json"]
+__all__ = ["BoundaryQuery", "Fixed", "Grid", "evaluate_grid", "grid_json"]
 
 _DEFAULT_RESOLUTION = 100  # grid points per axis
 # A boundary holds at most this many values per cell of the largest allowed (cap x cap) grid:
@@ -42,6 +48,9 @@ class BoundaryQuery:
     format: Literal["json", "png"] = "json"
 
 
+Fixed = dict[int, float | str]  # the other columns' values by column index
+
+
 @dataclass(frozen=True)
 class Grid:
     """A model's output on a grid: ``values[j][i]`` is at ``(xs[i], ys[j])``."""
@@ -50,8 +59,15 @@ class Grid:
     ys: np.ndarray  # (ny,)
     values: np.ndarray  # (ny, nx) or (ny, nx, n_classes)
     axes: tuple[int, int]
-    fixed: list[float] | None
+    names: tuple[str, str]  # the axes' column names
+    fixed: Fixed  # the other columns (numbers, or text for a categorical column)
+    columns: list[str]  # every column of the model, in order
     classes: list[Any] | None
+
+    @property
+    def fixed_values(self) -> list[float | str] | None:
+        """The other columns' values in column order; None for a two-column model."""
+        return [self.fixed[i] for i in sorted(self.fixed)] or None
 
 
 def _grid_sides(model: Estimator, cap: int, query: BoundaryQuery) -> tuple[int, int]:
@@ -79,22 +95,30 @@ def evaluate_grid(model: Estimator, query: BoundaryQuery, cap: int) -> Grid:
     """Check the query (each side at most ``cap``), parse the axes, the fixed values and the
     ranges, then run ``mlp_engine.decision_grid``."""
     sides = _grid_sides(model, cap, query)
-    n_features = model.n_features_in_
-    if n_features < 2:
+    kinds = input_kinds(model)
+    columns = list(kinds)
+    if len(columns) < 2:
         raise Conflict("the model has one input feature; a boundary needs two")
-    axes = _parse_features(query.features, n_features)
-    others = _parse_fixed(query.fixed, n_features, axes, model)
+    axes = _parse_features(query.features, kinds)
+    others = _parse_fixed(query.fixed, model, kinds, axes)
     x_range, y_range = _ranges(
         model, axes, others, (query.x_min, query.x_max), (query.y_min, query.y_max)
     )
     try:
         xs, ys, values = mlp_engine.decision_grid(
-            model, x_range, y_range, nx=sides[0], ny=sides[1], features=axes, fixed=others
+            model,
+            x_range,
+            y_range,
+            nx=sides[0],
+            ny=sides[1],
+            features=axes,
+            fixed=_engine_fixed(others),
         )
     except ValueError as exc:  # the arguments were checked above; the model may still refuse
         raise InvalidInput(("query",), str(exc)) from None
     classes = model.classes_.tolist() if isinstance(model, MLPClassifier) else None
-    return Grid(xs, ys, values, axes, others, classes)
+    names = (columns[axes[0]], columns[axes[1]])
+    return Grid(xs, ys, values, axes, names, others, columns, classes)
 
 
 def grid_json(model: Estimator, grid: Grid) -> dict[str, Any]:
@@ -104,7 +128,9 @@ def grid_json(model: Estimator, grid: Grid) -> dict[str, Any]:
         "x": grid.xs,
         "y": grid.ys,
         "features": list(grid.axes),
-        "fixed": grid.fixed,
+        "feature_names": list(grid.names),
+        "fixed": grid.fixed_values,
+        "fixed_columns": {grid.columns[i]: grid.fixed[i] for i in sorted(grid.fixed)} or None,
         "classes": grid.classes,
     }
     if grid.classes is None:
@@ -118,57 +144,148 @@ def grid_json(model: Estimator, grid: Grid) -> dict[str, Any]:
     return content
 
 
-def _parse_features(text: str | None, n_features: int) -> tuple[int, int]:
+def _parse_features(text: str | None, kinds: Mapping[str, str]) -> tuple[int, int]:
+    """The two axes, by column name or index; default: the first two numeric columns."""
+    columns = list(kinds)
+    numeric = [i for i, kind in enumerate(kinds.values()) if kind == "numeric"]
     if text is None:
-        return (0, 1)
+        if len(numeric) < 2:
+            raise Conflict(f"the model has {len(numeric)} numeric column(s); a boundary needs two")
+        return numeric[0], numeric[1]
     parts = [p.strip() for p in text.split(",")]
-    message = f"must be two distinct feature indices in 0..{n_features - 1} as `i,j`"
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+    message = (
+        "must be two distinct columns of the model, by name or index "
+        f"(0..{len(columns) - 1}), as `a,b`"
+    )
+    if len(parts) != 2:
         raise InvalidInput(("query", "features"), f"{message}, got {text[:40]!r}")
-    i, j = int(parts[0]), int(parts[1])
-    if i == j or i >= n_features or j >= n_features:
+    axes = tuple(_column_index(part, columns, "features") for part in parts)
+    if axes[0] == axes[1]:
         raise InvalidInput(("query", "features"), f"{message}, got {text[:40]!r}")
-    return (i, j)
+    for axis in axes:
+        if kinds[columns[axis]] != "numeric":
+            raise InvalidInput(
+                ("query", "features"),
+                f"features: column {columns[axis]!r} is categorical; a boundary's axes must be "
+                "numeric columns",
+            )
+    return axes[0], axes[1]
+
+
+def _column_index(part: str, columns: list[str], knob: str) -> int:
+    """A column by name, else by index; a 422 naming ``knob`` otherwise."""
+    if part in columns:
+        return columns.index(part)
+    if part.isdigit() and len(part) <= 6 and int(part) < len(columns):
+        return int(part)
+    shown = ", ".join(map(repr, columns[:10])) + (", ..." if len(columns) > 10 else "")
+    raise InvalidInput(
+        ("query", knob),
+        f"{knob}: {part[:40]!r} is not a column of the model (by name or index 0.."
+        f"{len(columns) - 1}; its columns: {shown})",
+    )
 
 
 def _parse_fixed(
-    text: str | None, n_features: int, axes: tuple[int, int], model: Estimator
-) -> list[float] | None:
-    """Values of the features not on the axes (feature order); None for a 2-feature model."""
-    n_others = n_features - 2
-    if n_others == 0:
+    text: str | None, model: Estimator, kinds: Mapping[str, str], axes: tuple[int, int]
+) -> Fixed:
+    """Values of the columns not on the axes: ``name:value,...`` (the others at their typical
+    value) or every other column's value in column order (the old positional form)."""
+    others = [i for i in range(len(kinds)) if i not in axes]
+    if not others:
         if text:
             raise InvalidInput(("query", "fixed"), "the model has only two input features")
-        return None
+        return {}
+    values = _typical_values(model, others)
     if text is None:
-        lo, hi = np.asarray(model.data_min_), np.asarray(model.data_max_)
-        return [float(0.5 * (lo[f] + hi[f])) for f in range(n_features) if f not in axes]
-    values: list[float] = []
-    for k, part in enumerate(text.split(",")):
-        try:
-            number = float(part)
-        except ValueError:
-            raise InvalidInput(
-                ("query", "fixed"), f"value {k} must be a number, got {part.strip()[:40]!r}"
-            ) from None
-        if not math.isfinite(number):
-            raise InvalidInput(
-                ("query", "fixed"), f"value {k} must be finite, got {part.strip()!r}"
-            )
-        values.append(number)
-    if len(values) != n_others:
+        return values
+    columns = list(kinds)
+    parts = text.split(",")
+    if any(_named(part, columns) for part in parts):
+        for part in parts:
+            name, value = _name_value(part, columns)
+            index = _column_index(name, columns, "fixed")
+            if index in axes:
+                raise InvalidInput(
+                    ("query", "fixed"), f"fixed: column {name!r} is on an axis (features)"
+                )
+            values[index] = _fixed_value(value, columns[index], kinds, model)
+        return values
+    if len(parts) != len(others):
         raise InvalidInput(
             ("query", "fixed"),
-            f"needs {n_others} values (the features other than {axes[0]} and {axes[1]}, in "
-            f"feature order), got {len(values)}",
+            f"needs {len(others)} values (the features other than {axes[0]} and {axes[1]}, in "
+            f"feature order) or `name:value` pairs, got {len(parts)}",
         )
+    for index, part in zip(others, parts, strict=True):
+        values[index] = _fixed_value(part, columns[index], kinds, model)
     return values
+
+
+def _named(part: str, columns: list[str]) -> bool:
+    """Whether ``part`` is of the form ``name:value``."""
+    return ":" in part and not _is_number(part)
+
+
+def _name_value(part: str, columns: list[str]) -> tuple[str, str]:
+    """``name:value``: the longest column name followed by ``:`` (names may hold ``:``)."""
+    stripped = part.strip()
+    matches = [name for name in columns if stripped.startswith(f"{name}:")]
+    if matches:
+        name = max(matches, key=len)
+        return name, stripped[len(name) + 1 :]
+    name, _, value = stripped.partition(":")
+    return name.strip(), value
+
+
+def _fixed_value(text: str, name: str, kinds: Mapping[str, str], model: Estimator) -> float | str:
+    """A numeric column's finite number, or a categorical column's value (one it learnt, or
+    an empty text for missing)."""
+    value = text.strip()
+    if kinds[name] == "categorical":
+        known = next(f.get("categories", []) for f in model.features if f["name"] == name)
+        if value and value not in known:
+            shown = ", ".join(map(repr, known[:10])) + (", ..." if len(known) > 10 else "")
+            raise InvalidInput(
+                ("query", "fixed"),
+                f"fixed: column {name!r} has no category {value[:40]!r} (it knows {shown})",
+            )
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInput(
+            ("query", "fixed"), f"fixed: column {name!r} needs a number, got {value[:40]!r}"
+        ) from None
+    if not math.isfinite(number):
+        raise InvalidInput(
+            ("query", "fixed"), f"fixed: column {name!r} must be finite, got {value!r}"
+        )
+    return number
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _typical_values(model: Estimator, others: list[int]) -> Fixed:
+    """The training median / most frequent category (table models) or the midpoint of the
+    training range (``X``/``y`` models) of each column in ``others``."""
+    plan = model.plan_
+    if plan is not None:
+        return {i: plan.steps[i].typical for i in others}
+    lo, hi = np.asarray(model.data_min_), np.asarray(model.data_max_)
+    return {i: float(0.5 * (lo[i] + hi[i])) for i in others}
 
 
 def _ranges(
     model: Estimator,
     axes: tuple[int, int],
-    fixed: list[float] | None,
+    fixed: Fixed,
     x: tuple[float | None, float | None],
     y: tuple[float | None, float | None],
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
@@ -193,8 +310,16 @@ def _ranges(
 
 
 def _default_ranges(
-    model: Estimator, axes: tuple[int, int], fixed: list[float] | None
+    model: Estimator, axes: tuple[int, int], fixed: Fixed
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """The engine's default axis ranges (a 2 x 2 grid is cheap: four model evaluations)."""
-    xs, ys, _ = mlp_engine.decision_grid(model, resolution=2, features=axes, fixed=fixed)
+    xs, ys, _ = mlp_engine.decision_grid(
+        model, resolution=2, features=axes, fixed=_engine_fixed(fixed)
+    )
     return (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))
+
+
+def _engine_fixed(fixed: Fixed) -> Mapping[int, float]:
+    """``fixed`` for ``decision_grid``, whose annotation says numbers although a table model's
+    categorical columns take text there (as its docstring says)."""
+    return cast(Mapping[int, float], fixed)

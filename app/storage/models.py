@@ -16,7 +16,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -62,6 +62,9 @@ class ModelMeta:
     metrics: dict[str, Any]
     n_parameters: int
     size_bytes: int
+    label: str | None = None
+    features: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] | None = None
 
 
 class ModelStore:
@@ -96,14 +99,17 @@ class ModelStore:
         dataset_id: str | None,
         label: str | None = None,
     ) -> ModelMeta:
-        """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically);
-        ``label``: the training table's label column (None for ``X``/``y`` data)."""
+        """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically).
+
+        ``label`` is the name of the label column the model was trained on (default: the one
+        in ``model.metadata_``, if any; None for ``X``/``y`` data).
+        """
         check_id(_RESOURCE, model_id)
         metadata = {
             "name": name or model_id,
             "job_id": job_id,
             "dataset_id": dataset_id,
-            "label": label,
+            "label": label if label is not None else _str_or_none(model.metadata_.get("label")),
             "created_at": datetime.now(UTC).isoformat(),
         }
         path = self._path(model_id)
@@ -289,6 +295,9 @@ def _build_meta(
         metrics={k: _plain(v) for k, v in model.metrics_.items()},
         n_parameters=int(model.n_parameters_),
         size_bytes=identity[2],
+        label=_str_or_none(metadata.get("label")),
+        features=model.features,
+        evaluation=model.evaluation_,
     )
 
 

@@ -59,7 +59,10 @@ SEMANTIC_422: dict[tuple[str, str], str] = {
     "fit the caps and the compute budget (MLP_* settings) and the engine's cross-field rules",
     ("POST", "/v1/models/import"): "the bytes must be a valid model file (any bytes are a "
     "schema-valid binary string)",
-    ("POST", "/v1/models/{model_id}/predict"): "rows of X must have the model's feature count",
+    ("POST", "/v1/models/{model_id}/predict"): "rows of X must have the model's feature count; "
+    "rows by name must name exactly the model's columns",
+    ("POST", "/v1/models/{model_id}/evaluate"): "rows as for predict; labels the model knows; "
+    "the dataset must exist",
     ("GET", "/v1/models/{model_id}/boundary"): "x_min < x_max; feature indices below the "
     "model's feature count; one fixed value per other feature",
     ("GET", "/v1/jobs/{job_id}/boundary"): "as GET /v1/models/{model_id}/boundary",

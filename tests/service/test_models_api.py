@@ -619,6 +619,7 @@ async def test_openapi_declares_every_status_and_body(client: httpx.AsyncClient)
         ("post", "/v1/models/import"): {"201", "413", "422"},
         ("post", "/v1/models/{model_id}/predict"): {"200", "404", "409", "413", "422"},
         ("get", "/v1/models/{model_id}/boundary"): {"200", "404", "409", "422"},
+        ("post", "/v1/models/{model_id}/evaluate"): {"200", "404", "409", "413", "422"},
     }
     for (method, path), statuses in expected.items():
         operation = paths[path][method]
@@ -626,7 +627,18 @@ async def test_openapi_declares_every_status_and_body(client: httpx.AsyncClient)
         assert operation.get("summary") and operation.get("description")
     predict = paths["/v1/models/{model_id}/predict"]["post"]
     schema = predict["requestBody"]["content"]["application/json"]["schema"]
-    assert schema["required"] == ["X"]
+    assert [form["required"] for form in schema["anyOf"]] == [
+        ["X"],
+        ["instances"],
+        ["columns", "data"],
+    ]
+    evaluate = paths["/v1/models/{model_id}/evaluate"]["post"]["requestBody"]["content"]
+    forms = evaluate["application/json"]["schema"]["anyOf"]
+    assert [form["required"] for form in forms] == [
+        ["dataset_id"],
+        ["columns", "data", "label"],
+        ["X", "y"],
+    ]
     imported = paths["/v1/models/import"]["post"]["requestBody"]["content"]
     assert set(imported) == {"application/octet-stream", "multipart/form-data"}
     boundary = paths["/v1/models/{model_id}/boundary"]["get"]["responses"]["200"]["content"]

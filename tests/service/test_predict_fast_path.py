@@ -70,6 +70,12 @@ async def clients(
         (URL, b'{"X": [' + b",".join([b"[1, 2]"] * 21) + b"]}"),  # 422: 21 rows, 20 allowed
         ("/v1/models/mdl_none/predict", b'{"X": [[1, 2]]}'),  # 404
         ("/v1/models/bad.id/predict", b'{"X": [[1, 2]]}'),  # falls through: the route's 422
+        (URL, b'{"instances": [{"x1": 2.5, "x0": -1}]}'),  # 200: rows by name
+        (URL, b'{"columns": ["x1", "x0"], "data": [[2.5, -1], [0, 0]]}'),  # 200
+        (URL, b'{"instances": [{"x0": 1, "x1": 2, "x9": 3}]}'),  # 422 naming x9
+        (URL, b'{"instances": [{"x0": 1}]}'),  # 422: x1 is absent
+        (URL, b'{"columns": ["x0", "x1"], "data": [[1, "a"]]}'),  # 422: text in a number column
+        (URL, b'{"columns": ["x0", "x1"], "data": [[1, null]]}'),  # 422: no missing values here
     ],
 )
 async def test_fast_path_and_route_answer_alike(

@@ -9,22 +9,30 @@ from typing import Annotated, Any, BinaryIO
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from app.api import predict_fast
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
 from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
-from app.numeric import ORJSONResponse
+from app.numeric import ORJSONResponse, loads
 from app.schemas.common import BINARY_SCHEMA, ErrorResponse, ModelId, error_responses
 from app.schemas.models import (
     BoundaryPublic,
+    EvaluateArrays,
+    EvaluateDataset,
+    EvaluateTable,
+    EvaluationPublic,
     ModelPublic,
     ModelsPublic,
+    PredictColumns,
+    PredictInstances,
     PredictRequest,
     PredictResponse,
 )
 from app.services import export
+from app.services import models as models_service
 
 __all__ = ["router"]
 
@@ -147,11 +155,20 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
 # ------------------------------------------------------------------------------- predict
 
 
-_PREDICT_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
-}
-_PREDICT_DESCRIPTION = """Predict labels (and class probabilities) or values for the rows `X`.
+def _any_of(*forms: type[BaseModel]) -> dict[str, Any]:
+    """A JSON request body in one of ``forms`` (each without nested models); the handler tells
+    them apart by their required keys."""
+    schema = {"anyOf": [form.model_json_schema() for form in forms]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+_PREDICT_BODY = _any_of(PredictRequest, PredictInstances, PredictColumns)
+_PREDICT_DESCRIPTION = """Predict labels (and class probabilities) or values for some rows.
+
+The rows come as `{"X": [[number]]}` (positional, for models whose columns are all numeric),
+`{"instances": [{column: value}]}` or `{"columns": [name], "data": [[cell]]}`; null is a missing
+value. A column the model does not take, one it needs that is absent, or a cell of the wrong type
+is a 422 naming it.
 
 Every response carries `Server-Timing` with the server's own time in milliseconds:
 `read` (receiving the body), `parse` (JSON to a validated float64 matrix), `model` (the forward
@@ -169,8 +186,37 @@ pass), `encode` (the JSON response) and `total`."""
 async def predict(
     model_id: ModelId, request: Request, store: ModelStoreDep, settings: SettingsDep
 ) -> Response:
-    """Predict labels (and class probabilities) or values for the rows `X`."""
+    """Predict labels (and class probabilities) or values for some rows."""
     return await predict_fast.serve_predict(store, settings.max_rows, model_id, request.body)
+
+
+# ------------------------------------------------------------------------------ evaluate
+
+
+@router.post(
+    "/{model_id}/evaluate",
+    response_model=EvaluationPublic,
+    response_class=ORJSONResponse,
+    responses=error_responses(404, 409, 413, 422),
+    openapi_extra={"requestBody": _any_of(EvaluateDataset, EvaluateTable, EvaluateArrays)},
+)
+async def evaluate(
+    model_id: ModelId,
+    request: Request,
+    store: ModelStoreDep,
+    datasets: DatasetStoreDep,
+    settings: SettingsDep,
+) -> Response:
+    """Score the model on rows with known labels: a stored dataset, an inline table or X/y."""
+    store.cached(model_id)  # 404 for an unknown model before reading the body
+    body = await request.body()
+
+    def run() -> dict[str, Any]:
+        model = store.load(model_id)
+        doc = loads(body)
+        return models_service.evaluate_model(model, doc, datasets, settings.max_rows, body)
+
+    return ORJSONResponse(await anyio.to_thread.run_sync(run))
 
 
 # ------------------------------------------------------------------------------ boundary
