@@ -202,8 +202,10 @@ def test_quick_start_from_the_command_line(shared_server: Server, workdir: Path)
     code = only_block("sh", "Quick start", "From the command line")
     assert "mid=$(mlp train penguins.csv" in code
     out = run_shell(code + 'echo "model: $mid"\n', shared_server, workdir)
-    model_id = out.strip().splitlines()[-1].removeprefix("model: ")
-    assert re.fullmatch(r"mdl_[\w-]+", model_id), out  # mlp train's last line was the ID
+    # mlp train's stdout (captured whole by $(...)) was the model ID alone
+    match = re.search(r"^model: (mdl_[\w-]+)$", out, re.MULTILINE)
+    assert match is not None and out.endswith(f"model: {match[1]}\n"), out
+    model_id = match[1]
     with (workdir / "predicted.csv").open(newline="") as handle:
         predicted = list(csv.DictReader(handle))
     assert len(predicted) == 4
