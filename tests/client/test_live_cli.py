@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,37 @@ def test_installed_entry_point(live_server: Server, tmp_path: Path) -> None:
     env["MLP_URL"] = f"http://127.0.0.1:{free_port()}"
     down = call("health")
     assert down.returncode == 1 and down.stderr.startswith("mlp: error: connection")
+
+
+def test_train_on_a_real_terminal_draws_a_live_bar(live_server: Server, tmp_path: Path) -> None:
+    """``mlp train`` with its stderr on a pseudo-terminal (as in a shell): a live bar (rich,
+    redrawn in place with escape codes) that ends at the last epoch, and stdout still carries
+    only the model id."""
+    data = tmp_path / "train.csv"
+    data.write_text("x,label,z\n" + "".join(f"{i % 9},{i % 2},{i % 4}\n" for i in range(40)))
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "MLP_URL": live_server.base_url, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen(
+        [str(mlp_executable()), "train", str(data), "--label", "label", *TRAIN],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    screen = bytearray()
+    while True:  # read the terminal until the command closes it (EIO on Linux)
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen.extend(chunk)
+    os.close(primary)
+    stdout, _ = process.communicate(timeout=180)
+    assert process.returncode == 0, screen.decode(errors="replace")
+    assert stdout.decode().strip().startswith("mdl_")
+    text = screen.decode(errors="replace")
+    assert "\x1b[" in text  # drawn in place, not printed line by line
+    assert "15/15" in text and "loss" in text  # the bar reached the last epoch with its metrics
