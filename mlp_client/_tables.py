@@ -142,7 +142,7 @@ def is_dataframe(obj: Any) -> bool:
 def is_table(data: Any) -> bool:
     """Whether ``data`` is a table whose encoding depends on the model's columns (a
     DataFrame, a :class:`Table`, or a CSV path)."""
-    return isinstance(data, Table | os.PathLike) or is_dataframe(data)
+    return isinstance(data, Table | os.PathLike) or _path_text(data) or is_dataframe(data)
 
 
 def _rows(X: Any) -> list[list[Cell]]:
@@ -252,13 +252,20 @@ def _model_columns(model: Mapping[str, Any]) -> tuple[list[str] | None, set[str]
     return names, categorical
 
 
+def _path_text(data: Any) -> bool:
+    """A string that can only be a file path: resource ids are ``[A-Za-z0-9_-]`` only, so a
+    ``.`` or a ``/`` marks a path (``"new.csv"``, ``"data/rows.csv"``)."""
+    return isinstance(data, str) and any(mark in data for mark in "./\\")
+
+
 def predict_payload(data: Any, model: Mapping[str, Any]) -> dict[str, Any]:
     """The body of ``/predict`` for ``data`` and the model document ``model``.
 
     Tables (DataFrame, :class:`Table`) go in the split form when the model knows its columns
     (the model's label column, if present, is dropped), else as positional ``X``; lists of
-    dicts as ``instances``; arrays and lists of rows as ``X``; ready bodies as they are."""
-    if isinstance(data, os.PathLike):
+    dicts as ``instances``; arrays and lists of rows as ``X``; ready bodies as they are. A CSV
+    file is given as a path (a ``Path``, or a ``str`` with a ``.`` or ``/``)."""
+    if isinstance(data, os.PathLike) or _path_text(data):
         data = read_csv(data)
     names, categorical = _model_columns(model)
     label = model.get("label") if isinstance(model.get("label"), str) else None
@@ -298,10 +305,11 @@ def _cleaned(doc: dict[str, Any]) -> dict[str, Any]:
 def evaluate_payload(data: Any, label: str | None) -> dict[str, Any]:
     """The body of ``/evaluate``: a dataset (an object with ``id``, or ``{"dataset_id"}``),
     a table (DataFrame, :class:`Table`, split dict; ``label`` names its label column), or an
-    ``(X, y)`` pair."""
-    if isinstance(data, str):
+    ``(X, y)`` pair; a CSV file as a path (``Path``, or a ``str`` with a ``.`` or ``/``: a
+    bare ``str`` is a dataset id)."""
+    if isinstance(data, str) and not _path_text(data):
         return {"dataset_id": data}
-    if isinstance(data, os.PathLike):
+    if isinstance(data, os.PathLike | str):
         data = read_csv(data)
     dataset_id = getattr(data, "id", None)
     if isinstance(dataset_id, str):

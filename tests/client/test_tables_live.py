@@ -176,6 +176,21 @@ def test_evaluate_a_dataframe(model: Model) -> None:
     assert model.evaluate(renamed, label="kind")["metrics"]["accuracy"] == metrics["accuracy"]
 
 
+def test_csv_paths_as_strings_or_paths(model: Model, tmp_path: Path) -> None:
+    """A CSV file given as a ``str`` path works as a ``Path`` does (``upload`` took both
+    already); a bare string with no ``.`` or ``/`` stays a dataset id."""
+    frame = penguins(40, seed=2)
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    expected = model.predict(frame)
+    assert model.predict(str(path)) == expected == model.predict(path)
+    by_text, by_path = model.evaluate(str(path)), model.evaluate(path)
+    assert by_text["n_samples"] == by_path["n_samples"] == 40
+    assert by_text["metrics"]["accuracy"] == model.evaluate(frame)["metrics"]["accuracy"]
+    with pytest.raises(InvalidInput):  # an unknown dataset id, not a file
+        model.evaluate("ds_missing")
+
+
 def test_download_onnx_runs_in_onnxruntime(model: Model, tmp_path: Path) -> None:
     path = model.download(tmp_path / "penguins.onnx", format="onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
