@@ -124,6 +124,73 @@ def parse_section(n_rows: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+def upload_section(n_rows: int, repeat: int) -> dict[str, Any]:
+    """The whole upload, end to end: ``POST /v1/datasets`` of the plain table's CSV to a real
+    server (parse, type inference, codes, the atomic ``.npz`` write, the response) against
+    ``pandas.read_csv`` of the same bytes in this process, medians of ``repeat`` alternated."""
+    import contextlib
+    import os
+    import signal
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    import httpx
+    import pandas as pd
+
+    data = make_table(n_rows, "plain")
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-upload-") as tmp:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
+        env.update({"MLP_DATA_DIR": tmp, "MLP_HOST": "127.0.0.1", "MLP_PORT": str(port)})
+        env["MLP_MAX_ROWS"] = str(max(n_rows, 100_000))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+            with httpx.Client(base_url=url, timeout=120) as client:
+
+                def upload() -> None:
+                    response = client.post(
+                        "/v1/datasets?label=species",
+                        content=data,
+                        headers={"Content-Type": "text/csv"},
+                    )
+                    if response.status_code != 201:
+                        raise RuntimeError(f"upload: {response.status_code} {response.text[:300]}")
+
+                timings = interleaved_medians(
+                    {"upload": upload, "pandas": lambda: pd.read_csv(io.BytesIO(data))},
+                    repeat=repeat,
+                )
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    ours, theirs = timings["upload"], timings["pandas"]
+    return {
+        "table": "plain, POST /v1/datasets",
+        "MB": len(data) / 1e6,
+        "upload_s": ours.wall,
+        "pandas_s": theirs.wall,
+        "ratio": ours.wall / theirs.wall,
+    }
+
+
 def print_accuracy(section: dict[str, Any]) -> None:
     """Section 2's tables and its verdict (within 2 points on average, 5 at worst)."""
     print_table(
@@ -163,6 +230,9 @@ def main() -> None:
         columns = ["table", "shape", "MB", "tabular_s", "pandas_s", "ratio", "ratio_cpu"]
         title = "Parsing a CSV upload: app.tabular vs pandas.read_csv"
         print_table(title, results["parse"], columns)
+        results["upload"] = upload_section(n_rows, repeat)
+        columns = ["table", "MB", "upload_s", "pandas_s", "ratio"]
+        print_table("Uploading it over HTTP vs pandas.read_csv", [results["upload"]], columns)
 
     # --- Section 2: accuracy against a scikit-learn pipeline (bench/tabular_accuracy.py) --------
     if args.only in (None, "accuracy"):

@@ -156,6 +156,7 @@ def store_table(
         name=name,
         rows_without_label=table.rows_without_label,
         max_listed_categories=settings.max_listed_categories,
+        known_categories={f["name"]: f["categories"] for f in table.features if "categories" in f},
     )
 
 

@@ -20,7 +20,7 @@ import builtins
 import logging
 import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,9 +162,11 @@ class DatasetStore:
         name: str | None,
         rows_without_label: int = 0,
         max_listed_categories: int = 1000,
+        known_categories: Mapping[str, Sequence[str]] | None = None,
     ) -> DatasetMeta:
         """Validate and store a table atomically: ``columns`` (name -> ``(n_samples,)`` float64
-        with NaN for missing, or unicode with ``""`` for missing) and labels ``y: (n_samples,)``.
+        with NaN for missing, or unicode with ``""`` for missing) and labels ``y: (n_samples,)``;
+        ``known_categories``: text columns' distinct values if the caller already has them.
         """
         _check_task(task)
         if not columns:
@@ -174,7 +176,8 @@ class DatasetStore:
         arrays: dict[str, np.ndarray] = {}
         features, lows, highs = [], [], []
         for j, (column, values) in enumerate(columns.items()):
-            feature, low, high = _encode_column(j, column, values, n_samples, arrays)
+            known = known_categories.get(column) if known_categories is not None else None
+            feature, low, high = _encode_column(j, column, values, n_samples, arrays, known)
             categories = feature.get("categories", ())
             if len(categories) > max_listed_categories:
                 del feature["categories"]  # n_categories stays
@@ -182,8 +185,9 @@ class DatasetStore:
             lows.append(low)
             highs.append(high)
         if task == "classification":
-            classes, codes = np.unique(y, return_inverse=True)
-            arrays["y_code"], arrays["classes"] = codes.astype(np.int32), classes
+            classes = distinct_sorted(y)
+            codes = np.searchsorted(classes, y).astype(np.int32)
+            arrays["y_code"], arrays["classes"] = codes, classes
         else:
             arrays["y"] = y
         dataset_id = new_id("ds_")
@@ -305,10 +309,36 @@ def _check_task(task: str) -> None:
         raise InvalidInput(("body", "task"), "task must be 'classification' or 'regression'")
 
 
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for a 1-D array: distinct values by hashing, then sorting the few
+    (much faster than sorting every row when there are few distinct values)."""
+    return np.sort(np.unique(values, sorted=False))
+
+
+def _factorise(values: np.ndarray, known: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(categories, codes)`` of a text column, categories sorted by code point with ``""``
+    (missing) first when present. ``known``: the column's distinct values as the parser already
+    found them (sorted), which saves hashing every row again; checked, never trusted."""
+    if known is not None:
+        categories = np.asarray(["", *(k for k in known if k)], dtype=values.dtype)
+        codes = np.searchsorted(categories, values)
+        found = categories[np.minimum(codes, categories.size - 1)]
+        if np.array_equal(found, values):
+            return categories, codes.astype(np.int32)
+    categories = distinct_sorted(values)
+    return categories, np.searchsorted(categories, values).astype(np.int32)
+
+
 def _encode_column(
-    j: int, name: str, values: np.ndarray, n_samples: int, arrays: dict[str, np.ndarray]
+    j: int,
+    name: str,
+    values: np.ndarray,
+    n_samples: int,
+    arrays: dict[str, np.ndarray],
+    known: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], Bound, Bound]:
-    """Put feature ``j`` into ``arrays`` (see the module doc); its feature entry and bounds."""
+    """Put feature ``j`` into ``arrays`` (see the module doc); its feature entry and bounds
+    (``known``: a text column's distinct values, if already found)."""
     values = np.asarray(values)
     if values.shape != (n_samples,) or values.dtype.kind not in "fU":
         raise InvalidInput(
@@ -323,8 +353,7 @@ def _encode_column(
         present = values[~np.isnan(values)]
         low, high = (float(present.min()), float(present.max())) if present.size else (None, None)
         return {"name": name, "type": "numeric", "missing": missing}, low, high
-    categories, codes = np.unique(values, return_inverse=True)  # sorted by code point
-    codes = codes.astype(np.int32)
+    categories, codes = _factorise(values, known)
     if categories.size and categories[0] == "":  # "" (missing) sorts first
         categories, codes = categories[1:], codes - 1
     categories = categories.astype(f"U{max(1, categories.itemsize // 4)}")  # never U0
@@ -402,7 +431,9 @@ def _check_y(y: np.ndarray, task: str, *, n_samples: int) -> np.ndarray:
         y = y.astype(np.float64)
         check_finite(y, ("body", "y"))
         return y
-    if y.dtype.kind in "USO":
+    if y.dtype.kind == "U":
+        return y
+    if y.dtype.kind in "SO":
         return np.asarray([str(v) for v in y.tolist()], dtype=str)
     if y.dtype.kind == "f":
         check_finite(y, ("body", "y"))

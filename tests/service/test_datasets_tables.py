@@ -420,3 +420,26 @@ async def test_openapi_declares_both_json_forms_and_the_csv_knobs(
     assert {"label", "task", "categorical", "ignore", "name"} <= params
     public = spec["components"]["schemas"]["DatasetPublic"]["properties"]
     assert {"label", "features", "rows_without_label"} <= set(public)
+
+
+@pytest.mark.parametrize(
+    "known",
+    [None, ["Biscoe", "Dream"], ["Biscoe", "Dream", "Torgersen"], ["Zzz"], ["Dream", "Biscoe"]],
+)
+def test_known_categories_are_checked_never_trusted(tmp_path: Path, known: Any) -> None:
+    """The parser's distinct values save the store a hash pass; wrong ones (missing a value,
+    unsorted, foreign) change nothing in what is stored."""
+    island = np.array(["Dream", "", "Biscoe", "Torgersen", "Dream", "Biscoe"])
+    store = DatasetStore(tmp_path)
+    meta = store.create_table(
+        {"island": island, "x": np.arange(6.0)},
+        np.array([0, 1, 0, 1, 0, 1]),
+        label="y",
+        task="classification",
+        name=None,
+        known_categories=None if known is None else {"island": known},
+    )
+    columns, _, _ = store.load_table(meta.id)
+    assert columns["island"].tolist() == island.tolist()
+    assert meta.features[0]["categories"] == ["Biscoe", "Dream", "Torgersen"]
+    assert meta.features[0]["missing"] == 1
