@@ -21,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["TEMP_PREFIX", "remove_stale_temp_files", "write_atomic"]
+__all__ = ["TEMP_PREFIX", "fsync_directory", "remove_stale_temp_files", "write_atomic"]
 
 TEMP_PREFIX = ".tmp-"
 
@@ -57,11 +57,11 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op on Windows)."""
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or an unlink in ``directory`` durable (a no-op on Windows)."""
     if os.name == "nt":  # Windows cannot open a directory; NTFS journals the rename itself.
         return
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

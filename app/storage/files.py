@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from app.errors import Conflict, NotFound
 from app.storage.ids import ID_RE
+from mlp_engine.fileio import fsync_directory
 
 FileIdentity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 
@@ -36,19 +36,9 @@ def file_identity(path: Path, resource: str, resource_id: str) -> FileIdentity:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or an unlink in ``directory`` durable (a no-op on Windows)."""
-    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the change itself.
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # A few file systems refuse fsync on a directory; there is nothing more to make durable.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
+fsync_dir = fsync_directory
+"""Make a rename or an unlink in ``directory`` durable: the engine's helper, shared so the
+stores and the model files treat file systems that refuse a directory fsync alike."""
 
 
 def stored_ids(root: Path, suffix: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any, get_args
 import httpx
 import numpy as np
 import pytest
+from helpers.assertions import assert_422
 
 from app.schemas.datasets import DatasetKind
 from mlp_engine import datasets as engine_datasets
@@ -23,15 +24,6 @@ SMALL = {"X": [[0.0, 1.0], [1.0, 0.5], [2.0, -1.0], [3.0, 2.5]], "y": [0, 1, 0, 
 async def post_raw(client: httpx.AsyncClient, body: str | bytes, **kwargs: Any) -> httpx.Response:
     content = body.encode() if isinstance(body, str) else body
     return await client.post("/v1/datasets", content=content, headers=JSON, **kwargs)
-
-
-def assert_422(response: httpx.Response, loc: list[Any], *words: str) -> None:
-    assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    assert any(item["loc"] == loc for item in detail), (loc, detail)
-    message = " ".join(item["msg"] for item in detail)
-    for word in words:
-        assert word in message, (word, message)
 
 
 def npz_files(data_dir: Path) -> list[Path]:

@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import orjson
 import pytest
+from helpers.assertions import assert_422
 
 from app.storage.datasets import DatasetStore
 
@@ -43,15 +44,6 @@ def penguin_rows(n: int = 60) -> list[list[Any]]:
 def to_csv(header: list[str], rows: list[list[Any]], missing: str = "NA") -> str:
     cells = [[missing if v is None else str(v) for v in row] for row in rows]
     return "\n".join(",".join(line) for line in [header, *cells]) + "\n"
-
-
-def assert_422(response: httpx.Response, loc: list[Any], *words: str) -> None:
-    assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    assert any(item["loc"] == loc for item in detail), (loc, detail)
-    message = " ".join(item["msg"] for item in detail)
-    for word in words:
-        assert word in message, (word, message)
 
 
 def stored(data_dir: Path) -> list[Path]:

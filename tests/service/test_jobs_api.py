@@ -9,6 +9,7 @@ from typing import Any, get_args
 
 import httpx
 import pytest
+from helpers.assertions import assert_422
 
 import mlp_engine
 from app.schemas.jobs import (
@@ -62,15 +63,6 @@ def slow_body(dataset_id: str) -> dict[str, Any]:
         "architecture": {"hidden_layers": [16, 16, 16]},
         "training": {"epochs": 400, "batch_size": 1, "optimizer": "sgd", "seed": 0},
     }
-
-
-def assert_422(response: httpx.Response, loc: list[Any], *words: str) -> None:
-    assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    assert any(item["loc"] == loc for item in detail), (loc, detail)
-    message = " ".join(item["msg"] for item in detail)
-    for word in words:
-        assert word in message, (word, message)
 
 
 async def counts(client: httpx.AsyncClient) -> tuple[int, int]:
