@@ -83,6 +83,17 @@ def _predict(model: Estimator, body: bytes, max_rows: int, clock: _Clock) -> Res
     return Response(payload, media_type="application/json", headers={"server-timing": timing})
 
 
+def fast_path_store(scope: Scope) -> ModelStore | None:
+    """The model store, when a pure-ASGI fast path may serve this request: the app has built
+    its stores (else the route answers 503) and no dependency overrides (tests) ask for the
+    route."""
+    application = scope.get("app")
+    if application is None or application.dependency_overrides:
+        return None
+    store: ModelStore | None = application.state.model_store
+    return store
+
+
 class PredictFastPath:
     """Pure ASGI: serves ``POST /v1/models/{id}/predict`` without FastAPI's per-request work.
 
@@ -102,15 +113,12 @@ class PredictFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         model_id = _predict_model_id(scope)
-        application = scope.get("app")
-        if model_id is None or application is None or application.dependency_overrides:
+        store = fast_path_store(scope) if model_id is not None else None
+        if model_id is None or store is None:
             await self.app(scope, receive, send)
             return
+        application = scope["app"]
         state = application.state
-        store: ModelStore | None = state.model_store
-        if store is None:
-            await self.app(scope, receive, send)
-            return
         scope["route"] = self.route
 
         async def read_body() -> bytes:

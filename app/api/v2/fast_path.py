@@ -15,12 +15,11 @@ from fastapi import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.predict_fast import handle_service_error, receive_body
+from app.api.predict_fast import fast_path_store, handle_service_error, receive_body
 from app.api.v2.serve import serve_infer
 from app.errors import ServiceError
 from app.middleware import route_path
 from app.storage.ids import ID_RE
-from app.storage.models import ModelStore
 
 __all__ = ["InferFastPath"]
 
@@ -46,15 +45,12 @@ class InferFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _infer_match(scope)
-        application = scope.get("app")
-        if match is None or application is None or application.dependency_overrides:
+        store = fast_path_store(scope) if match is not None else None
+        if match is None or store is None:
             await self.app(scope, receive, send)
             return
+        application = scope["app"]
         state = application.state
-        store: ModelStore | None = state.model_store
-        if store is None:
-            await self.app(scope, receive, send)
-            return
         model_id, version = match
         scope["route"] = self.route if version is None else self.version_route
 
