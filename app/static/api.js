@@ -92,9 +92,17 @@ export function describe(status, body, retryAfter = null) {
       });
     }
     case 429: {
+      // The server's Retry-After is an estimate from recent jobs' durations: say so.
       const wait = retryAfter ?? body?.retry_after;
-      const when = wait ? ` Try again in ${wait} s.` : " Try again shortly.";
-      return new ApiError(status, `The job queue is full.${when}`, { retryAfter: wait, code });
+      const held = /\((\d+) running or queued/.exec(text ?? "");
+      const full = held
+        ? `The server is at its limit of ${held[1]} running or waiting jobs.`
+        : "The server is at its limit of running and waiting jobs.";
+      const when = wait
+        ? ` From how long recent jobs took, it estimates a place frees up in about ${wait} s;` +
+          " press Train again then."
+        : " Press Train again in a little while.";
+      return new ApiError(status, full + when, { retryAfter: wait, code });
     }
     case 503:
       return new ApiError(status, `The service is not ready yet. ${text ?? ""}`.trim(), { code });

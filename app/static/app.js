@@ -6,14 +6,17 @@ import { ApiError, setApiKey } from "./api.js";
 import { loadDatasets, refreshDataset, wireData } from "./data-panel.js";
 import { ui } from "./dom.js";
 import { wireEvaluation } from "./evaluation.js";
+import { applyHash, wireHash } from "./hash-state.js";
 import { refreshModels, wireModels } from "./models-panel.js";
 import { updateNetwork, wireNetwork } from "./network-panel.js";
 import { clearErrors, showError, wireNotices } from "./notices.js";
-import { map } from "./output-panel.js";
+import { wireNeurons } from "./neurons.js";
+import { map, wireCharts } from "./output-panel.js";
 import { wirePredict } from "./predict-panel.js";
-import { PRESETS, applyPreset, wirePresets } from "./presets.js";
+import { PRESETS, applyPreset, markPreset, wirePresets } from "./presets.js";
+import { wireReplay } from "./replay.js";
 import { wireTestSplit } from "./test-split.js";
-import { wireTraining } from "./training-panel.js";
+import { resumeJob, wireTraining } from "./training-panel.js";
 
 const KEY_STORAGE = "mlp-api-key";
 
@@ -32,8 +35,9 @@ async function start() {
     }
     return;
   }
-  refreshDataset();
   refreshModels();
+  // A job this page started before a reload is followed again; otherwise the data is shown.
+  if (!(await resumeJob())) refreshDataset();
 }
 
 function wireApiKey() {
@@ -56,7 +60,13 @@ wirePredict();
 wireModels();
 wireEvaluation();
 wireTestSplit();
+wireCharts();
+wireReplay();
+wireNeurons();
 wireApiKey();
 applyPreset(PRESETS.fast);
+applyHash(); // a shared link's setup, over the defaults
+markPreset();
 updateNetwork();
+wireHash();
 start();

@@ -23,6 +23,7 @@ function mix(a, b, t) {
 }
 
 const WHITE = [255, 255, 255];
+const DISCRETE_STEPS = 6; // bands of the regression ramp when the output is discretized
 
 /** The heat map's colour where the model is sure of class `index`. */
 function heatTint(index) {
@@ -68,6 +69,7 @@ export class BoundaryMap extends HiDpiCanvas {
     this.points = null; // {xs, ys, rows, classIndex | values, valueRange}
     this.testRows = null; // Set of dataset rows the model held out for testing (drawn hollow)
     this.showTest = true; // draw those rows (hollow) or leave them out
+    this.discrete = false; // class regions (or ramp bands) instead of the certainty gradient
     this.grid = null; // the boundary JSON
     this.gridImage = null; // an offscreen canvas, one pixel per grid point
     this.segments = [];
@@ -105,8 +107,7 @@ export class BoundaryMap extends HiDpiCanvas {
   /** A boundary JSON answer (or null to show the data alone). */
   setGrid(grid) {
     this.grid = grid;
-    // Regression: colour the grid on the training targets' scale, so points and map agree.
-    this.gridImage = grid ? gridToImage(grid, this.points?.valueRange ?? null) : null;
+    this.paintGrid();
     this.segments = grid ? gridContours(grid) : [];
     if (grid && !this.view) {
       this.view = { xMin: grid.x[0], xMax: grid.x.at(-1), yMin: grid.y[0], yMax: grid.y.at(-1) };
@@ -114,6 +115,37 @@ export class BoundaryMap extends HiDpiCanvas {
     this.draws += 1;
     this.canvas.dataset.boundaryDraws = String(this.draws);
     this.render();
+  }
+
+  /** Regression: colour the grid on the training targets' scale, so points and map agree. */
+  paintGrid() {
+    const range = this.points?.valueRange ?? null;
+    this.gridImage = this.grid ? gridToImage(this.grid, range, this.discrete) : null;
+  }
+
+  /** Show the class regions (true) or the model's certainty as a gradient (false). */
+  setDiscrete(discrete) {
+    this.discrete = discrete;
+    this.canvas.dataset.discrete = String(discrete);
+    this.paintGrid();
+    this.render();
+  }
+
+  /** The grid's answer nearest to the point (x, y), or null: {p}, {cls, confidence} or {value}. */
+  gridValueAt(x, y) {
+    const grid = this.grid;
+    if (!grid) return null;
+    const nearest = (axis, v) => {
+      const n = axis.length;
+      const k = Math.round(((v - axis[0]) / (axis[n - 1] - axis[0])) * (n - 1));
+      return k >= 0 && k < n ? k : -1;
+    };
+    const i = nearest(grid.x, x);
+    const j = nearest(grid.y, y);
+    if (i < 0 || j < 0) return null;
+    if (grid.values) return { value: grid.values[j][i] };
+    if (grid.predicted) return { cls: grid.predicted[j][i], confidence: grid.confidence[j][i] };
+    return grid.probabilities ? { p: grid.probabilities[j][i] } : null;
   }
 
   setMarker(marker) {
@@ -338,7 +370,7 @@ export class BoundaryMap extends HiDpiCanvas {
     for (const t of niceTicks(v.xMin, v.xMax, xCount)) {
       const [px] = this.toPixel(t, v.yMin);
       ctx.fillRect(px - 0.5, r.top + r.height, 1, 4);
-      ctx.fillText(formatTick(t), px, r.top + r.height + 6);
+      this.fillTextInside(formatTick(t), px, r.top + r.height + 6);
     }
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
@@ -399,11 +431,11 @@ function scaled(value, [lo, hi]) {
 }
 
 /** One RGBA pixel per grid point; row 0 is the top (largest y). */
-function gridToImage(grid, range) {
+export function gridToImage(grid, range, discrete) {
   const nx = grid.x.length;
   const ny = grid.y.length;
   const image = new ImageData(nx, ny);
-  const colourAt = cellColourer(grid, range);
+  const colourAt = cellColourer(grid, range, discrete);
   for (let j = 0; j < ny; j += 1) {
     const row = (ny - 1 - j) * nx;
     for (let i = 0; i < nx; i += 1) {
@@ -422,16 +454,22 @@ function gridToImage(grid, range) {
   return canvas;
 }
 
-function cellColourer(grid, targetRange) {
+/**
+ * The colour of grid cell (i, j). `discrete`: the class regions in full tint (and the regression
+ * ramp in DISCRETE_STEPS bands) instead of the gradient of the model's certainty.
+ */
+function cellColourer(grid, targetRange, discrete) {
   if (grid.values) {
     const range = targetRange ?? valueRange(grid.values.flat());
-    return (i, j) => rampColour(scaled(grid.values[j][i], range));
+    const steps = DISCRETE_STEPS;
+    const band = (t) => (discrete ? (Math.min(steps - 1, Math.floor(t * steps)) + 0.5) / steps : t);
+    return (i, j) => rampColour(band(scaled(grid.values[j][i], range)));
   }
   if (grid.predicted) {
     const k = grid.classes.length;
     const tints = grid.classes.map((_, c) => heatTint(c));
     return (i, j) => {
-      const strength = (grid.confidence[j][i] - 1 / k) / (1 - 1 / k);
+      const strength = discrete ? 1 : (grid.confidence[j][i] - 1 / k) / (1 - 1 / k);
       return mix(WHITE, tints[grid.predicted[j][i]], Math.min(1, Math.max(0, strength)));
     };
   }
@@ -439,6 +477,7 @@ function cellColourer(grid, targetRange) {
   const high = heatTint(1);
   return (i, j) => {
     const p = grid.probabilities[j][i];
+    if (discrete) return p < 0.5 ? low : high;
     return p < 0.5 ? mix(WHITE, low, (0.5 - p) * 2) : mix(WHITE, high, (p - 0.5) * 2);
   };
 }

@@ -48,6 +48,18 @@ export class HiDpiCanvas {
   /** Draw the picture (CSS-pixel coordinates, cleared canvas). */
   draw() {}
 
+  /**
+   * Text centred on x, moved sideways just enough to stay inside the canvas (so the first and
+   * last tick labels are never cut).
+   */
+  fillTextInside(text, x, y) {
+    const { ctx } = this;
+    const half = ctx.measureText(text).width / 2;
+    const left = Math.min(Math.max(x, half + 1), this.canvas.clientWidth - half - 1);
+    ctx.textAlign = "center";
+    ctx.fillText(text, left, y);
+  }
+
   /** The plot area inside `margin` ({left, right, top, bottom}) in CSS pixels. */
   plotArea(margin) {
     return {

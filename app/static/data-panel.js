@@ -16,6 +16,7 @@ import {
   numericFeatures,
 } from "./features.js";
 import { computeView, heldOnlyView, projectPoints } from "./plot-view.js";
+import { myDatasets, remember } from "./runs.js";
 import { isTraining, setDataset, setModel, state } from "./state.js";
 import { debounce, numberValue } from "./util.js";
 
@@ -48,6 +49,8 @@ const GENERATORS = {
 
 let shownKind = null; // the generator whose defaults the sliders show
 let previewToken = 0; // only the latest refreshDataset() may show its dataset
+let showAll = false; // list every stored dataset, not only this browser's
+const alsoListed = new Set(); // datasets shown here though not made here (a shared model's)
 
 /** What the dataset select and the generator sliders ask for. */
 export function selection() {
@@ -101,6 +104,7 @@ export async function ensureDataset(sel) {
   if (known) return known;
   const meta = await postJSON("/v1/datasets/generate", { ...sel.spec, name: sel.name });
   generated.set(sel.spec, meta.id);
+  remember("datasets", meta.id);
   state.datasets.set(meta.id, meta);
   renderStoredOptions();
   return meta;
@@ -116,15 +120,63 @@ export async function loadData(meta) {
   return data;
 }
 
+let pendingStored = null; // a stored dataset named by the URL, selected once the list is in
+
+/** The data controls as plain values (for the URL): a generator's settings, or a stored id. */
+export function dataControls() {
+  const sel = selection();
+  return sel.type === "stored" ? { stored: sel.id } : sel.spec;
+}
+
+/** Set the data controls from `dataControls()`'s form (unknown kinds are ignored). */
+export function applyDataControls(values) {
+  if (values.stored) {
+    pendingStored = values.stored;
+    return;
+  }
+  if (!GENERATORS[values.kind]) return;
+  ui.dataset.value = `gen:${values.kind}`;
+  syncGeneratorOptions();
+  for (const [input, value] of [
+    [ui.nSamples, values.n_samples],
+    [ui.noise, values.noise],
+    [ui.dataSeed, values.seed],
+    [ui.nClasses, values.n_classes],
+  ]) {
+    if (Number.isFinite(value)) input.value = String(value);
+  }
+  syncOutputs();
+}
+
 export async function loadDatasets() {
   const { data } = await getJSON("/v1/datasets");
   state.datasets = new Map(data.map((meta) => [meta.id, meta]));
+  renderStoredOptions();
+  if (pendingStored) {
+    const meta =
+      state.datasets.get(pendingStored) ??
+      (await getJSON(`/v1/datasets/${encodeURIComponent(pendingStored)}`).catch(() => null));
+    pendingStored = null;
+    if (meta) selectStored(meta);
+  }
+}
+
+/** The dataset made for the generator's current settings, if this browser made one already. */
+function knownGenerated(sel) {
+  return sel.type === "generate" ? (state.datasets.get(generated.get(sel.spec)) ?? null) : null;
+}
+
+/** Stored datasets in the select: this browser's (and any shown here), or all with `all`. */
+export function listAllDatasets(all) {
+  showAll = all;
   renderStoredOptions();
 }
 
 function renderStoredOptions() {
   const selected = ui.dataset.value;
-  const metas = [...state.datasets.values()].sort((a, b) =>
+  const mine = myDatasets();
+  const listed = (meta) => showAll || mine.has(meta.id) || alsoListed.has(meta.id);
+  const metas = [...state.datasets.values()].filter(listed).sort((a, b) =>
     String(b.created_at).localeCompare(String(a.created_at)),
   );
   ui.storedDatasets.replaceChildren(
@@ -141,9 +193,33 @@ function renderStoredOptions() {
 /** Remember a stored dataset and select it (the map is updated by the caller). */
 export function selectStored(meta) {
   state.datasets.set(meta.id, meta);
+  alsoListed.add(meta.id);
   renderStoredOptions();
   ui.dataset.value = `stored:${meta.id}`;
   syncGeneratorOptions();
+}
+
+/**
+ * Datasets deleted from the server: no longer listed nor reused. If the map showed one, a
+ * generator takes its place (its points made on the next Train).
+ */
+export function forgetDatasets(ids) {
+  const gone = new Set(ids);
+  for (const id of gone) {
+    state.datasets.delete(id);
+    state.data.delete(id);
+    alsoListed.delete(id);
+  }
+  const shown = state.dataset?.id;
+  if (ui.dataset.value.startsWith("stored:") && gone.has(ui.dataset.value.slice(7))) {
+    ui.dataset.value = "gen:notebook";
+  }
+  renderStoredOptions();
+  syncGeneratorOptions();
+  if (gone.has(shown)) {
+    setDataset(null, null);
+    onSpecChange();
+  }
 }
 
 function syncGeneratorOptions() {
@@ -245,9 +321,35 @@ export function showDataset(meta, data) {
   updateNetwork();
 }
 
+/**
+ * A generator setting moved: show the points if this browser generated them already, else say
+ * that Train makes them (a slider's every step must not store a dataset on the server).
+ */
+function onSpecChange() {
+  syncOutputs();
+  const sel = selection();
+  if (isTraining() || sel.type !== "generate") return;
+  if (knownGenerated(sel)) {
+    ui.generateNote.textContent = "";
+    refreshDataset();
+    return;
+  }
+  previewToken += 1; // an older preview on its way must not replace this state
+  ui.generateNote.textContent = "These points are made on the server when you press Train.";
+  map.setGrid(null);
+  map.setPoints(null);
+  map.setMarker(null);
+  map.setMessage("New settings: press Train to make these points");
+  setSource("Data", "", "none");
+  setModel(null);
+  ui.datasetInfo.textContent = `${sel.spec.n_samples} points, not made yet`;
+  setStatus("Press Train to make this dataset and train on it.");
+}
+
 /** Show the selected dataset (generating it if needed), unless a later call or a job won. */
 export const refreshDataset = debounce(async () => {
   const token = ++previewToken;
+  ui.generateNote.textContent = "";
   const sel = selection();
   setStatus(sel.type === "generate" ? `Generating the ${sel.kind} dataset…` : "Loading…");
   try {
@@ -293,6 +395,7 @@ async function uploadCsv() {
       accept: "application/json",
     });
     const meta = await response.json();
+    remember("datasets", meta.id);
     selectStored(meta);
     refreshDataset();
     setStatus(`Uploaded “${meta.name}”: ${meta.n_samples} rows.`, "ok");
@@ -310,9 +413,9 @@ export function wireData() {
   });
   for (const slider of [ui.noise, ui.nSamples, ui.nClasses]) {
     slider.addEventListener("input", syncOutputs);
-    slider.addEventListener("change", refreshDataset);
+    slider.addEventListener("change", onSpecChange);
   }
-  ui.dataSeed.addEventListener("change", refreshDataset);
+  ui.dataSeed.addEventListener("change", onSpecChange);
   for (const select of [ui.featureX, ui.featureY]) {
     select.addEventListener("change", () => {
       if (state.dataset) showDataset(state.dataset, state.data.get(state.dataset.id) ?? null);

@@ -7,14 +7,15 @@ const IDS = [
   // 1 data
   "dataset", "stored-datasets", "generator-options", "noise", "noise-value", "noise-help",
   "n-samples", "n-samples-value", "n-classes", "n-classes-value", "n-classes-field", "data-seed",
-  "axes-options", "feature-x", "feature-y", "dataset-info",
+  "axes-options", "feature-x", "feature-y", "dataset-info", "generate-note",
   "csv-file", "csv-label", "csv-task", "csv-ignore", "csv-categorical", "csv-name", "csv-upload",
   // 2 network
-  "preset-notebook", "preset-fast", "network-sketch", "network-summary", "layers", "add-layer",
-  "activation", "output-info",
+  "preset-notebook", "preset-fast", "preset-help", "network-sketch", "network-summary", "layers",
+  "add-layer", "activation", "output-info", "neurons", "neurons-grid",
   // 3 training
   "setup", "train", "cancel", "epoch", "progress", "epochs", "test-fraction", "test-fraction-value",
-  "show-test", "show-test-help",
+  "show-test", "show-test-help", "l1", "crosses", "cancel-choice", "cancel-keep", "cancel-discard",
+  "cancel-back",
   "data-fields", "network-fields", "training-fields", "upload-fields",
   // output: map, readouts, charts, prediction
   "boundary", "map-source", "legend", "loss-chart", "accuracy-chart", "loss-summary",
@@ -22,9 +23,12 @@ const IDS = [
   "metric-test-loss", "metric-test-accuracy", "metric-test-loss-name", "metric-test-accuracy-name",
   "confusion", "confusion-table", "confusion-caption", "final-accuracy", "predict-form",
   "predict-x", "predict-y", "predict-x-label", "predict-y-label", "predict-held",
-  "predict-held-fields", "predict-held-hint", "prediction",
+  "predict-held-fields", "predict-held-hint", "prediction", "replay", "replay-play", "replay-back",
+  "replay-next", "replay-scrubber", "replay-epoch", "replay-speed", "discretize", "map-readout",
+  "loss-log",
   // models and downloads
-  "models", "models-empty", "refresh-models", "download-model", "download-png",
+  "models", "models-empty", "refresh-models", "clear-runs", "show-all", "download-model",
+  "download-png", "download-gif",
 ]; // prettier-ignore
 
 function byId(id) {

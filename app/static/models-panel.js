@@ -1,17 +1,27 @@
-// The models panel: the stored models, showing one on the map, and the downloads.
+// The "My runs" panel: the models this browser made (or, on request, every stored one), showing
+// one on the map with its replay and curves, deleting one or all of them, and the downloads.
 
-import { ApiError, download, getJSON } from "./api.js";
+import { ApiError, download, getJSON, request } from "./api.js";
 import { button, make, ui } from "./dom.js";
 import { showEvaluation } from "./evaluation.js";
-import { loadData, selectStored, showDataset } from "./data-panel.js";
+import {
+  forgetDatasets,
+  listAllDatasets,
+  loadData,
+  selectStored,
+  showDataset,
+} from "./data-panel.js";
+import { showNeurons } from "./neurons.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
 import {
   boundaryQuery,
   map,
+  renderCurves,
   resetReadouts,
   showMetrics,
-  showModelBoundary,
 } from "./output-panel.js";
+import { replayModel } from "./replay.js";
+import { forget, myDatasets, myModels } from "./runs.js";
 import { isTraining, setDataset, setModel, state, subscribe } from "./state.js";
 import { showTestSplit } from "./test-split.js";
 import { decimal, percent } from "./util.js";
@@ -26,13 +36,16 @@ export async function refreshModels() {
     showError(error, "The models could not be listed");
     return;
   }
-  ui.models.replaceChildren(...models.map(modelItem));
-  ui.modelsEmpty.hidden = models.length > 0;
+  const mine = myModels();
+  const listed = ui.showAll.checked ? models : models.filter((meta) => mine.has(meta.id));
+  ui.models.replaceChildren(...listed.map((meta) => modelItem(meta, mine.has(meta.id))));
+  ui.modelsEmpty.hidden = listed.length > 0;
 }
 
-function modelItem(meta) {
+function modelItem(meta, mine) {
   const item = make("li", { className: "model" });
   item.dataset.modelId = meta.id;
+  item.dataset.mine = String(mine);
   if (state.model?.id === meta.id) item.classList.add("active");
   const accuracy = meta.metrics?.accuracy;
   const testAccuracy = meta.evaluation?.test?.accuracy;
@@ -57,12 +70,13 @@ function modelItem(meta) {
     button("Show", `Show on the map: ${meta.name}`, () => showModel(meta)),
     button(".npz", `Download the model file of ${meta.name}`, () => downloadModel(meta.id)),
     button("PNG", `Download the boundary picture of ${meta.name}`, () => downloadPng(meta.id)),
+    button("Delete", `Delete ${meta.name} from the server`, () => deleteModel(meta)),
   );
   item.append(main, actions);
   return item;
 }
 
-/** Put a stored model's dataset (if it still exists) and boundary on the map. */
+/** Put a stored model's dataset (if it still exists), replay, curves and previews on the map. */
 async function showModel(meta) {
   if (isTraining()) {
     setStatus("Training is running: cancel it or wait before showing another model.");
@@ -81,14 +95,28 @@ async function showModel(meta) {
     map.view = null;
     map.setPoints(null);
   }
-  resetReadouts(meta.training?.epochs ?? 0);
+  const epochs = meta.training?.epochs ?? 0;
+  resetReadouts(epochs);
   ui.epoch.textContent = "–";
   showMetrics(meta.metrics);
   showEvaluation(meta);
   setModel({ id: meta.id, name: meta.name });
   showTestSplit(meta);
-  await showModelBoundary(meta.id, "Stored model", meta);
-  setStatus(`Showing ${meta.name}. Click the map to predict.`, "ok");
+  showCurves(meta, epochs);
+  await replayModel(meta.id);
+  showNeurons(meta);
+  setStatus(`Showing ${meta.name}. Click the map to predict, or replay its training.`, "ok");
+}
+
+/** The curves of the job that made the model (if the job is still known). */
+async function showCurves(meta, epochs) {
+  if (!meta.job_id) return;
+  try {
+    const job = await getJSON(`/v1/jobs/${encodeURIComponent(meta.job_id)}`);
+    if (state.model?.id === meta.id) renderCurves(job.history, epochs);
+  } catch {
+    // a job record can outlive its model or not: no curves then
+  }
 }
 
 async function showModelDataset(datasetId) {
@@ -97,6 +125,64 @@ async function showModelDataset(datasetId) {
     (await getJSON(`/v1/datasets/${encodeURIComponent(datasetId)}`));
   selectStored(dataset);
   showDataset(dataset, await loadData(dataset));
+}
+
+/** DELETE one resource; a 404 (already gone) counts as done. */
+async function remove(kind, id) {
+  try {
+    await request("DELETE", `/v1/${kind}/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+  }
+  forget(kind, id);
+}
+
+/** The chosen model is deleted: nothing to predict with or download. */
+function dropIfChosen(ids) {
+  if (state.model && ids.includes(state.model.id)) {
+    setModel(null);
+    map.setGrid(null);
+  }
+}
+
+async function deleteModel(meta) {
+  clearErrors();
+  try {
+    await remove("models", meta.id);
+  } catch (error) {
+    showError(error, "The model could not be deleted");
+    return;
+  }
+  dropIfChosen([meta.id]);
+  setStatus(`Deleted ${meta.name}.`, "ok");
+  refreshModels();
+}
+
+/** Delete every model and dataset this browser made (after asking). */
+async function clearRuns() {
+  if (isTraining()) {
+    setStatus("Training is running: cancel it or wait before clearing your runs.");
+    return;
+  }
+  const models = [...myModels()];
+  const datasets = [...myDatasets()];
+  if (!models.length && !datasets.length) {
+    setStatus("Nothing to clear: this browser has made no models or datasets.");
+    return;
+  }
+  const what = `${models.length} model(s) and ${datasets.length} dataset(s)`;
+  if (!window.confirm(`Delete the ${what} made in this browser from the server?`)) return;
+  clearErrors();
+  try {
+    for (const id of models) await remove("models", id);
+    for (const id of datasets) await remove("datasets", id);
+  } catch (error) {
+    showError(error, "Some of your runs could not be deleted");
+  }
+  dropIfChosen(models);
+  forgetDatasets(datasets);
+  setStatus(`Deleted ${what}.`, "ok");
+  refreshModels();
 }
 
 function downloadModel(id) {
@@ -114,10 +200,17 @@ function downloadPng(id) {
   ).catch((error) => showError(error, "The picture could not be downloaded"));
 }
 
+function downloadGif(id) {
+  download(`/v1/models/${encodeURIComponent(id)}/animation`, `${id}-training.gif`).catch(
+    (error) => showError(error, "The animation could not be downloaded"),
+  );
+}
+
 /** The chosen model is highlighted in the list and is what the download buttons fetch. */
 function showChosenModel(model) {
-  ui.downloadModel.disabled = !model;
-  ui.downloadPng.disabled = !model;
+  for (const control of [ui.downloadModel, ui.downloadPng, ui.downloadGif]) {
+    control.disabled = !model;
+  }
   for (const item of document.querySelectorAll(".model")) {
     item.classList.toggle("active", item.dataset.modelId === model?.id);
   }
@@ -127,5 +220,11 @@ export function wireModels() {
   subscribe("model", showChosenModel);
   ui.downloadModel.addEventListener("click", () => state.model && downloadModel(state.model.id));
   ui.downloadPng.addEventListener("click", () => state.model && downloadPng(state.model.id));
+  ui.downloadGif.addEventListener("click", () => state.model && downloadGif(state.model.id));
   ui.refreshModels.addEventListener("click", refreshModels);
+  ui.clearRuns.addEventListener("click", clearRuns);
+  ui.showAll.addEventListener("change", () => {
+    listAllDatasets(ui.showAll.checked);
+    refreshModels();
+  });
 }

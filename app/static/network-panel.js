@@ -1,7 +1,7 @@
 // The network panel: hidden layers, activation, and the sketch of the whole network.
 
 import { ui } from "./dom.js";
-import { featureList, isCategorical } from "./features.js";
+import { featureList, isCategorical, numericFeatures } from "./features.js";
 import { LayerEditor, drawNetwork, parameterCount } from "./network.js";
 import { state } from "./state.js";
 
@@ -26,10 +26,19 @@ function outputUnits(meta) {
   return meta.classes.length <= 2 ? 1 : meta.classes.length;
 }
 
+/** The inputs the ticked feature crosses add inside the model for `meta`'s numeric columns. */
+function crossedInputs(meta) {
+  const k = meta ? numericFeatures(meta).length : 2;
+  const per = { square: k, product: (k * (k - 1)) / 2, sin: k };
+  const ticked = [...ui.crosses.querySelectorAll("input:checked")].map((box) => box.value);
+  return ticked.reduce((sum, kind) => sum + (per[kind] ?? 0), 0);
+}
+
 /** Redraw the sketch and its summary for the current layers and dataset. */
 export function updateNetwork() {
   const meta = state.dataset;
-  const sizes = [meta?.n_features ?? 2, ...layers.layers, outputUnits(meta)];
+  const crossed = crossedInputs(meta);
+  const sizes = [(meta?.n_features ?? 2) + crossed, ...layers.layers, outputUnits(meta)];
   drawNetwork(ui.networkSketch, sizes);
   const categorical = featureList(meta).filter(isCategorical).length;
   // A categorical column becomes one input per category inside the model: the sketch shows
@@ -38,6 +47,9 @@ export function updateNetwork() {
     ? `${sizes.join(" → ")} · inputs are columns; the ${categorical} categorical ` +
       `one${categorical === 1 ? " is" : "s are"} one-hot encoded inside the model`
     : `${sizes.join(" → ")} · ${parameterCount(sizes).toLocaleString()} parameters`;
+  if (crossed && !categorical) {
+    ui.networkSummary.textContent += ` · ${crossed} of the inputs are feature crosses`;
+  }
   let output = "Output: one sigmoid unit, binary cross-entropy.";
   if (meta?.task === "regression") output = "Output: one linear unit, squared error.";
   else if (outputUnits(meta) > 1) {
@@ -48,5 +60,6 @@ export function updateNetwork() {
 
 export function wireNetwork() {
   ui.activation.addEventListener("change", updateNetwork);
+  ui.crosses.addEventListener("change", updateNetwork);
   new ResizeObserver(() => updateNetwork()).observe(ui.networkSketch);
 }

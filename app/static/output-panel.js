@@ -20,8 +20,15 @@ const lossChart = new LineChart(ui.lossChart, { empty: "Train to see the loss" }
 const accuracyChart = new LineChart(ui.accuracyChart, {
   yMin: 0,
   yMax: 1,
+  zoom: true,
   empty: "Train to see the accuracy",
 });
+
+/** A marker on both curves at the epoch the map shows (null: none). */
+export function setCurveMarker(epoch) {
+  lossChart.setMarker(epoch);
+  accuracyChart.setMarker(epoch);
+}
 
 /** The badge over the map (and the map's accessible name); `source` goes to a data attribute. */
 export function setSource(text, tone, source) {
@@ -97,8 +104,8 @@ export function resetReadouts(epochs) {
   clearEvaluation();
   setFinalAccuracy(null);
   lossChart.setSeries([], epochs);
-  accuracyChart.empty =
-    state.dataset?.task === "regression" ? "No accuracy for regression" : "Train to see the accuracy";
+  const regression = state.dataset?.task === "regression";
+  accuracyChart.empty = regression ? "No accuracy for regression" : "Train to see the accuracy";
   accuracyChart.setSeries([], epochs);
   ui.lossSummary.textContent = "";
   ui.accuracySummary.textContent = "";
@@ -125,6 +132,12 @@ export function showMetrics(metrics) {
     ui.metricValAccuracy.textContent = percent(metrics.val_accuracy);
     showValidation(true);
   }
+}
+
+/** The curves of a finished run's history (a stored model's job), without the readouts. */
+export function renderCurves(history, epochs) {
+  lossChart.setSeries(curves(history, "loss", "val_loss"), epochs);
+  accuracyChart.setSeries(curves(history, "accuracy", "val_accuracy"), epochs);
 }
 
 /** Readouts and curves for a job's history so far. */
@@ -163,13 +176,26 @@ export function describeCurves(job) {
     : "No accuracy: this is a regression model.";
 }
 
-/** On a narrow screen the map is below the controls: bring it into view while training. */
+/**
+ * Bring the map into view while training, below the sticky top bar: on a narrow screen it is
+ * under the controls, on a wide one it may sit under the bar after scrolling to Train.
+ */
 export function revealMap() {
+  const bar = document.querySelector(".topbar").getBoundingClientRect().bottom;
   const box = map.canvas.getBoundingClientRect();
-  if (box.top < window.innerHeight && box.bottom > 0) return;
+  const room = window.innerHeight - bar;
+  const fits = box.height <= room;
+  if (box.top >= bar - 1 && (box.bottom <= window.innerHeight + 1 || !fits)) return;
   const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  document.querySelector(".panel-output").scrollIntoView({
-    behavior: smooth ? "smooth" : "auto",
-    block: "start",
-  });
+  // The map's top just under the bar (a little room above it for the badge).
+  const margin = Math.min(56, Math.max(8, room - box.height));
+  window.scrollBy({ top: box.top - bar - margin, behavior: smooth ? "smooth" : "auto" });
+}
+
+/** The loss chart's log-scale switch and the map's "discretize output" switch. */
+export function wireCharts() {
+  ui.lossLog.addEventListener("change", () => lossChart.setLog(ui.lossLog.checked));
+  lossChart.setLog(ui.lossLog.checked);
+  ui.discretize.addEventListener("change", () => map.setDiscrete(ui.discretize.checked));
+  map.setDiscrete(ui.discretize.checked);
 }

@@ -142,12 +142,36 @@ function onHeldChanged() {
   if (state.model && !isTraining()) showModelBoundary(state.model.id, ui.mapSource.textContent);
 }
 
+/** What the map shows under the pointer, in words under the map. */
+function onMapHover(event) {
+  const point = map.toData(event.clientX, event.clientY);
+  const answer = point && map.gridValueAt(point.x, point.y);
+  if (!point) {
+    ui.mapReadout.textContent = "";
+    return;
+  }
+  const where = `(${coordinate(point.x)}, ${coordinate(point.y)})`;
+  const classes = map.grid?.classes ?? [];
+  let what = "";
+  if (answer?.value !== undefined) what = `: value ${decimal(answer.value)}`;
+  else if (answer?.cls !== undefined) {
+    what = `: class ${classes[answer.cls]} (${percent(answer.confidence)})`;
+  } else if (answer?.p !== undefined) {
+    what = `: P(class ${classes[1] ?? 1}) = ${answer.p.toFixed(2)}`;
+  }
+  ui.mapReadout.textContent = where + what;
+}
+
 export function wirePredict() {
   subscribe("model", onModelChosen);
   subscribe("view", renderPredictFields);
   subscribe("held", onHeldChanged);
   const canvas = map.canvas;
   canvas.addEventListener("click", onMapClick);
+  canvas.addEventListener("mousemove", onMapHover);
+  canvas.addEventListener("mouseleave", () => {
+    ui.mapReadout.textContent = "";
+  });
   canvas.addEventListener("keydown", onMapKey);
   canvas.addEventListener("focus", () => {
     if (map.view && !map.cursor) map.cursor = viewCentre(map.view);

@@ -1,9 +1,11 @@
-// The training panel and the run itself: start a job, follow its progress stream and live
-// boundary, show the result, cancel it.
+// The training panel and the run itself: start a job, follow its progress stream and its
+// frames (replay.js), show the result, cancel it (keeping what was learnt, if asked). The job
+// followed is remembered (runs.js), so a reload reattaches to it.
 
 import { ApiError, getJSON, postJSON, streamEvents } from "./api.js";
 import { ui } from "./dom.js";
 import { ensureDataset, loadData, selection, showDataset } from "./data-panel.js";
+import { showNeurons } from "./neurons.js";
 import { showEvaluation } from "./evaluation.js";
 import { refreshModels } from "./models-panel.js";
 import { architecture } from "./network-panel.js";
@@ -17,9 +19,10 @@ import {
   revealMap,
   setFinalAccuracy,
   setSource,
-  showModelBoundary,
 } from "./output-panel.js";
 import { hasMap } from "./plot-view.js";
+import { endLive, replayJob, replayModel, stopReplay } from "./replay.js";
+import { remember, runningJob, setRunningJob } from "./runs.js";
 import { isTraining, setJob, setModel, state } from "./state.js";
 import { showTestSplit } from "./test-split.js";
 import { decimal, numberValue, percent, sleep } from "./util.js";
@@ -30,13 +33,17 @@ const TERMINAL = ["succeeded", "failed", "cancelled"];
 
 /** The training settings' controls: each names its API field in `data-field="training.…"`. */
 function trainingControls() {
-  return ui.setup.querySelectorAll('[data-field^="training."]');
+  const fields = ["input", "select"].map((tag) => `${tag}[data-field^="training."]`);
+  return ui.setup.querySelectorAll(fields.join(", "));
 }
 
 const fieldOf = (control) => control.dataset.field.slice("training.".length);
 
-/** The `training` object of a job request (empty number fields are left to the API). */
-function trainingSettings() {
+/** The feature-cross checkboxes: each one's value is a kind of the API's `feature_crosses`. */
+const crossBoxes = () => ui.crosses.querySelectorAll('input[type="checkbox"]');
+
+/** Every training control's value by API field (empty number fields: undefined). */
+export function trainingValues() {
   const training = {};
   for (const control of trainingControls()) {
     if (control.type === "checkbox") training[fieldOf(control)] = control.checked;
@@ -44,8 +51,17 @@ function trainingSettings() {
     else if (control.type === "range") training[fieldOf(control)] = control.valueAsNumber;
     else training[fieldOf(control)] = control.value;
   }
-  // No test split is the API's default: leave the field out then (older servers lack it).
+  training.feature_crosses = [...crossBoxes()].filter((box) => box.checked).map((b) => b.value);
+  return training;
+}
+
+/** The `training` object of a job request (empty number fields are left to the API). */
+function trainingSettings() {
+  const training = trainingValues();
+  // Options at their defaults are left out (the API's defaults; older servers lack them).
   if (!training.test_fraction) delete training.test_fraction;
+  if (!training.l1) delete training.l1;
+  if (!training.feature_crosses.length) delete training.feature_crosses;
   return training;
 }
 
@@ -66,6 +82,9 @@ export function setTrainingValues(settings) {
     if (value === undefined) continue;
     if (control.type === "checkbox") control.checked = value;
     else control.value = value;
+  }
+  if (Array.isArray(settings.feature_crosses)) {
+    for (const box of crossBoxes()) box.checked = settings.feature_crosses.includes(box.value);
   }
   showTestShare();
 }
@@ -98,6 +117,7 @@ function setBusy(busy) {
   ui.train.disabled = busy;
   ui.train.setAttribute("aria-busy", String(busy));
   ui.cancel.disabled = !busy;
+  if (!busy) closeCancelChoice(false);
   document.body.dataset.busy = String(busy);
   if (busy && (active === ui.train || ui.setup.contains(active))) {
     ui.cancel.focus({ preventScroll: true });
@@ -134,6 +154,7 @@ async function train(event) {
   follow(job, body.training.epochs);
 }
 
+/** Follow a job (just started, or found running after a reload) until it ends. */
 function follow(record, epochs) {
   const job = {
     id: record.id,
@@ -145,19 +166,91 @@ function follow(record, epochs) {
     frame: 0,
   };
   setJob(job);
+  setRunningJob(job);
   document.body.dataset.jobId = job.id;
   document.body.dataset.jobStatus = job.status;
   setModel(null);
   ui.prediction.textContent = "Predictions open when training finishes.";
   resetReadouts(epochs);
+  for (const row of record.history ?? []) onProgress(job, row);
   map.setGrid(null);
   map.setMarker(null);
   map.setMessage("Waiting for the first weights snapshot…");
   setSource("Waiting…", "live", "none");
-  setStatus(`Training started (job ${job.id}). The map updates every few epochs.`);
+  showQueue(job, record);
   revealMap();
   followEvents(job);
-  if (hasMap(state.view)) followBoundary(job);
+  if (record.status === "queued") watchQueue(job);
+  if (hasMap(state.view)) {
+    replayJob(job.id, { onNoFrames: () => followBoundary(job) });
+  } else {
+    stopReplay();
+  }
+}
+
+/** The status line for a queued or running job ("queued, N ahead" from `queue_position`). */
+function showQueue(job, record) {
+  if (record.status === "queued") {
+    const ahead = record.queue_position;
+    const where = Number.isFinite(ahead)
+      ? `queued, ${ahead} job${ahead === 1 ? "" : "s"} ahead of it`
+      : "queued";
+    ui.epoch.textContent = "queued";
+    ui.epoch.dataset.queuePosition = String(ahead ?? "");
+    setStatus(`Job ${job.id} is ${where}. It starts when a training slot frees up.`);
+  } else {
+    delete ui.epoch.dataset.queuePosition;
+    setStatus(`Training (job ${job.id}). The map plays the frames the job records.`);
+  }
+}
+
+/** While the job waits in the queue, say how many jobs are ahead of it. */
+async function watchQueue(job) {
+  const { signal } = job.controller;
+  while (!job.done && job.status === "queued") {
+    await sleep(1000, signal);
+    if (job.done || job.status !== "queued") break;
+    try {
+      const record = await getJSON(`/v1/jobs/${encodeURIComponent(job.id)}`, { signal });
+      if (record.status === "queued") showQueue(job, record);
+    } catch {
+      // the events stream reports the start anyway
+    }
+  }
+  if (!job.done) showQueue(job, { status: "running" });
+}
+
+/**
+ * After a reload: the job this page was following, if it still runs, is followed again
+ * (progress, map, cancel). Returns true when one was found.
+ */
+export async function resumeJob() {
+  const saved = runningJob();
+  if (!saved || isTraining()) return false;
+  let record;
+  try {
+    record = await getJSON(`/v1/jobs/${encodeURIComponent(saved.id)}`);
+  } catch {
+    setRunningJob(null);
+    return false;
+  }
+  if (TERMINAL.includes(record.status)) {
+    setRunningJob(null);
+    remember("models", record.model_id);
+    return false;
+  }
+  try {
+    const meta = state.datasets.get(record.dataset_id) ??
+      (await getJSON(`/v1/datasets/${encodeURIComponent(record.dataset_id)}`));
+    showDataset(meta, await loadData(meta));
+  } catch {
+    // the map stays as it is; progress and cancel still work
+  }
+  setBusy(true);
+  follow(record, record.training?.epochs ?? saved.epochs);
+  setStatus(`Reattached to your running job ${record.id}.`);
+  if (record.status === "queued") showQueue(state.job, record);
+  return true;
 }
 
 /** Record an epoch's row (once, in order) and redraw on the next frame. */
@@ -254,6 +347,8 @@ async function followBoundary(job) {
 /** The job has ended: take its final record (if reachable) and show the outcome. */
 async function finish(job, final) {
   job.done = true;
+  setRunningJob(null);
+  endLive();
   let record = null;
   try {
     record = await getJSON(`/v1/jobs/${encodeURIComponent(job.id)}`);
@@ -267,12 +362,18 @@ async function finish(job, final) {
   document.body.dataset.jobStatus = job.status;
   describeCurves(job);
   const epoch = job.history.at(-1)?.epoch;
+  const modelId = record?.model_id ?? final.model_id;
   if (job.status === "succeeded") {
-    await finishSucceeded(job, record, final);
+    await finishSucceeded(job, record, modelId);
+  } else if (job.status === "cancelled" && modelId) {
+    await showResult(job, record, modelId);
+    setStatus(`Cancelled at epoch ${epoch ?? 0}; the model learnt so far is kept.`, "ok");
   } else if (job.status === "cancelled") {
+    stopReplay();
     setSource(`Cancelled · epoch ${epoch ?? 0}`, "", null);
     setStatus(`Cancelled at epoch ${epoch ?? 0}.`);
   } else {
+    stopReplay();
     const error = record?.error ?? final.error ?? {};
     setSource("Failed", "", null);
     showError(
@@ -283,34 +384,56 @@ async function finish(job, final) {
   setBusy(false);
 }
 
-async function finishSucceeded(job, record, final) {
+/** The job's model: chosen for predictions, its frames played, its figures shown. */
+async function showResult(job, record, modelId) {
+  remember("models", modelId);
+  setModel({ id: modelId, name: record?.name ?? modelId });
+  replayModel(modelId);
+  const model = await getJSON(`/v1/models/${encodeURIComponent(modelId)}`).catch(() => null);
+  showEvaluation(model);
+  showTestSplit(model);
+  showNeurons(model);
+  refreshModels();
+  return model;
+}
+
+async function finishSucceeded(job, record, modelId) {
   const last = job.history.at(-1);
   const accuracy = record?.progress?.accuracy ?? last?.accuracy;
   setFinalAccuracy(accuracy);
-  const modelId = record?.model_id ?? final.model_id;
-  setModel({ id: modelId, name: record?.name ?? modelId });
-  const [model] = await Promise.all([
-    getJSON(`/v1/models/${encodeURIComponent(modelId)}`).catch(() => null),
-    showModelBoundary(modelId, "Final model"),
-  ]);
-  showEvaluation(model);
-  showTestSplit(model);
+  const model = await showResult(job, record, modelId);
   const test = model?.evaluation?.test;
   let result = Number.isFinite(accuracy)
     ? `training accuracy ${percent(accuracy)}`
     : `loss ${decimal(last?.loss)}`;
   if (Number.isFinite(test?.accuracy)) result += `, test accuracy ${percent(test.accuracy)}`;
   setStatus(`Done after ${last?.epoch ?? "?"} epochs: ${result}. Click the map to predict.`, "ok");
-  refreshModels();
 }
 
-async function cancel() {
+/** Cancel asks first: keep what was learnt (a model from the last frame), or discard it. */
+function openCancelChoice() {
+  if (!state.job || state.job.done) return;
+  ui.cancelChoice.hidden = false;
+  ui.cancel.setAttribute("aria-expanded", "true");
+  ui.cancelKeep.focus();
+}
+
+function closeCancelChoice(refocus = true) {
+  if (ui.cancelChoice.hidden) return;
+  ui.cancelChoice.hidden = true;
+  ui.cancel.setAttribute("aria-expanded", "false");
+  if (refocus && !ui.cancel.disabled) ui.cancel.focus();
+}
+
+async function cancel(keep) {
   const job = state.job;
+  closeCancelChoice(false);
   if (!job || job.done) return;
   ui.cancel.disabled = true;
-  setStatus("Cancelling…");
+  setStatus(keep ? "Cancelling, keeping the model so far…" : "Cancelling…");
+  const query = keep ? "?keep=true" : "";
   try {
-    await postJSON(`/v1/jobs/${encodeURIComponent(job.id)}/cancel`);
+    await postJSON(`/v1/jobs/${encodeURIComponent(job.id)}/cancel${query}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 409) return; // it just ended anyway
     ui.cancel.disabled = false;
@@ -320,7 +443,17 @@ async function cancel() {
 
 export function wireTraining() {
   ui.setup.addEventListener("submit", train);
-  ui.cancel.addEventListener("click", cancel);
+  ui.cancel.setAttribute("aria-expanded", "false");
+  ui.cancel.setAttribute("aria-controls", "cancel-choice");
+  ui.cancel.addEventListener("click", () =>
+    ui.cancelChoice.hidden ? openCancelChoice() : closeCancelChoice(),
+  );
+  ui.cancelKeep.addEventListener("click", () => cancel(true));
+  ui.cancelDiscard.addEventListener("click", () => cancel(false));
+  ui.cancelBack.addEventListener("click", () => closeCancelChoice());
+  ui.cancelChoice.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeCancelChoice();
+  });
   ui.epochs.addEventListener("input", showIdleEpochs);
   ui.testFraction.addEventListener("input", showTestShare);
   showTestShare();

@@ -230,7 +230,9 @@ def test_cancel_stops_training(open_page: OpenPage) -> None:
     page, problems = open_page(DESKTOP)
     start_notebook_training(page)
     live_frame(page, None)
-    page.click("#cancel")
+    page.click("#cancel")  # asks first: keep what was learnt, or discard it
+    assert page.evaluate("() => document.activeElement.id") == "cancel-keep"
+    page.click("#cancel-discard")
     status = wait_until(
         page,
         f"['succeeded', 'failed', 'cancelled'].includes({STATUS}) && {STATUS}",
@@ -383,7 +385,7 @@ def test_a_late_answer_never_replaces_a_newer_prediction(open_page: OpenPage, se
         model_id = train_quick_model(api)["model_id"]
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
-    page.click("#refresh-models")
+    page.check("#show-all")  # made through the API, not by this browser
     page.click(f'.model[data-model-id="{model_id}"] button[aria-label^="Show on the map"]')
     wait_until(page, "document.getElementById('status').textContent.startsWith('Showing')", "it")
     page.evaluate(
