@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from itertools import chain
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "as_labels",
     "as_matrix",
     "check_finite",
+    "check_unicode",
     "dumps",
     "loads",
 ]
@@ -32,6 +34,8 @@ Loc = tuple[str | int, ...]
 
 _FLOAT_LIMIT = 2**1024  # integers at least this large do not fit a float64
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+# json.loads joins a surrogate pair into one character, so any surrogate left is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def loads(body: bytes) -> Any:
@@ -47,9 +51,44 @@ def loads(body: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         reason = str(exc)
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except (ValueError, RecursionError):
         raise InvalidInput(("body",), f"request body is not valid JSON: {reason}") from None
+    check_unicode(doc)
+    return doc
+
+
+def check_unicode(doc: Any, loc: Loc = ("body",)) -> None:
+    """422 naming the first string (value or key) in ``doc`` holding a lone surrogate.
+
+    ``"\\ud800"`` is valid JSON syntax but no character: orjson refuses it, the standard library
+    lets it through, and then every write or echo of that text fails (a 500). Call this on
+    documents the standard library parsed (orjson's own output never holds one).
+    """
+    stack: list[tuple[Loc, Any]] = [(loc, doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise InvalidInput(where, _LONE_SURROGATE)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise InvalidInput((*where, printable(key)), _LONE_SURROGATE)
+                stack.append(((*where, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*where, i), item) for i, item in enumerate(value))
+
+
+_LONE_SURROGATE = (
+    "text must be valid Unicode: a lone surrogate escape (\\ud800-\\udfff without its pair) "
+    "is not a character"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udXXX`` escapes, so it can be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def dumps(content: Any) -> bytes:

@@ -21,6 +21,7 @@ from app.palette import CONTOUR, REGRESSION_RAMP, class_colour, heat_tint
 __all__ = ["MAX_POINTS", "render_boundary_png"]
 
 MAX_POINTS = 5000  # training points drawn at most (an evenly spaced subsample beyond that)
+MAX_LABEL_CHARS = 40  # class labels and axis names are cut beyond this in the picture
 _FIGSIZE = (6.4, 4.8)
 _DPI = 100
 # The page's palette (app/palette.py): regression ramp, and white to a class tint for classes.
@@ -28,6 +29,19 @@ _RAMP = LinearSegmentedColormap.from_list("playground_ramp", REGRESSION_RAMP)
 _BINARY = LinearSegmentedColormap.from_list(
     "playground_binary", [heat_tint(0), (1.0, 1.0, 1.0), heat_tint(1)]
 )
+
+
+def plain_text(value: object) -> str:
+    """``value`` as text matplotlib draws literally, at most ``MAX_LABEL_CHARS`` characters.
+
+    Class labels and column names come from users: matplotlib reads ``$...$`` as mathtext, where
+    an unknown command is an error and deep nesting costs seconds, so every ``$`` is escaped; a
+    long label is cut with an ellipsis (its full text is in the JSON, not the picture).
+    """
+    text = str(value)
+    if len(text) > MAX_LABEL_CHARS:
+        text = text[: MAX_LABEL_CHARS - 1] + "\u2026"
+    return text.replace("$", r"\$")
 
 
 def render_boundary_png(
@@ -63,15 +77,15 @@ def render_boundary_png(
         image = ax.imshow(
             values, origin="lower", extent=extent, aspect="auto", cmap=_BINARY, vmin=0, vmax=1
         )
-        fig.colorbar(image, ax=ax, label=f"P(class = {classes[1]})")
+        fig.colorbar(image, ax=ax, label=f"P(class = {plain_text(classes[1])})")
         if float(values.min()) < 0.5 < float(values.max()):
             ax.contour(xs, ys, values, levels=[0.5], colors=[to_rgba(CONTOUR)], linewidths=2)
     if X is not None and y is not None and len(X):
         _draw_points(ax, X, y, classes, value_range=(float(values.min()), float(values.max())))
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
+    ax.set_xlabel(plain_text(axis_labels[0]))
+    ax.set_ylabel(plain_text(axis_labels[1]))
     ax.set_title("decision boundary" if classes is not None else "prediction")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -94,7 +108,7 @@ def _draw_multiclass(
     cmap = ListedColormap([class_colour(i) for i in range(k)])
     mappable = ScalarMappable(norm=Normalize(vmin=-0.5, vmax=k - 0.5), cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, ticks=range(k), label="predicted class")
-    bar.set_ticklabels([str(c) for c in classes])
+    bar.set_ticklabels([plain_text(c) for c in classes])
 
 
 def _draw_points(
@@ -125,7 +139,7 @@ def _draw_points(
             ax.scatter(
                 X[mask, 0], X[mask, 1], s=14, edgecolors="white",
                 color=class_colour(index),
-                linewidths=0.5, label=f"class {label}",
+                linewidths=0.5, label=f"class {plain_text(label)}",
             )  # fmt: skip
             drawn += 1
     if 0 < drawn <= 20:

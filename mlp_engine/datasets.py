@@ -37,6 +37,9 @@ __all__ = ["KINDS", "MAX_SAMPLES", "make"]
 KINDS = ("notebook", "xor", "circles", "moons", "spirals", "gaussians")
 MAX_SAMPLES = 1_000_000
 MIN_CLASSES, MAX_CLASSES = 2, 10
+# Far beyond any teaching use; larger jitter makes coordinates the float64 arithmetic of training
+# (squares in the standardisation) cannot hold.
+MAX_NOISE = 1e6
 
 _DEFAULT_N = {
     "notebook": 1000,
@@ -70,7 +73,7 @@ def make(
         kind: one of ``KINDS``.
         n_samples: number of rows, ``2 * n_classes .. MAX_SAMPLES``; default per kind (table
             in the module docstring).
-        noise: finite, >= 0. For ``notebook``, None means the notebook's exact scales and a
+        noise: 0 .. ``MAX_NOISE``. For ``notebook``, None means the notebook's exact scales and a
             number multiplies every scale (``noise=1`` equals None, ``noise=0`` puts every point
             on its blob centre). For ``gaussians`` it is each blob's standard deviation; for the
             others the standard deviation of Gaussian jitter added to each coordinate.
@@ -140,8 +143,8 @@ def _check_noise(noise: float | None) -> float | None:
     if isinstance(noise, bool) or not isinstance(noise, int | float | np.integer | np.floating):
         raise ConfigError("noise", f"noise must be a number, got {type(noise).__name__}")
     value = float(noise)
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError("noise", f"noise must be finite and >= 0, got {noise!r}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_NOISE:
+        raise ConfigError("noise", f"noise must be in 0..{MAX_NOISE:g}, got {noise!r}")
     return value
 
 

@@ -210,6 +210,8 @@ def _range(
     lo, hi = _finite(given[0], name), _finite(given[1], name)
     if lo >= hi:
         raise ValueError(f"{name} must have min < max, got {given!r}")
+    if not math.isfinite(hi - lo):
+        raise ValueError(f"{name} must have a finite max - min, got {given!r}")
     return lo, hi
 
 

@@ -451,6 +451,12 @@ def _read_config(
         raise ModelFormatError("member 'config' is not valid UTF-8") from exc
     except (ValueError, RecursionError) as exc:
         raise ModelFormatError(f"member 'config' is not valid JSON: {short(exc, 120)}") from exc
+    try:  # "\ud800" is valid JSON syntax but no character: every later write of it would fail
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ModelFormatError(
+            "member 'config' holds text that is not valid Unicode (a lone surrogate escape)"
+        ) from None
     if not isinstance(doc, dict):
         raise ModelFormatError(f"member 'config' must hold a JSON object, got {type(doc).__name__}")
     version = doc.pop("format_version", None)

@@ -152,7 +152,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         headers["Allow"] = ", ".join(_allowed_methods(request))
     if exc.status_code < 200 or exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
-    codes = {404: "not_found", 405: "method_not_allowed"}
+    codes = {404: "not_found", 405: "method_not_allowed", 422: "invalid_input"}
     body = {"detail": exc.detail, "code": codes.get(exc.status_code, "http_error")}
     return _json(request, exc.status_code, body, headers)
 

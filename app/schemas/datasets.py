@@ -32,6 +32,7 @@ __all__ = [
 
 # Must equal ``mlp_engine.datasets.KINDS`` (a test checks it); spelled out for the OpenAPI enum.
 DatasetKind = Literal["notebook", "xor", "circles", "moons", "spirals", "gaussians"]
+MAX_NOISE = 1e6  # equals ``mlp_engine.datasets.MAX_NOISE`` (a test checks it)
 
 _NAME = Field(
     None, min_length=1, max_length=200, description="A label for people; default: the ID."
@@ -163,6 +164,7 @@ class DatasetGenerate(BaseModel):
     noise: FiniteFloat | None = Field(
         None,
         ge=0,
+        le=MAX_NOISE,
         description=(
             "Jitter standard deviation; for `notebook` a factor on the notebook's scales "
             "(default: the notebook's exact scales)."

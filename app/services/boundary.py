@@ -300,10 +300,15 @@ def _ranges(
             continue
         lo_value = defaults[axis][0] if lo is None else lo
         hi_value = defaults[axis][1] if hi is None else hi
+        name, other = ("x_min", "x_max") if axis == 0 else ("y_min", "y_max")
         if lo_value >= hi_value:
-            name, other = ("x_min", "x_max") if axis == 0 else ("y_min", "y_max")
             raise InvalidInput(
                 ("query", name), f"must be less than {other} ({lo_value} >= {hi_value})"
+            )
+        if not math.isfinite(hi_value - lo_value):
+            raise InvalidInput(
+                ("query", other),
+                f"{other} - {name} must be a finite number, got {hi_value} - {lo_value}",
             )
         result.append((lo_value, hi_value))
     return result[0], result[1]

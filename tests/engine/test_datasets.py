@@ -236,3 +236,13 @@ def test_numpy_integers_are_accepted() -> None:
 
 def test_module_exports() -> None:
     assert datasets.KINDS == ("notebook", "xor", "circles", "moons", "spirals", "gaussians")
+
+
+def test_noise_beyond_the_cap_is_refused_naming_noise() -> None:
+    """Issue 18, finding 10: ``noise=1e308`` made infinite coordinates, blamed on ``X[17][1]``."""
+    from mlp_engine.datasets import MAX_NOISE
+
+    make("xor", n_samples=20, noise=MAX_NOISE)
+    with pytest.raises(ConfigError) as caught:
+        make("xor", n_samples=20, noise=1e308)
+    assert caught.value.field == "noise"

@@ -106,6 +106,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, 
         "bias_wrong_shape": (with_members(b1=npy(np.zeros(7))), "'b1'"),
         "nan_weights": (with_members(W2=npy(np.full((3, 1), np.nan))), "'W2'"),
         "engine_file_without_service_config": (good, "config"),
+        # issue 18 finding 5: a lone surrogate in the config was a 500 when written or echoed
+        "lone_surrogate_in_config": (
+            with_members(config=config_npy(name="\ud800", classes=["\udfff", "b"])),
+            "not valid Unicode",
+        ),
     }
     return files
 

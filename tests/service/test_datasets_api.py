@@ -304,6 +304,12 @@ async def test_generate_notebook_matches_the_engine(client: httpx.AsyncClient) -
     assert data["y"] == y.tolist()
 
 
+def test_the_schema_states_the_engine_noise_cap() -> None:
+    from app.schemas.datasets import MAX_NOISE
+
+    assert MAX_NOISE == engine_datasets.MAX_NOISE
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -313,6 +319,7 @@ async def test_generate_notebook_matches_the_engine(client: httpx.AsyncClient) -
         ({"kind": "xor", "n_samples": 301}, "n_samples"),
         ({"kind": "notebook"}, "n_samples"),  # 1000 rows by default, over this test's cap
         ({"kind": "xor", "noise": -1}, "noise"),
+        ({"kind": "xor", "noise": 1e308}, "noise"),  # issue 18 finding 10: named X[17][1]
         ({"kind": "xor", "seed": -1}, "seed"),
         ({"kind": "pizza"}, "kind"),
         ({"kind": "xor", "extra": 1, "n_samples": 1.5}, "n_samples"),

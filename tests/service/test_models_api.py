@@ -553,6 +553,7 @@ async def test_boundary_query_validation(
         ({"y_min": 1, "y_max": 1}, "y_min"),
         ({"x_min": "nan", "x_max": 1}, "x_min"),
         ({"y_max": "inf"}, "y_max"),
+        ({"x_min": -1e308, "x_max": 1e308}, "x_max"),  # issue 18 finding 10: "X contains NaN"
         ({"format": "gif"}, "format"),
         ({"fixed": "1"}, "fixed"),
     ):

@@ -81,3 +81,28 @@ def test_renders_concurrently_in_threads() -> None:
         t.join()
     assert len(results) == 4
     assert all(png_size(r) == (640, 480) for r in results)
+
+
+def test_user_text_is_drawn_literally_not_as_mathtext() -> None:
+    """Issue 18, finding 2: a class label or column name with ``$...$`` made every PNG a 500."""
+    xs, ys, gx, _gy = grid()
+    values = 1.0 / (1.0 + np.exp(-gx))
+    X = np.array([[0.0, 0.0], [0.5, 0.5]])
+    hostile = ["$\\nosuchcommand$", "$" + "\\sqrt{" * 300 + "$"]
+    y = np.array(hostile, dtype=object)
+    data = render_boundary_png(
+        xs, ys, values, X, y, classes=hostile, axis_labels=("$\\frac{$", "price $")
+    )
+    assert png_size(data) == (640, 480)
+    multi = np.stack([values, 1 - values, np.zeros_like(values)], axis=2)
+    data = render_boundary_png(xs, ys, multi, X, y, classes=[*hostile, "x" * 100_000])
+    assert png_size(data) == (640, 480)
+
+
+def test_plain_text_escapes_dollars_and_cuts_long_labels() -> None:
+    from app.render import MAX_LABEL_CHARS, plain_text
+
+    assert plain_text("$a$") == r"\$a\$"
+    assert plain_text(3) == "3"
+    long = plain_text("y" * 100_000)
+    assert len(long) == MAX_LABEL_CHARS and long.endswith("\u2026")

@@ -8,6 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import DatasetStoreDep, SettingsDep
+from app.api.json_route import StrictJSONRoute
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import media_type
 from app.numeric import ORJSONResponse
@@ -25,7 +26,7 @@ from app.services import datasets as service
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=StrictJSONRoute)
 
 
 _CREATE_BODY = {

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.api.json_route import StrictJSONRoute
 from app.metrics import CONTENT_TYPE, Metrics
 from app.schemas.health import HealthPublic, ReadyPublic
 from app.services.health import readiness, service_version
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StrictJSONRoute)
 
 
 @router.get("/health", response_model=HealthPublic)

@@ -18,6 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
 from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, SettingsDep
+from app.api.json_route import StrictJSONRoute
 from app.jobs.base import JobRecord, JobStatus
 from app.numeric import ORJSONResponse
 from app.schemas.common import JobId, error_responses
@@ -28,7 +29,7 @@ from app.services import models as models_service
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJSONRoute)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from app.api import predict_fast
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
 from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
+from app.api.json_route import StrictJSONRoute
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
 from app.numeric import ORJSONResponse, loads
@@ -39,7 +40,7 @@ __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], route_class=StrictJSONRoute)
 
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
 

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
+from app.api.json_route import StrictJSONRoute
 from app.errors import NotFound
 
 __all__ = ["STATIC_DIR", "router"]
@@ -38,7 +39,7 @@ _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(tags=["playground"])
+router = APIRouter(tags=["playground"], route_class=StrictJSONRoute)
 
 # Starlette serves the files: content types, ETag / 304, ranges, and no escape from STATIC_DIR.
 _files = StaticFiles(directory=STATIC_DIR, check_dir=False)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ModelStoreDep, SettingsDep
+from app.api.json_route import StrictJSONRoute
 from app.api.v2.codec import HEADER_LENGTH
 from app.api.v2.infer import model_metadata
 from app.api.v2.schemas import (
@@ -35,7 +36,7 @@ from app.storage.models import Estimator, ModelStore
 
 __all__ = ["EXTENSIONS", "router"]
 
-router = APIRouter(prefix="/v2", tags=["inference (V2)"])
+router = APIRouter(prefix="/v2", tags=["inference (V2)"], route_class=StrictJSONRoute)
 
 EXTENSIONS = ["binary_tensor_data"]
 
