@@ -16,6 +16,7 @@ import { wirePredict } from "./predict-panel.js";
 import { PRESETS, applyPreset, markPreset, wirePresets } from "./presets.js";
 import { wireReplay } from "./replay.js";
 import { wireTestSplit } from "./test-split.js";
+import { isTraining } from "./state.js";
 import { resumeJob, wireTraining } from "./training-panel.js";
 
 const KEY_STORAGE = "mlp-api-key";
@@ -68,5 +69,9 @@ applyPreset(PRESETS.fast);
 applyHash(); // a shared link's setup, over the defaults
 markPreset();
 updateNetwork();
-wireHash();
+wireHash(() => {
+  markPreset();
+  updateNetwork();
+  if (!isTraining()) refreshDataset();
+});
 start();

@@ -87,8 +87,14 @@ const writeHash = debounce(() => {
   if (hash !== window.location.hash) window.history.replaceState(null, "", hash);
 }, 150);
 
-/** Rewrite the hash whenever a control changes (the layer editor's buttons are clicks). */
-export function wireHash() {
+/**
+ * Rewrite the hash whenever a control changes (the layer editor's buttons are clicks); a link
+ * pasted into this tab (a hash change) sets the controls and calls `onApplied`.
+ */
+export function wireHash(onApplied) {
   for (const type of ["input", "change", "click"]) document.addEventListener(type, writeHash);
+  window.addEventListener("hashchange", () => {
+    if (applyHash()) onApplied();
+  });
   writeHash();
 }

@@ -181,7 +181,7 @@ async function clearRuns() {
   }
   dropIfChosen(models);
   forgetDatasets(datasets);
-  setStatus(`Deleted ${what}.`, "ok");
+  setStatus(`Cleared your runs: deleted ${what}.`, "ok");
   refreshModels();
 }
 
