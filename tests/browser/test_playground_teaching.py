@@ -392,12 +392,13 @@ def test_charts_read_out_values_scale_and_zoom(open_page: OpenPage) -> None:
 def test_a_full_queue_is_worded_honestly(open_page: OpenPage) -> None:
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
+    detail = "the job queue is full (32 running or queued jobs); retry in 2 s"
     message = page.evaluate(
-        """async () => {
+        """async (detail) => {
             const { describe } = await import("/static/api.js");
-            const body = { detail: "the job queue is full (32 running or queued jobs); retry in 2 s" };
-            return describe(429, body, 40).message;
-        }"""
+            return describe(429, { detail }, 40).message;
+        }""",
+        detail,
     )
     assert "32 running or waiting jobs" in message and "about 40 s" in message
     assert "estimate" in message
