@@ -366,12 +366,18 @@ class _BaseMLP:
         self._network()
         return [dict(feature) for feature in self._features]
 
+    def _network_input(self, X: Any) -> FloatArray:
+        """The network's input ``(n, layers_[0])`` for raw ``X`` (array or table): the one
+        input transform of predict (also used by ``mlp_engine.units``)."""
+        net = self._network()
+        return self._prepare(encode(X, self.plan_, self.feature_names_in_, net.layers[0]))
+
     def _forward(self, X: Any) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X`` (array or table)."""
         net = self._network()
-        encoded = encode(X, self.plan_, self.feature_names_in_, net.layers[0])
+        network_input = self._network_input(X)
         with np.errstate(all="ignore"):
-            out = net.predict(self._prepare(encoded))
+            out = net.predict(network_input)
         if not np.isfinite(out).all():
             raise ValueError("X is too large for this model: its output overflowed")
         return out

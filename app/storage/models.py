@@ -268,6 +268,7 @@ class ModelStore:
     def delete(self, model_id: str) -> None:
         """Remove a model; ``NotFound`` if it does not exist."""
         delete_file(self._path(check_id(_RESOURCE, model_id)), _RESOURCE, model_id)
+        self.root.joinpath(f"{model_id}.frames.npz").unlink(missing_ok=True)  # its replay frames
         with self._lock:
             entry = self._models.pop(model_id, None)
             if entry is not None:
