@@ -93,7 +93,12 @@ def build_runner(settings: Settings) -> JobRunner:
 def _open_stores(app: FastAPI, settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.dataset_store = DatasetStore(settings.data_dir)
-    app.state.model_store = ModelStore(settings.data_dir, max_model_bytes=settings.max_model_bytes)
+    app.state.model_store = ModelStore(
+        settings.data_dir,
+        cache_size=settings.model_cache_size,
+        cache_bytes=settings.model_cache_bytes,
+        max_model_bytes=settings.max_model_bytes,
+    )
 
 
 def _freeze_startup_objects() -> None:

@@ -53,6 +53,9 @@ def render_boundary_png(
     classes: Sequence[Any] | None = None,
     *,
     axis_labels: tuple[str, str] = ("x0", "x1"),
+    title: str | None = None,
+    value_label: str = "prediction",
+    size: tuple[float, float] | None = None,
 ) -> bytes:
     """PNG bytes of a boundary grid.
 
@@ -63,14 +66,17 @@ def render_boundary_png(
         X: (n, 2) training points in the plotted features, or None; y: (n,) their labels.
         classes: the model's class labels (None for regression).
         axis_labels: names of the two plotted features.
+        title: the picture's title (default: "decision boundary" or "prediction");
+        value_label: the colour bar's label for regression values; size: (width, height) in
+        inches at 100 dpi (default 6.4 x 4.8).
     """
-    fig = Figure(figsize=_FIGSIZE, dpi=_DPI)
+    fig = Figure(figsize=size or _FIGSIZE, dpi=_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     extent = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
     if classes is None:
         image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=_RAMP)
-        fig.colorbar(image, ax=ax, label="prediction")
+        fig.colorbar(image, ax=ax, label=value_label)
     elif values.ndim == 3:
         _draw_multiclass(fig, ax, values, extent, classes)
     else:
@@ -86,7 +92,7 @@ def render_boundary_png(
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel(plain_text(axis_labels[0]))
     ax.set_ylabel(plain_text(axis_labels[1]))
-    ax.set_title("decision boundary" if classes is not None else "prediction")
+    ax.set_title(title or ("decision boundary" if classes is not None else "prediction"))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # (its `n_categories` is always there).
     max_listed_categories: int = Field(1000, ge=1)
     max_model_bytes: int = Field(64 * 2**20, ge=1024)
+    # Loaded models kept in memory per process: at most this many, and at most this many bytes of
+    # weights (least recently used evicted first; a model larger than the byte bound is not kept).
+    model_cache_size: int = Field(32, ge=1)
+    model_cache_bytes: int = Field(256 * 2**20, ge=0)
     # rows x parameters x epochs; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)
 

@@ -21,12 +21,13 @@ import numpy.typing as npt
 
 from mlp_engine.activations import ACTIVATIONS, FloatArray
 from mlp_engine.config import ClassWeight, MLPConfig, Seed
+from mlp_engine.crosses import Crosses, check_width
 from mlp_engine.errors import ConfigError, DivergedError
 from mlp_engine.inputs import FitInputs, column_bounds, encode, features, read_fit_inputs
 from mlp_engine.losses import Output
 from mlp_engine.network import Network, with_ones
 from mlp_engine.persistence import save_model_file
-from mlp_engine.preprocessing import Plan, fit_plan, standardization
+from mlp_engine.preprocessing import Plan, fit_crosses, fit_plan, standardization
 from mlp_engine.restore import restore_fitted_state
 from mlp_engine.training import (
     BestTracker,
@@ -73,6 +74,8 @@ class _BaseMLP:
         max_categories: int = 20,
         test_fraction: float = 0.0,
         class_weight: ClassWeight = None,
+        l1: float = 0.0,
+        feature_crosses: Sequence[str] = (),
     ) -> None:
         self.config = MLPConfig(
             hidden_layers=hidden_layers,
@@ -96,6 +99,8 @@ class _BaseMLP:
             max_categories=max_categories,
             test_fraction=test_fraction,
             class_weight=class_weight,
+            l1=l1,
+            feature_crosses=feature_crosses,
         )
         self._net: Network | None = None
         self.metadata_: dict[str, Any] = {}
@@ -209,14 +214,20 @@ class _BaseMLP:
     def _setup_array(
         self, X: FloatArray, n_outputs: int, kept: npt.NDArray[np.intp], rng: np.random.Generator
     ) -> tuple[Network, npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
-        """Array input: initial weights, then the validation split (the historic draw order)."""
-        net = self._new_network(X.shape[1], n_outputs, rng)
-        train, val = (kept[rows] for rows in split(kept.size, self.config.validation_fraction, rng))
+        """Array input: initial weights, then the validation split (the historic draw order);
+        the crosses' width is known before they are fitted on the training split."""
+        cfg = self.config
+        n_crossed = check_width(X.shape[1], cfg.feature_crosses)  # ConfigError before any draw
+        net = self._new_network(X.shape[1] + n_crossed, n_outputs, rng)
+        train, val = (kept[rows] for rows in split(kept.size, cfg.validation_fraction, rng))
         self.plan_: Plan | None = None
         self.mean_: FloatArray | None = None
         self.scale_: FloatArray | None = None
-        if self.config.standardize:
+        self.crosses_: Crosses | None = None
+        if cfg.standardize:
             self.mean_, self.scale_ = standardization(X[train])
+        if cfg.feature_crosses:
+            self.crosses_ = fit_crosses(X[train], cfg.feature_crosses, cfg.standardize)
         return net, train, val, X
 
     def _setup_table(
@@ -232,9 +243,13 @@ class _BaseMLP:
         train, val = (kept[rows] for rows in split(kept.size, cfg.validation_fraction, rng))
         training_columns = {name: column[train] for name, column in columns.items()}
         plan = fit_plan(
-            training_columns, kinds, max_categories=cfg.max_categories, standardize=cfg.standardize
+            training_columns,
+            kinds,
+            max_categories=cfg.max_categories,
+            standardize=cfg.standardize,
+            crosses=cfg.feature_crosses,
         )
-        self.plan_, self.mean_, self.scale_ = plan, None, None
+        self.plan_, self.mean_, self.scale_, self.crosses_ = plan, None, None, plan.crosses
         net = self._new_network(plan.width, n_outputs, rng)
         return net, train, val, plan.transform(columns)
 
@@ -353,9 +368,13 @@ class _BaseMLP:
         return self._net
 
     def _prepare(self, X: FloatArray) -> FloatArray:
-        """Standardise (if configured) and cast ``X: (n, n_features)`` to the model dtype."""
+        """Standardise (if configured) and cast ``X: (n, n_features)`` to the model dtype; an
+        array model's crosses of the raw ``X`` are appended (a table's plan made its own)."""
+        raw = X
         if self.mean_ is not None and self.scale_ is not None:
             X = (X - self.mean_) / self.scale_
+        if self.crosses_ is not None and self.plan_ is None:
+            X = np.hstack([X, self.crosses_.transform(raw)])
         # Any memory order: training copies its rows anyway and the lean forward pass reads X.T.
         return np.asarray(X, dtype=self._network().dtype)
 
@@ -366,12 +385,17 @@ class _BaseMLP:
         self._network()
         return [dict(feature) for feature in self._features]
 
+    def _network_input(self, X: Any) -> FloatArray:
+        """The network's input ``(n, layers_[0])`` for raw ``X`` (array or table): the one
+        input transform of predict (also used by ``mlp_engine.units``)."""
+        return self._prepare(encode(X, self.plan_, self.feature_names_in_, self.n_features_in_))
+
     def _forward(self, X: Any) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X`` (array or table)."""
         net = self._network()
-        encoded = encode(X, self.plan_, self.feature_names_in_, net.layers[0])
+        network_input = self._network_input(X)
         with np.errstate(all="ignore"):
-            out = net.predict(self._prepare(encoded))
+            out = net.predict(network_input)
         if not np.isfinite(out).all():
             raise ValueError("X is too large for this model: its output overflowed")
         return out
@@ -420,6 +444,7 @@ class _BaseMLP:
             "feature_names": self.feature_names_in_.tolist(),
             "features": self.features,
             "preprocessing": None if self.plan_ is None else self.plan_.to_config(),
+            "crosses": None if self.crosses_ is None else self.crosses_.to_config(),
             "evaluation": self.evaluation_,
             "dtype": net.dtype.name,
             "best_epoch": self.best_epoch_,

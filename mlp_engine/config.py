@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from mlp_engine.activations import ACTIVATIONS
+from mlp_engine.crosses import CROSSES
 from mlp_engine.errors import ConfigError
 from mlp_engine.network import INITS
 from mlp_engine.optimizers import OPTIMIZERS
@@ -53,6 +54,8 @@ class MLPConfig:
     max_categories: int = 20
     test_fraction: float = 0.0
     class_weight: ClassWeight = None
+    l1: float = 0.0
+    feature_crosses: Sequence[str] = ()  # stored as a tuple in ``CROSSES`` order
 
     def __post_init__(self) -> None:
         normalised = {
@@ -83,6 +86,8 @@ class MLPConfig:
                 "test_fraction", self.test_fraction, low=0.0, closed=True, high=1.0
             ),
             "class_weight": _class_weight(self.class_weight),
+            "l1": _real("l1", self.l1, low=0.0, closed=True),
+            "feature_crosses": _crosses(self.feature_crosses),
         }
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
@@ -110,6 +115,10 @@ class MLPConfig:
             raise ConfigError(
                 "l2", f"l2 must be 0 with {name}, got {self.l2}: the notebook has no penalty"
             )
+        if self.l1 != 0.0:
+            raise ConfigError(
+                "l1", f"l1 must be 0 with {name}, got {self.l1}: the notebook has no penalty"
+            )
         if self.clip_norm is not None:
             raise ConfigError(
                 "clip_norm",
@@ -121,6 +130,7 @@ class MLPConfig:
         """JSON-able settings; a ``np.random.Generator`` seed is recorded as None."""
         params = {f.name: getattr(self, f.name) for f in fields(self)}
         params["hidden_layers"] = list(self.hidden_layers)
+        params["feature_crosses"] = list(self.feature_crosses)
         if isinstance(self.class_weight, Mapping):
             params["class_weight"] = dict(self.class_weight)
         if not isinstance(self.seed, int):
@@ -190,6 +200,24 @@ def _layers(value: Any) -> tuple[int, ...]:
             "hidden_layers", f"hidden_layers must be a sequence of integers, got {value!r}"
         )
     return tuple(_integer(f"hidden_layers[{i}]", n, 1) for i, n in enumerate(value))
+
+
+def _crosses(value: Any) -> tuple[str, ...]:
+    """Distinct names of ``CROSSES``, returned in ``CROSSES`` order (the columns' order)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise ConfigError(
+            "feature_crosses", f"feature_crosses must be a list of names, got {value!r}"
+        )
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str) or name not in CROSSES:
+            raise ConfigError(
+                "feature_crosses",
+                f"feature_crosses items must be one of {list(CROSSES)}, got {name!r}",
+            )
+    if len(set(names)) != len(names):
+        raise ConfigError("feature_crosses", f"feature_crosses names a cross twice: {names}")
+    return tuple(kind for kind in CROSSES if kind in names)
 
 
 def _seed(value: Any) -> Seed:

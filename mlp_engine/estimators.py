@@ -79,25 +79,39 @@ _PARAM_DOC = """
             training split) or ``{label: weight}`` (others weigh 1); classifiers only. Each
             sample's loss and gradient are multiplied by its class's weight (the reported
             losses stay unweighted).
+        l1: L1 penalty, >= 0: ``l1 * sum(|W|)`` is added to the objective and ``l1 * sign(W)``
+            to every weight gradient, biases excluded (default 0; 0 with ``notebook``).
+        feature_crosses: distinct names among ``square`` (``x_i^2``), ``product`` (``x_i *
+            x_j``, ``i < j``) and ``sin`` (``sin x_i``), computed inside the model from the raw
+            numeric inputs (a table's numeric columns after median imputation; categorical
+            columns are not crossed) and appended to the network's input, each standardised
+            on the training split: see ``mlp_engine.crosses`` for their fixed order (squares,
+            products, sines). ``predict`` still takes the raw columns. Default ``()``; more than
+            ``MAX_CROSSED_COLUMNS`` (1000) crossed columns is a ``ConfigError``.
 
     All settings are validated on construction (``ValueError`` naming the parameter).
 """
 
 _FITTED_DOC = """
     Attributes (after ``fit``, and already inside ``on_epoch`` during ``fit``):
-        layers_: units per layer including input and output, e.g. ``(2, 5, 3, 1)``.
+        layers_: units per layer including input and output, e.g. ``(2, 5, 3, 1)``;
+            ``layers_[0]`` is the network's input width: the encoded columns plus the crossed
+            ones (``(2, 1)`` becomes ``(4, 1)`` with ``feature_crosses=["square"]``), while
+            ``n_features_in_`` and ``features`` count the raw columns.
         weights_, biases_: live lists of ``(layers_[i], layers_[i+1])`` and ``(layers_[i+1],)``
             arrays (views of the parameters being trained).
         n_features_in_, n_parameters_, data_min_, data_max_ (per-feature bounds of the raw X).
         history_: one dict per epoch: ``epoch``, ``loss`` (training-split loss after the epoch,
-            as the notebook computes it, without the L2 term), ``accuracy`` (classifier),
+            as the notebook computes it, without the L1 or L2 term), ``accuracy`` (classifier),
             ``val_loss`` and ``val_accuracy`` (when validating).
         metrics_: the history row of the weights kept (without ``epoch``); best_epoch_: its
             epoch (the last one unless early stopping restored earlier weights).
         stopped_early_, stop_reason_: ``completed``, ``early_stopping`` or ``callback``.
         feature_names_in_: column names (``x0, x1, ...`` for an array); n_features_in_: their
             number; features: the input signature (``[{"name", "type", "missing",
-            "categories"?}]``); plan_: the table's ``Plan`` (None for an array).
+            "categories"?}]``); plan_: the table's ``Plan`` (None for an array); crosses_: the
+            fitted ``mlp_engine.crosses.Crosses`` (None without ``feature_crosses``; a table's
+            is also ``plan_.crosses``).
         evaluation_ (after ``fit``): ``{"train": M, "validation": M | None, "test": M | None}``,
             M from ``mlp_engine.metrics`` (``classification_report`` / ``regression_report``).
 """

@@ -197,12 +197,18 @@ class Network:
         return self.output.fn(self.logits(X))
 
     def loss_and_gradient(
-        self, X: FloatArray, Y: FloatArray, l2: float = 0.0, weights: FloatArray | None = None
+        self,
+        X: FloatArray,
+        Y: FloatArray,
+        l2: float = 0.0,
+        weights: FloatArray | None = None,
+        l1: float = 0.0,
     ) -> tuple[float, FloatArray]:
         """Objective and its gradient on a whole set, through the training pass.
 
         Objective = mean over samples of ``weights[i] * loss_i`` (weights 1 when None)
-        + ``0.5 * l2 * sum(W**2)`` over weights (not biases).
+        + ``0.5 * l2 * sum(W**2)`` + ``l1 * sum(|W|)``, both over weights (not biases); the
+        L1 term's gradient is ``l1 * sign(W)`` (0 at ``W == 0``, a subgradient).
         ``X: (n, layers[0])``, ``Y: (n, layers[-1])``, ``weights: (n,)`` -> ``(loss, grads:
         (n_parameters,))``.
         """
@@ -210,8 +216,10 @@ class Network:
         Y = np.asarray(Y, self.dtype)
         logits = ws.forward_backward(with_ones(X, self.dtype), Y, weights=weights)
         grads = ws.grads
-        GradientTransform(self, l2, None)(grads)
+        GradientTransform(self, l2, None, l1)(grads)
         penalty = 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
+        if l1:
+            penalty += l1 * sum(float(np.sum(np.abs(w))) for w in self.weights)
         if weights is None:
             return self.output.loss(logits, Y) + penalty, grads
         rows = [self.output.loss(logits[i : i + 1], Y[i : i + 1]) for i in range(X.shape[0])]
@@ -242,33 +250,49 @@ def with_ones(X: FloatArray, dtype: Any) -> FloatArray:
 
 
 class GradientTransform:
-    """L2 penalty and global-norm clipping applied to a flat gradient, in place.
+    """L1 and L2 penalties and global-norm clipping applied to a flat gradient, in place.
 
-    ``l2``: adds ``l2 * W`` to every weight gradient (biases untouched). ``clip_norm``: if the
-    global L2 norm of the whole gradient exceeds it, scales the gradient down to that norm.
+    ``l2``: adds ``l2 * W`` to every weight gradient; ``l1``: adds ``l1 * sign(W)`` (biases
+    untouched by both). ``clip_norm``: if the global L2 norm of the whole gradient (penalties
+    included) exceeds it, scales the gradient down to that norm.
     """
 
-    def __init__(self, net: Network, l2: float, clip_norm: float | None) -> None:
+    def __init__(self, net: Network, l2: float, clip_norm: float | None, l1: float = 0.0) -> None:
         self.params = net.params
         self.l2 = l2
+        self.l1 = l1
         self.clip_norm = clip_norm
         self._scaled_mask: FloatArray | None = None
+        self._l1_mask: FloatArray | None = None
         self._tmp: FloatArray | None = None
         if l2:
-            mask = np.zeros_like(net.params)
-            for block in net.block_views(mask):
-                block[:-1] = l2
-            self._scaled_mask, self._tmp = mask, np.empty_like(mask)
+            self._scaled_mask = self._weight_mask(net, l2)
+        if l1:
+            self._l1_mask = self._weight_mask(net, l1)
+        if l1 or l2:
+            self._tmp = np.empty_like(net.params)
+
+    @staticmethod
+    def _weight_mask(net: Network, value: float) -> FloatArray:
+        """``(n_parameters,)``: ``value`` at every weight, 0 at every bias."""
+        mask = np.zeros_like(net.params)
+        for block in net.block_views(mask):
+            block[:-1] = value
+        return mask
 
     @property
     def active(self) -> bool:
         """Whether calling this changes anything."""
-        return bool(self.l2) or self.clip_norm is not None
+        return bool(self.l2) or bool(self.l1) or self.clip_norm is not None
 
     def __call__(self, grads: FloatArray) -> None:
         """Transform ``grads: (n_parameters,)`` in place."""
         if self._scaled_mask is not None and self._tmp is not None:
             np.multiply(self.params, self._scaled_mask, out=self._tmp)
+            grads += self._tmp
+        if self._l1_mask is not None and self._tmp is not None:
+            np.sign(self.params, out=self._tmp)
+            self._tmp *= self._l1_mask
             grads += self._tmp
         if self.clip_norm is not None:
             norm = math.sqrt(float(grads @ grads))

@@ -4,6 +4,7 @@ The graph computes in float32 throughout (float64 weights are cast)::
 
     input (N, n_features) float32
       -> preprocessing steps (standardisation; a table plan's column steps)
+      -> feature crosses of the raw numeric columns, appended (``mlp_engine.onnx_crosses``)
       -> Gemm [+ hidden activation] per layer
       -> classifier: probabilities (N, n_classes) float32, label (N,) via ArgMax + Gather
          regressor:  predictions (N,) float32, or (N, n_targets) for a multi-output model
@@ -38,6 +39,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mlp_engine.activations import LEAKY_RELU_SLOPE, FloatArray
+from mlp_engine.crosses import Crosses
+from mlp_engine.onnx_crosses import append_crosses
 
 if TYPE_CHECKING:
     import onnx
@@ -413,6 +416,8 @@ class _ModelSpec:
     features: list[dict[str, Any]]
     steps: list[PreprocessStep]
     table: list[ColumnStep] | None
+    n_features: int
+    crosses: Crosses | None
 
 
 def _class_table(classes: Sequence[Any], label_kind: str) -> tuple[npt.NDArray[Any], int]:
@@ -490,6 +495,8 @@ def _model_spec(model: MLPClassifier | MLPRegressor) -> _ModelSpec:
         features=model.features,
         steps=preprocessing_steps(config),
         table=None if plan is None else list(plan.steps),
+        n_features=int(model.n_features_in_),
+        crosses=model.crosses_,
     )
 
 
@@ -522,9 +529,12 @@ def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
     spec = _model_spec(model)  # ValueError if the model is not fitted
     g = _Graph()
     if spec.table is None:
-        x = add_preprocessing(g, spec.weights[0].shape[0], spec.steps)
+        x = add_preprocessing(g, spec.n_features, spec.steps)
+        x = append_crosses(g, x, spec.crosses, INPUT_NAME)
     else:
         x = add_table_preprocessing(g, spec.table)
+        matrix = INPUT_NAME if all(step.kind == "numeric" for step in spec.table) else ""
+        x = append_crosses(g, x, spec.crosses, matrix, spec.table)
     logits = _add_layers(g, x, spec.weights, spec.biases, spec.activation)
     head = _HEADS.get(spec.output)
     if head is None:

@@ -23,6 +23,10 @@ state)`` applied in order, the blocks side by side: the same data an ONNX export
   in code-point order on ties; ``(0,)`` when the training split had no value). ``mode`` does not
   change the encoding: it is the column's typical value (e.g. for a decision boundary's fixed
   columns), as ``median`` is for a numeric column.
+
+A plan may end with feature crosses (``Plan.crosses``, ``mlp_engine.crosses``): computed from
+the numeric columns after median imputation and before scaling, scaled with their own training
+statistics, appended after every column's block. Their state is JSON in the model's config.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlp_engine.activations import FloatArray
+from mlp_engine.crosses import Crosses, check_width, cross
 from mlp_engine.errors import ModelFormatError
 from mlp_engine.tables import MAX_TEXT_CHARS, TextArray
 
@@ -46,6 +51,7 @@ __all__ = [
     "Plan",
     "State",
     "Step",
+    "fit_crosses",
     "fit_plan",
     "standardization",
 ]
@@ -62,6 +68,18 @@ class Kind(Protocol):
     def fit(self, column: Any) -> State: ...
 
     def transform(self, column: Any, state: Mapping[str, npt.NDArray[Any]]) -> FloatArray: ...
+
+
+def fit_crosses(V: FloatArray, kinds: Sequence[str], standardize: bool) -> Crosses:
+    """Crosses ``kinds`` fitted on the training split's raw numeric inputs ``V: (n, d)``
+    (imputed): each crossed column's mean and scale (0 and 1 without ``standardize``).
+    ``ConfigError`` (``feature_crosses``) for too many or no crossed columns."""
+    width = check_width(V.shape[1], kinds)
+    if standardize:
+        mean, scale = standardization(cross(np.asarray(V, dtype=np.float64), kinds))
+    else:
+        mean, scale = np.zeros(width), np.ones(width)
+    return Crosses(tuple(kinds), int(V.shape[1]), mean, scale)
 
 
 def standardization(X: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -215,9 +233,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """A table's preprocessing: ``steps`` applied in order, their blocks side by side."""
+    """A table's preprocessing: ``steps`` applied in order, their blocks side by side, then
+    the ``crosses`` of the imputed numeric columns (if any)."""
 
     steps: tuple[Step, ...]
+    crosses: Crosses | None = None
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -225,16 +245,43 @@ class Plan:
         return {step.column: step.kind for step in self.steps}
 
     @property
+    def numeric_steps(self) -> list[Step]:
+        """The numeric columns' steps, in step order (what the crosses cross)."""
+        return [step for step in self.steps if step.kind == "numeric"]
+
+    @property
     def width(self) -> int:
         """Columns of the transformed matrix (the network's input width)."""
-        return sum(step.width for step in self.steps)
+        crossed = 0 if self.crosses is None else self.crosses.width
+        return sum(step.width for step in self.steps) + crossed
 
     def transform(self, columns: Mapping[str, Any]) -> FloatArray:
         """Normalised columns (see ``tables.read_columns``) -> ``(n, width)`` float64."""
-        return np.hstack([step.transform(columns[step.column]) for step in self.steps])
+        blocks = [step.transform(columns[step.column]) for step in self.steps]
+        if self.crosses is not None:
+            blocks.append(self.crosses.transform(self.imputed(columns)))
+        return np.hstack(blocks)
+
+    def imputed(self, columns: Mapping[str, Any]) -> FloatArray:
+        """The numeric columns ``(n, d_numeric)`` with NaN replaced by each one's median."""
+        filled = []
+        for step in self.numeric_steps:
+            column = columns[step.column]
+            filled.append(np.where(np.isnan(column), step.state["median"], column))
+        return np.column_stack(filled)
+
+    def with_crosses(self, crosses: Crosses | None) -> Plan:
+        """This plan with ``crosses`` (checked against its numeric columns)."""
+        if crosses is not None and crosses.n_inputs != len(self.numeric_steps):
+            raise ModelFormatError(
+                f"config 'crosses' crosses {crosses.n_inputs} inputs but the plan has "
+                f"{len(self.numeric_steps)} numeric columns"
+            )
+        return Plan(self.steps, crosses)
 
     def to_config(self) -> list[dict[str, str]]:
-        """The JSON part of the plan: ``[{"column", "kind"}]``; the states go in the ``.npz``."""
+        """The JSON part of the steps: ``[{"column", "kind"}]``; the states go in the ``.npz``
+        (the crosses are stored by the model as its config's ``"crosses"``)."""
         return [{"column": step.column, "kind": step.kind} for step in self.steps]
 
     @classmethod
@@ -285,8 +332,10 @@ def fit_plan(
     *,
     max_categories: int = 20,
     standardize: bool = True,
+    crosses: Sequence[str] = (),
 ) -> Plan:
-    """Fit one step per column of ``kinds`` (in that order) on the training split's columns."""
+    """Fit one step per column of ``kinds`` (in that order) on the training split's columns,
+    then the ``crosses`` (``mlp_engine.crosses``) of the numeric columns, if any."""
     fitters: dict[str, Kind] = {
         "numeric": Numeric(standardize),
         "categorical": OneHot(max_categories),
@@ -294,4 +343,9 @@ def fit_plan(
     steps: Sequence[Step] = [
         Step(name, kind, fitters[kind].fit(columns[name])) for name, kind in kinds.items()
     ]
-    return Plan(tuple(steps))
+    plan = Plan(tuple(steps))
+    if not crosses:
+        return plan
+    n_rows = len(next(iter(columns.values())))
+    numeric = plan.imputed(columns) if plan.numeric_steps else np.empty((n_rows, 0))
+    return plan.with_crosses(fit_crosses(numeric, crosses, standardize))

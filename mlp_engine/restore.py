@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from mlp_engine.activations import ACTIVATIONS, FloatArray
 from mlp_engine.config import DTYPES, MLPConfig
+from mlp_engine.crosses import Crosses
 from mlp_engine.errors import ModelFormatError
 from mlp_engine.losses import OUTPUTS
 from mlp_engine.network import Network
@@ -89,24 +90,36 @@ def restore_fitted_state(n_inputs: int, config: Mapping[str, Any]) -> dict[str, 
     """The fitted attributes (by name) of a model with ``n_inputs`` network inputs.
 
     Files written before tables existed have no ``preprocessing``, ``feature_names``,
-    ``features`` or ``evaluation``: they restore as array models named ``x0, x1, ...``.
+    ``features`` or ``evaluation``: they restore as array models named ``x0, x1, ...``; files
+    written before feature crosses have no ``crosses`` (none).
     """
+    crosses = Crosses.from_config(config.get("crosses"))
     plan = (
         None if config.get("preprocessing") is None else Plan.from_config(config["preprocessing"])
     )
-    if plan is not None and plan.width != n_inputs:
+    if plan is not None:
+        plan = plan.with_crosses(crosses)
+        if plan.width != n_inputs:
+            raise ModelFormatError(
+                f"config 'preprocessing' gives {plan.width} inputs but the layers start with "
+                f"{n_inputs}"
+            )
+    n_raw = n_inputs - (0 if crosses is None else crosses.width)
+    if plan is None and crosses is not None and crosses.n_inputs != n_raw:
         raise ModelFormatError(
-            f"config 'preprocessing' gives {plan.width} inputs but the layers start with {n_inputs}"
+            f"config 'crosses' does not fit {n_inputs} network inputs: it crosses "
+            f"{crosses.n_inputs} columns into {crosses.width}"
         )
-    names = _feature_names(config, n_inputs if plan is None else len(plan.steps), plan)
+    names = _feature_names(config, n_raw if plan is None else len(plan.steps), plan)
     state: dict[str, Any] = {
         "plan_": plan,
+        "crosses_": crosses,
         "feature_names_in_": np.array(names, dtype=str),
         "n_features_in_": len(names),
         "_features": _features(config, names, plan),
         "evaluation_": _evaluation(config),
         "split_": _split(config),
-        **_standardization(config, n_inputs),
+        **_standardization(config, n_raw if plan is None else n_inputs),
         **_training_record(config),
     }
     state["data_min_"] = float_list(config, "data_min", len(names), nullable=plan is not None)

@@ -74,12 +74,12 @@ class BestTracker:
 def epoch_runner(net: Network, cfg: MLPConfig, n_train: int) -> EpochRunner:
     """A function running one epoch over ``(X1, Y, weights)`` with the configured optimizer.
 
-    Plain SGD (no momentum, L2 or clipping; ``notebook`` included) takes the fast route: the
+    Plain SGD (no momentum, L1, L2 or clipping; ``notebook`` included) takes the fast route: the
     learning rate is folded into the output delta (``scale = -learning_rate``), so an update is
     one ``params += grads`` (for ``notebook``, one ``block += grad`` per layer).
     """
     optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum, cfg.nesterov)
-    transform = GradientTransform(net, cfg.l2, cfg.clip_norm)
+    transform = GradientTransform(net, cfg.l2, cfg.clip_norm, cfg.l1)
     step, scale = optimizer.step, 1.0
     if transform.active:
 

@@ -14,15 +14,18 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Response
 
 from app.numeric import ORJSONResponse
-from app.render import render_boundary_png
 from app.schemas.common import BINARY_SCHEMA
-from app.services.boundary import BoundaryQuery, evaluate_grid, grid_json
-from app.services.models import dataset_points
+from app.services.boundary import BoundaryQuery, evaluate_grid, grid_json, render_grid_png
 from app.settings import Settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import Estimator
 
-__all__ = ["BOUNDARY_RESPONSES", "BoundaryQueryDep", "boundary_query", "boundary_response"]
+__all__ = [
+    "BOUNDARY_RESPONSES",
+    "BoundaryQueryDep",
+    "boundary_query",
+    "boundary_response",
+]
 
 
 # The 200 response of both routes: the JSON grid (``response_model``) or the PNG picture.
@@ -79,9 +82,31 @@ def boundary_query(
     format: Annotated[
         Literal["json", "png"], Query(description="`json` (default) or `png`.")
     ] = "json",
+    epoch: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Replay: the weights after this recorded epoch (one of `GET .../frames`; "
+            "404 otherwise) instead of the latest ones.",
+        ),
+    ] = None,
+    layer: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="Neuron preview, with `unit`: an index into the model's `layers` (0 the "
+            "network's input after preprocessing, 1 the first hidden layer, the last the "
+            "output); `values` is then that unit's activation over the grid.",
+        ),
+    ] = None,
+    unit: Annotated[
+        int | None, Query(ge=0, description="Neuron preview: the unit of `layer`, from 0.")
+    ] = None,
 ) -> BoundaryQuery:
     """Collect the boundary query (a dependency, so both routes declare the same parameters)."""
-    return BoundaryQuery(x_min, x_max, y_min, y_max, resolution, nx, ny, features, fixed, format)
+    return BoundaryQuery(
+        x_min, x_max, y_min, y_max, resolution, nx, ny, features, fixed, format, epoch, layer, unit
+    )
 
 
 BoundaryQueryDep = Annotated[BoundaryQuery, Depends(boundary_query)]
@@ -98,9 +123,9 @@ def boundary_response(
     with the rows of ``dataset_id`` on it (if that dataset still exists and fits the model)."""
     grid = evaluate_grid(model, query, settings.max_grid_resolution)
     if query.format == "png":
-        X, y = dataset_points(datasets, dataset_id, model, grid.axes)
-        png = render_boundary_png(
-            grid.xs, grid.ys, grid.values, X, y, classes=grid.classes, axis_labels=grid.names
-        )
+        png = render_grid_png(model, grid, datasets, dataset_id, epoch=query.epoch)
         return Response(png, media_type="image/png")
-    return ORJSONResponse(grid_json(model, grid))
+    content = grid_json(model, grid)
+    if query.epoch is not None:
+        content["epoch"] = query.epoch
+    return ORJSONResponse(content)

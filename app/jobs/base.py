@@ -132,9 +132,10 @@ class JobRunner(Protocol):
         """Newest first, optionally filtered by status. ``history`` may be left empty (a listing
         would carry every epoch of every job); :meth:`get` returns it."""
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Request cancellation. Queued: cancelled at once. Running: stops within one epoch,
-        killed after the grace period. Raises :class:`JobStateError` if already terminal."""
+        killed after the grace period; with ``keep`` the run saves what it learnt as the job's
+        model first. Raises :class:`JobStateError` if already terminal."""
 
     def events(self, job_id: str) -> AsyncIterator[JobEvent]:
         """Progress events for every reported epoch (from the start), then one final status

@@ -75,11 +75,12 @@ Progress = Mapping[str, Any] | None
 
 @dataclass(frozen=True)
 class Report:
-    """Answer to a progress write: is the run still the job's current run, and is a cancel
-    pending?"""
+    """Answer to a progress write: is the run still the job's current run, is a cancel
+    pending, and did it ask to keep the model (``cancel?keep=true``)?"""
 
     owned: bool
     cancel_requested: bool
+    keep: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def clean_snapshots(data_dir: Path, running: Iterable[str]) -> None:
             if path.name.startswith(".tmp-"):
                 if path.stat().st_mtime < cutoff:
                     path.unlink(missing_ok=True)
-            elif path.suffix == ".npz" and path.stem not in keep:
+            elif path.suffix == ".npz" and path.name.split(".")[0] not in keep:  # + .frames
                 path.unlink(missing_ok=True)
         except OSError:
             logger.warning("could not remove stale snapshot file %s", path.name)

@@ -268,11 +268,12 @@ class EmbeddedRunner(RunnerCore):
         self._wake()
         return record
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Queued: cancelled at once. Running: the supervisor tells the process to stop after
-        its epoch and kills it after the grace period. Terminal: ``JobStateError``."""
+        its epoch and kills it after the grace period; with ``keep`` the run saves its model
+        first. Terminal: ``JobStateError``."""
         self._check_id(job_id)
-        record = self.store.request_cancel(job_id)
+        record = self.store.request_cancel(job_id, keep)
         self._wake()
         return record
 

@@ -41,6 +41,7 @@ from app.jobs.base import (
     JobStatus,
 )
 from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
+from app.jobs.frames import JobFrames, job_frames_path
 from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
 from app.storage.datasets import DatasetMeta, DatasetStore
 from app.storage.models import ModelStore
@@ -206,6 +207,7 @@ def execute_job(
         return _execute(store, Path(data_dir), job_id, record.spec, control, options)
     finally:
         snapshot_path(data_dir, job_id).unlink(missing_ok=True)
+        job_frames_path(data_dir, job_id).unlink(missing_ok=True)
 
 
 def _execute(
@@ -228,10 +230,12 @@ def _execute(
     epochs = int(spec.training.get("epochs", 0)) or None
     reporter = _Reporter(store, job_id, run_id, epochs, options.progress_interval_seconds)
     snapshots = _Snapshotter(snapshot_path(data_dir, job_id), options)
+    frames = JobFrames(job_frames_path(data_dir, job_id))  # replay (app/jobs/frames.py)
     estimator: Any = None
 
     def on_epoch(epoch: int, metrics: Mapping[str, Any]) -> bool:
         reporter.add(epoch, metrics)
+        frames.add(epoch, estimator)
         snapshots.maybe_write(epoch, estimator)
         return not (control.stopping() or reporter.cancel_seen or reporter.lost)
 
@@ -254,15 +258,18 @@ def _execute(
     if reporter.lost:
         logger.warning("job %s: run %s was taken over; stopping", job_id, run_id)
         return "lost"
+    final: JobStatus = "succeeded"
     if control.cancel.is_set() or reporter.cancel_seen:
-        return _end(store, job_id, run_id, "cancelled", reporter)
-    if control.stop.is_set():
+        if not reporter.keep_requested():
+            return _end(store, job_id, run_id, "cancelled", reporter)
+        final = "cancelled"  # cancel?keep=true: what was learnt is saved as the job's model
+    elif control.stop.is_set():
         reporter.flush()
         status = store.requeue(job_id, run_id)
         logger.info("job %s: stopped for shutdown (%s)", job_id, status or "no longer current")
         return "requeued" if status == "queued" else "lost"
-
-    return _save(store, data_dir, job_id, run_id, spec, estimator, reporter, meta.label)
+    frames.keep(data_dir, spec.model_id)  # before the model file: a model has its frames
+    return _save(store, data_dir, job_id, run_id, spec, estimator, reporter, meta.label, final)
 
 
 def _load_dataset(data_dir: Path, dataset_id: str) -> tuple[Any, Any, DatasetMeta]:
@@ -283,8 +290,9 @@ def _save(
     estimator: Any,
     reporter: _Reporter,
     label: str | None,
+    status: JobStatus = "succeeded",
 ) -> Outcome:
-    """Save the trained model under the job's model ID, then end the job ``succeeded``."""
+    """Save the trained model under the job's model ID, then end the job ``status``."""
     try:
         ModelStore(data_dir, clean_temp=False).save(
             estimator,
@@ -303,7 +311,7 @@ def _save(
             return _fail(store, job_id, run_id, ERROR_DISK_FULL, message, reporter)
         logger.exception("job %s: saving model %s failed", job_id, spec.model_id)
         return _fail(store, job_id, run_id, ERROR_INTERNAL, _INTERNAL_MESSAGE, reporter)
-    return _end(store, job_id, run_id, "succeeded", reporter, model_id=spec.model_id)
+    return _end(store, job_id, run_id, status, reporter, model_id=spec.model_id)
 
 
 def _build_estimator(spec: JobSpec) -> Any:
@@ -422,6 +430,10 @@ class _Reporter:
         rows, progress = self.pending, self.progress()
         self.pending = []
         return rows, progress
+
+    def keep_requested(self) -> bool:
+        """Whether the pending cancel asked to keep the model (read now from the store)."""
+        return not self.lost and self.store.report(self.job_id, self.run_id, (), None).keep
 
     def flush(self) -> None:
         """Write the buffered rows now."""

@@ -134,13 +134,15 @@ redis.call('DEL', key .. ':history')
 return {'ok'}
 """
 
-# ARGV: prefix, id, run_id, now, progress ('' = unchanged), rows... -> {owned, cancel_requested}
+# ARGV: prefix, id, run_id, now, progress ('' = unchanged), rows...
+# -> {owned, cancel_requested, cancel_keep}
 _REPORT = """
 if not current(key, ARGV[3]) then return {0, 0} end
 if ARGV[5] ~= '' then redis.call('HSET', key, 'progress', ARGV[5]) end
 redis.call('HSET', key, 'heartbeat_at', ARGV[4], 'updated_at', ARGV[4])
 push_rows(key, 6)
-return {1, tonumber(redis.call('HGET', key, 'cancel_requested') or '0')}
+return {1, tonumber(redis.call('HGET', key, 'cancel_requested') or '0'),
+  tonumber(redis.call('HGET', key, 'cancel_keep') or '0')}
 """
 
 # ARGV: prefix, id, run_id, status, now, model_id, error_code, error_message, progress, rows...
@@ -211,8 +213,8 @@ detach(key, now)
 return new
 """
 
-# ARGV: prefix, id, now -> 'dequeued' (was queued, now cancelled), 'running' (flag set),
-# 'missing' or the terminal status
+# ARGV: prefix, id, now, keep ('1' or '0') -> 'dequeued' (was queued, now cancelled), 'running'
+# (flag set; with keep, 'cancel_keep' too), 'missing' or the terminal status
 _CANCEL = """
 local now = ARGV[3]
 local st = redis.call('HGET', key, 'status')
@@ -226,6 +228,7 @@ if st == 'running' then
   if redis.call('HGET', key, 'cancel_requested') ~= '1' then
     redis.call('HSET', key, 'cancel_requested', 1, 'cancel_requested_at', now, 'updated_at', now)
   end
+  if ARGV[4] == '1' then redis.call('HSET', key, 'cancel_keep', 1) end
   return 'running'
 end
 return st
@@ -439,11 +442,12 @@ class RedisJobStore:
             spec=spec,
         )
 
-    def request_cancel(self, job_id: str) -> tuple[JobRecord, bool]:
-        """Queued: cancelled at once. Running: ``cancel_requested`` is set. Terminal:
-        :class:`JobStateError`; unknown: :class:`JobNotFound`. Returns the record and whether
-        the job was running (so its run must be stopped)."""
-        outcome = _text(self._run("cancel", job_id, _now()))
+    def request_cancel(self, job_id: str, keep: bool = False) -> tuple[JobRecord, bool]:
+        """Queued: cancelled at once. Running: ``cancel_requested`` is set (and ``cancel_keep``
+        with ``keep``: the run saves its model). Terminal: :class:`JobStateError`; unknown:
+        :class:`JobNotFound`. Returns the record and whether the job was running (so its run
+        must be stopped)."""
+        outcome = _text(self._run("cancel", job_id, _now(), "1" if keep else "0"))
         if outcome == "missing":
             raise base.JobNotFound(job_id)
         if outcome in TERMINAL_STATUSES:
@@ -520,7 +524,7 @@ class RedisJobStore:
 
     def report(self, job_id: str, run_id: str, rows: Rows, progress: Progress) -> Report:
         """Append history rows and set the latest progress, if the run is still current."""
-        owned, cancel = self._run(
+        owned, cancel, keep = self._run(
             "report",
             job_id,
             run_id,
@@ -528,7 +532,8 @@ class RedisJobStore:
             "" if progress is None else core.dumps(progress),
             *(core.dumps(row) for row in rows),
         )
-        return Report(owned=bool(owned), cancel_requested=bool(owned) and bool(cancel))
+        cancel = bool(owned) and bool(cancel)
+        return Report(owned=bool(owned), cancel_requested=cancel, keep=cancel and bool(keep))
 
     def finish(self, job_id: str, run_id: str, final: FinalState) -> bool:
         """Write a run's final state (with its last rows) if the run is still current."""

@@ -170,11 +170,12 @@ class RQRunner(RunnerCore):
             logger.exception("job %s: could not enqueue it on RQ (will retry)", job_id)
         return record
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Queued: cancelled at once (and taken off RQ's queue). Running: the run stops after its
-        epoch; RQ's stop command follows after the grace period. Terminal: ``JobStateError``."""
+        epoch (saving its model with ``keep``); RQ's stop command follows after the grace
+        period. Terminal: ``JobStateError``."""
         self._check_id(job_id)
-        record, running = self.store.request_cancel(job_id)
+        record, running = self.store.request_cancel(job_id, keep)
         if running:
             self._wake.set()
         else:

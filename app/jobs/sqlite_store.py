@@ -211,6 +211,9 @@ class SQLiteJobStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+            if "cancel_keep" not in columns:  # cancel?keep=true, added to existing databases
+                conn.execute("ALTER TABLE jobs ADD COLUMN cancel_keep INTEGER NOT NULL DEFAULT 0")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- reading -----------------------------------------------------------------------------
@@ -354,9 +357,10 @@ class SQLiteJobStore:
         ).fetchone()
         return core.estimate_retry_after(durations, oldest_start, now, concurrency)
 
-    def request_cancel(self, job_id: str) -> JobRecord:
+    def request_cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Queued: cancelled at once. Running: ``cancel_requested`` is set (the owner stops the
-        process). Terminal: :class:`JobStateError`. Unknown: :class:`JobNotFound`."""
+        process), and ``cancel_keep`` with ``keep`` (the run then saves its model). Terminal:
+        :class:`JobStateError`. Unknown: :class:`JobNotFound`."""
         conn = self._conn()
         for _ in range(3):  # a queued job may start running between the two updates
             now = time.time()
@@ -367,9 +371,9 @@ class SQLiteJobStore:
             )
             if cur.rowcount == 0:
                 cur = conn.execute(
-                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? "
-                    "WHERE id = ? AND status = 'running'",
-                    (now, job_id),
+                    "UPDATE jobs SET cancel_requested = 1, cancel_keep = MAX(cancel_keep, ?), "
+                    "updated_at = ? WHERE id = ? AND status = 'running'",
+                    (int(keep), now, job_id),
                 )
             record = self.get(job_id)
             if record is None:
@@ -531,13 +535,15 @@ class SQLiteJobStore:
         with self._write() as conn:
             result = conn.execute(
                 "UPDATE jobs SET progress = COALESCE(?, progress), updated_at = ? "
-                "WHERE id = ? AND run_id = ? AND status = 'running' RETURNING cancel_requested",
+                "WHERE id = ? AND run_id = ? AND status = 'running' "
+                "RETURNING cancel_requested, cancel_keep",
                 (None if progress is None else core.dumps(progress), now, job_id, run_id),
             ).fetchall()
             if not result:
                 return Report(owned=False, cancel_requested=False)
             self._append_history(conn, job_id, rows)
-        return Report(owned=True, cancel_requested=bool(result[0][0]))
+        cancel = bool(result[0][0])
+        return Report(owned=True, cancel_requested=cancel, keep=cancel and bool(result[0][1]))
 
     def finish(self, job_id: str, run_id: str, final: FinalState) -> bool:
         """Write a run's final state (with its last history rows) if the run is still current.

@@ -17,6 +17,7 @@ __all__ = [
     "EvaluateTable",
     "EvaluationPublic",
     "FeaturePublic",
+    "FramesPublic",
     "ModelEvaluation",
     "ModelMetrics",
     "ModelPublic",
@@ -272,4 +273,17 @@ class BoundaryPublic(BaseModel):
     probabilities: list[list[float]] | list[list[list[float]]] | None = None
     predicted: list[list[int]] | None = None
     confidence: list[list[float]] | None = None
-    values: list[list[float]] | None = None
+    values: list[list[float]] | None = Field(
+        None, description="regression predictions, or with `layer`/`unit` the unit's activation"
+    )
+    epoch: int | None = Field(None, description="the recorded epoch shown (with `epoch=K`)")
+    layer: int | None = Field(None, description="the previewed unit's layer (with `layer`)")
+    unit: int | None = Field(None, description="the previewed unit (with `unit`)")
+
+
+class FramesPublic(BaseModel):
+    """The recorded weight frames of a job or a model (replay): at most 100 epochs, ascending,
+    the first and the last epoch of the run among them; each one a valid `epoch=K` of the
+    boundary routes."""
+
+    epochs: list[int]

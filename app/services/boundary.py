@@ -20,11 +20,15 @@ import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput
+from app.render import render_boundary_png
 from app.services.model_input import input_kinds
+from app.services.models import dataset_points
+from app.storage.datasets import DatasetStore
 from app.storage.models import Estimator
 from mlp_engine import MLPClassifier
+from mlp_engine.units import unit_grid
 
-__all__ = ["BoundaryQuery", "Fixed", "Grid", "evaluate_grid", "grid_json"]
+__all__ = ["BoundaryQuery", "Fixed", "Grid", "evaluate_grid", "grid_json", "render_grid_png"]
 
 _DEFAULT_RESOLUTION = 100  # grid points per axis
 # A boundary holds at most this many values per cell of the largest allowed (cap x cap) grid:
@@ -46,6 +50,9 @@ class BoundaryQuery:
     features: str | None = None
     fixed: str | None = None
     format: Literal["json", "png"] = "json"
+    epoch: int | None = None  # a recorded frame instead of the latest weights (replay)
+    layer: int | None = None  # with unit: that unit's activation instead of the output
+    unit: int | None = None
 
 
 Fixed = dict[int, float | str]  # the other columns' values by column index
@@ -63,6 +70,7 @@ class Grid:
     fixed: Fixed  # the other columns (numbers, or text for a categorical column)
     columns: list[str]  # every column of the model, in order
     classes: list[Any] | None
+    unit: tuple[int, int] | None = None  # (layer, unit) when values are one unit's activation
 
     @property
     def fixed_values(self) -> list[float | str] | None:
@@ -104,21 +112,42 @@ def evaluate_grid(model: Estimator, query: BoundaryQuery, cap: int) -> Grid:
     x_range, y_range = _ranges(
         model, axes, others, (query.x_min, query.x_max), (query.y_min, query.y_max)
     )
+    unit = _unit(model, query)
+    grid_args: dict[str, Any] = {"nx": sides[0], "ny": sides[1], "features": axes, "fixed": others}
     try:
-        xs, ys, values = mlp_engine.decision_grid(
-            model,
-            x_range,
-            y_range,
-            nx=sides[0],
-            ny=sides[1],
-            features=axes,
-            fixed=others,
-        )
+        if unit is None:
+            xs, ys, values = mlp_engine.decision_grid(model, x_range, y_range, **grid_args)
+        else:
+            xs, ys, values = unit_grid(model, *unit, x_range, y_range, **grid_args)
     except ValueError as exc:  # the arguments were checked above; the model may still refuse
         raise InvalidInput(("query",), str(exc)) from None
-    classes = model.classes_.tolist() if isinstance(model, MLPClassifier) else None
+    classes = None
+    if isinstance(model, MLPClassifier) and unit is None:
+        classes = model.classes_.tolist()
     names = (columns[axes[0]], columns[axes[1]])
-    return Grid(xs, ys, values, axes, names, others, columns, classes)
+    return Grid(xs, ys, values, axes, names, others, columns, classes, unit)
+
+
+def _unit(model: Estimator, query: BoundaryQuery) -> tuple[int, int] | None:
+    """``(layer, unit)`` of a neuron preview, checked against the model's ``layers``; 422
+    naming ``layer`` or ``unit`` when one is missing or out of range."""
+    if query.layer is None and query.unit is None:
+        return None
+    layers = [int(n) for n in model.layers_]
+    if query.layer is None or not 0 <= query.layer < len(layers):
+        raise InvalidInput(
+            ("query", "layer"),
+            f"layer must be in 0..{len(layers) - 1} (an index into the model's layers "
+            f"{layers}; 1 is the first hidden layer) together with unit, got {query.layer}",
+        )
+    width = layers[query.layer]
+    if query.unit is None or not 0 <= query.unit < width:
+        raise InvalidInput(
+            ("query", "unit"),
+            f"unit must be in 0..{width - 1} (layer {query.layer} has {width} units) "
+            f"together with layer, got {query.unit}",
+        )
+    return query.layer, query.unit
 
 
 def grid_json(model: Estimator, grid: Grid) -> dict[str, Any]:
@@ -133,6 +162,8 @@ def grid_json(model: Estimator, grid: Grid) -> dict[str, Any]:
         "fixed_columns": {grid.columns[i]: grid.fixed[i] for i in sorted(grid.fixed)} or None,
         "classes": grid.classes,
     }
+    if grid.unit is not None:
+        content["layer"], content["unit"] = grid.unit
     if grid.classes is None:
         content["values"] = grid.values
     elif grid.values.ndim == 3:
@@ -320,3 +351,31 @@ def _default_ranges(
     """The engine's default axis ranges (a 2 x 2 grid is cheap: four model evaluations)."""
     xs, ys, _ = mlp_engine.decision_grid(model, resolution=2, features=axes, fixed=fixed)
     return (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))
+
+
+def render_grid_png(
+    model: Estimator,
+    grid: Grid,
+    datasets: DatasetStore,
+    dataset_id: Any,
+    *,
+    epoch: int | None = None,
+    size: tuple[float, float] | None = None,
+    points: tuple[Any, Any] | None = None,
+) -> bytes:
+    """The picture of a grid: the boundary with the dataset's points (``points``, ``(X, y)``
+    as ``dataset_points`` gives them, if already read), or a unit's activation (no points);
+    the epoch in the title when given."""
+    suffix = "" if epoch is None else f" (epoch {epoch})"
+    if grid.unit is not None:
+        layer, unit = grid.unit
+        return render_boundary_png(
+            grid.xs, grid.ys, grid.values, axis_labels=grid.names, size=size,
+            title=f"layer {layer}, unit {unit}{suffix}", value_label="activation",
+        )  # fmt: skip
+    X, y = points if points is not None else dataset_points(datasets, dataset_id, model, grid.axes)
+    title = ("decision boundary" if grid.classes is not None else "prediction") + suffix
+    return render_boundary_png(
+        grid.xs, grid.ys, grid.values, X, y, classes=grid.classes, axis_labels=grid.names,
+        title=title, size=size,
+    )  # fmt: skip

@@ -112,7 +112,7 @@ def job_network(jobs: JobRunner, models: ModelStore, job_id: str) -> tuple[Estim
     if data is not None:
         return _snapshot_model(job_id, data), record
     record = jobs.get(job_id)  # the job may have ended since: its snapshot is then gone
-    if record.status != "succeeded" or record.model_id is None:
+    if record.model_id is None:  # succeeded, or cancelled with keep=true, have a model
         raise _no_snapshot(record)
     return models.load(record.model_id), record
 

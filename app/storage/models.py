@@ -67,6 +67,16 @@ class ModelMeta:
     evaluation: dict[str, Any] | None = None
 
 
+def model_nbytes(model: Estimator) -> int:
+    """Bytes of the NumPy arrays an estimator holds (weights, biases, its split record, the
+    preprocessing plan's arrays): what keeping it in memory costs, to a few hundred bytes."""
+    total = 0
+    for value in vars(model).values():
+        arrays = value if isinstance(value, list | tuple) else (value,)
+        total += sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+    return total
+
+
 class ModelStore:
     """Save, import, load (cached), list and delete models."""
 
@@ -75,6 +85,7 @@ class ModelStore:
         data_dir: Path,
         *,
         cache_size: int = 32,
+        cache_bytes: int = 256 * 2**20,
         max_model_bytes: int = 64 * 2**20,
         clean_temp: bool = True,
     ) -> None:
@@ -84,9 +95,12 @@ class ModelStore:
         if clean_temp:
             remove_stale_temp_files(self.root)
         self.cache_size = max(1, cache_size)
+        self.cache_bytes = max(0, cache_bytes)
+        self._cached_bytes = 0
         self.max_model_bytes = max_model_bytes
         self._lock = threading.Lock()
-        self._models: OrderedDict[str, tuple[FileIdentity, Estimator]] = OrderedDict()
+        # id -> (file identity, estimator, its arrays' bytes), least recently used first
+        self._models: OrderedDict[str, tuple[FileIdentity, Estimator, int]] = OrderedDict()
         self._metas: dict[str, tuple[FileIdentity, ModelMeta]] = {}
 
     def save(
@@ -170,7 +184,7 @@ class ModelStore:
         if cached_meta is not None and cached_meta[0] == identity:
             return cached_meta[1]
         if cached_model is not None and cached_model[0] == identity:
-            identity, model = cached_model
+            identity, model, _ = cached_model
         else:
             identity, model = self._read(path, model_id)
         meta = _build_meta(model_id, model, model.metadata_, identity)
@@ -204,12 +218,28 @@ class ModelStore:
         if model is not None:
             return model
         identity, model = self._read(self._path(model_id), model_id)
-        with self._lock:
-            self._models[model_id] = (identity, model)
-            self._models.move_to_end(model_id)
-            while len(self._models) > self.cache_size:
-                self._models.popitem(last=False)
+        self._remember(model_id, identity, model)
         return model
+
+    def _remember(self, model_id: str, identity: FileIdentity, model: Estimator) -> None:
+        """Cache ``model``, evicting the least recently used beyond ``cache_size`` models or
+        ``cache_bytes`` bytes of arrays; a model larger than ``cache_bytes`` is not cached."""
+        size = model_nbytes(model)
+        with self._lock:
+            old = self._models.pop(model_id, None)
+            if old is not None:
+                self._cached_bytes -= old[2]
+            if size > self.cache_bytes:
+                return
+            self._models[model_id] = (identity, model, size)
+            self._cached_bytes += size
+            while len(self._models) > self.cache_size or self._cached_bytes > self.cache_bytes:
+                self._cached_bytes -= self._models.popitem(last=False)[1][2]
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of arrays held by the cache now."""
+        return self._cached_bytes
 
     def path(self, model_id: str) -> Path:
         """The model file (for download); ``NotFound`` if it does not exist."""
@@ -238,8 +268,11 @@ class ModelStore:
     def delete(self, model_id: str) -> None:
         """Remove a model; ``NotFound`` if it does not exist."""
         delete_file(self._path(check_id(_RESOURCE, model_id)), _RESOURCE, model_id)
+        self.root.joinpath(f"{model_id}.frames.npz").unlink(missing_ok=True)  # its replay frames
         with self._lock:
-            self._models.pop(model_id, None)
+            entry = self._models.pop(model_id, None)
+            if entry is not None:
+                self._cached_bytes -= entry[2]
             self._metas.pop(model_id, None)
 
     # -- internals ---------------------------------------------------------------------------

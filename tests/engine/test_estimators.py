@@ -200,7 +200,7 @@ def test_get_params_is_json_and_rebuilds_the_estimator() -> None:
         "hidden_layers", "activation", "optimizer", "learning_rate", "momentum", "nesterov",
         "batch_size", "epochs", "l2", "clip_norm", "init", "shuffle", "validation_fraction",
         "early_stopping", "patience", "standardize", "dtype", "seed", "max_categories",
-        "test_fraction", "class_weight",
+        "test_fraction", "class_weight", "l1", "feature_crosses",
     }  # fmt: skip
     assert repr(clf) == (
         "MLPClassifier(hidden_layers=(5, 3), optimizer='sgd', clip_norm=2.0, seed=3)"

@@ -67,6 +67,35 @@ def test_l2_term_matches_finite_differences(output: str) -> None:
         np.testing.assert_array_equal(g[-1], p[-1])  # biases are not penalised
 
 
+def _away_from_zero(net: Network, margin: float = 1e-3) -> None:
+    """Push every weight at least ``margin`` from 0, the kink of ``|W|``."""
+    for w in net.weights:
+        w[np.abs(w) < margin] = np.copysign(margin, w[np.abs(w) < margin])
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
+@pytest.mark.parametrize(("l1", "l2"), [(0.2, 0.0), (0.2, 0.3)])
+def test_l1_term_matches_finite_differences(output: str, l1: float, l2: float) -> None:
+    net, X, Y = _case("tanh", output, seed=4)
+    _away_from_zero(net)
+    loss, grads = net.loss_and_gradient(X, Y, l2=l2, l1=l1)
+    assert relative_error(grads, numeric_gradient(net, X, Y, l2, l1=l1)) < TOLERANCE
+    plain_loss, plain = net.loss_and_gradient(X, Y, l2=l2)
+    assert loss - plain_loss == pytest.approx(l1 * sum(np.abs(w).sum() for w in net.weights))
+    for g, p, w in zip(net.block_views(grads), net.block_views(plain), net.weights, strict=True):
+        np.testing.assert_allclose(g[:-1] - p[:-1], l1 * np.sign(w), atol=1e-12)  # weights
+        np.testing.assert_array_equal(g[-1], p[-1])  # biases are not penalised
+
+
+def test_l1_is_a_subgradient_at_zero_weights() -> None:
+    net, X, Y = _case("tanh", "sigmoid", seed=4)
+    net.weights[0][0, 0] = 0.0
+    _, grads = net.loss_and_gradient(X, Y, l1=0.5)
+    _, plain = net.loss_and_gradient(X, Y)
+    assert grads[0] == plain[0]  # sign(0) = 0: a zero weight gets no push
+    assert grads[1] == pytest.approx(plain[1] + 0.5 * np.sign(net.weights[0][0, 1]))
+
+
 def test_zero_hidden_layers_is_logistic_regression() -> None:
     rng = np.random.default_rng(5)
     net = Network.initialized(

@@ -495,3 +495,63 @@ def test_a_loaded_table_model_exports_the_same_graph_results() -> None:
     again = _session(loaded).run(None, _feeds(rows))
     assert (fresh[0] == again[0]).all()
     np.testing.assert_array_equal(fresh[1], again[1])
+
+
+# -------------------------------------------------------------------- feature crosses
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+@pytest.mark.parametrize(
+    "crosses", [["square"], ["product"], ["sin"], ["square", "product", "sin"]]
+)
+def test_array_crosses_are_computed_inside_the_graph(crosses: list[str], standardize: bool) -> None:
+    X = _data()
+    model = MLPClassifier(
+        hidden_layers=(6,), epochs=10, seed=4, feature_crosses=crosses, standardize=standardize
+    ).fit(X, _labels_int(X, 2))
+    assert model.layers_[0] > X.shape[1]
+    session = _session(model)
+    assert [(i.name, i.shape[1]) for i in session.get_inputs()] == [(INPUT_NAME, 3)]
+    ops = {node.op_type for node in onnx.load_from_string(to_onnx(model)).graph.node}
+    assert {{"square": "Mul", "product": "Gather", "sin": "Sin"}[c] for c in crosses} <= ops
+    _check_classifier(model, X)
+
+
+def test_crosses_without_hidden_layers_in_a_regressor() -> None:
+    X = _data()
+    y = X[:, 0] ** 2 + np.sin(X[:, 1])
+    model = MLPRegressor(hidden_layers=(), epochs=30, feature_crosses=["square", "sin"]).fit(X, y)
+    (predictions,) = _session(model).run(None, {INPUT_NAME: X.astype(np.float32)})
+    expected = model.predict(X)
+    assert np.abs(predictions - expected).max() <= TOLERANCE * max(1.0, np.abs(expected).max())
+
+
+def test_table_crosses_take_the_raw_columns_with_a_categorical_one() -> None:
+    train = _table(300, seed=3)
+    model = MLPClassifier(
+        hidden_layers=(6,),
+        epochs=15,
+        max_categories=4,
+        seed=2,
+        feature_crosses=["sin", "product", "square"],
+    ).fit(train, np.where(_target(train), "yes", "no"))
+    assert model.plan_ is not None and model.plan_.crosses is not None
+    assert model.plan_.crosses.width == 2 + 1 + 2  # two numeric columns: squares, product, sines
+    rows = _predict_table(train)  # NaN ages: the crosses read the imputed median
+    session = _session(model)
+    assert [i.name for i in session.get_inputs()] == ["age", "colour", "income", "size"]
+    label, probabilities = session.run(["label", "probabilities"], _feeds(rows))
+    assert np.abs(probabilities - model.predict_proba(rows)).max() <= TOLERANCE
+    assert (label == model.predict(rows)).all()
+
+
+def test_all_numeric_table_crosses_from_one_matrix_with_nan() -> None:
+    train = {k: v for k, v in _table(300, seed=5).items() if k in ("age", "income")}
+    model = MLPRegressor(hidden_layers=(5,), epochs=15, feature_crosses=["product"]).fit(
+        train, np.log(train["income"])
+    )
+    rows = {k: v for k, v in _predict_table(train).items() if k in ("age", "income")}
+    X = np.column_stack([rows["age"], rows["income"]])
+    (predictions,) = _session(model).run(None, {"input": X.astype(np.float32)})
+    expected = model.predict(rows)
+    assert np.abs(predictions - expected).max() <= TOLERANCE * max(1.0, np.abs(expected).max())

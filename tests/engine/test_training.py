@@ -163,10 +163,11 @@ def _hand_run(X: np.ndarray, y: np.ndarray, epochs: int, **settings: Any) -> Net
     )
     Y = y[:, None].astype(float)
     lr, l2, clip = settings["learning_rate"], settings.get("l2", 0.0), settings.get("clip_norm")
+    l1 = settings.get("l1", 0.0)
     mu, nesterov = settings.get("momentum", 0.0), settings.get("nesterov", False)
     velocity, m, v = np.zeros_like(net.params), np.zeros_like(net.params), np.zeros_like(net.params)
     for t in range(1, epochs + 1):
-        _, g = net.loss_and_gradient(X, Y, l2)  # includes l2 * W (checked in test_gradients)
+        _, g = net.loss_and_gradient(X, Y, l2, l1=l1)  # + l2 * W + l1 * sign(W) (test_gradients)
         norm = math.sqrt(float(g @ g))
         if clip is not None and norm > clip:
             g = g * (clip / norm)
@@ -193,8 +194,10 @@ def _hand_run(X: np.ndarray, y: np.ndarray, epochs: int, **settings: Any) -> Net
         {"optimizer": "sgd", "learning_rate": 0.5, "momentum": 0.0, "l2": 0.7},
         {"optimizer": "sgd", "learning_rate": 0.5, "momentum": 0.0, "clip_norm": 0.01},
         {"optimizer": "adam", "learning_rate": 0.1, "l2": 0.2, "clip_norm": 0.05},
+        {"optimizer": "sgd", "learning_rate": 0.5, "momentum": 0.0, "l1": 0.3},
+        {"optimizer": "adam", "learning_rate": 0.1, "l1": 0.1, "l2": 0.2, "clip_norm": 0.05},
     ],
-    ids=["sgd", "momentum", "nesterov", "adam", "l2", "clip_norm", "adam+l2+clip"],
+    ids=["sgd", "momentum", "nesterov", "adam", "l2", "clip_norm", "adam+l2+clip", "l1", "all"],
 )
 def test_three_full_batch_epochs_match_hand_arithmetic(settings: dict[str, Any]) -> None:
     X, y = datasets.make("moons", n_samples=40, seed=3)
@@ -393,6 +396,13 @@ def test_wrong_feature_count_at_predict() -> None:
         ({"dtype": "float16"}, "dtype must be one of"),
         ({"momentum": 1.0}, "momentum must be < 1, got 1.0"),
         ({"l2": -0.1}, "l2 must be >= 0, got -0.1"),
+        ({"l1": -0.1}, "l1 must be >= 0, got -0.1"),
+        ({"l1": float("inf")}, "l1 must be finite, got inf"),
+        ({"l1": "0.1"}, "l1 must be a number"),
+        ({"feature_crosses": "square"}, "feature_crosses must be a list of names"),
+        ({"feature_crosses": ["cube"]}, "feature_crosses items must be one of"),
+        ({"feature_crosses": ["sin", "sin"]}, "feature_crosses names a cross twice"),
+        ({"optimizer": "notebook", "batch_size": 1, "l1": 0.1}, "l1 must be 0 with optimizer="),
         ({"clip_norm": 0}, "clip_norm must be > 0, got 0"),
         ({"validation_fraction": 1.0}, "validation_fraction must be < 1"),
         ({"early_stopping": True}, "early_stopping requires validation_fraction > 0"),

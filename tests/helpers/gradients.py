@@ -23,17 +23,18 @@ def min_abs_preactivation(net: Network, X: np.ndarray) -> float:
 
 
 def numeric_gradient(
-    net: Network, X: np.ndarray, Y: np.ndarray, l2: float, h: float = H
+    net: Network, X: np.ndarray, Y: np.ndarray, l2: float, h: float = H, l1: float = 0.0
 ) -> np.ndarray:
     """Central differences of the loss over every parameter: shape (n_params,) like
-    ``net.params`` (restored afterwards); X: (n_samples, n_in), Y: (n_samples, n_out)."""
+    ``net.params`` (restored afterwards); X: (n_samples, n_in), Y: (n_samples, n_out). With
+    ``l1``, no weight may be within ``h`` of 0 (the kink of ``|W|``)."""
     grads = np.zeros_like(net.params)
     for i in range(net.params.size):
         saved = net.params[i]
         net.params[i] = saved + h
-        plus, _ = net.loss_and_gradient(X, Y, l2)
+        plus, _ = net.loss_and_gradient(X, Y, l2, l1=l1)
         net.params[i] = saved - h
-        minus, _ = net.loss_and_gradient(X, Y, l2)
+        minus, _ = net.loss_and_gradient(X, Y, l2, l1=l1)
         net.params[i] = saved
         grads[i] = (plus - minus) / (2 * h)
     return grads

@@ -44,6 +44,7 @@ import mlp_engine
 from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, QueueFull
 from app.jobs.rq_runner import RQRunner
 from app.storage.models import ModelStore
+from mlp_engine.frames import load_frames
 
 pytestmark = [pytest.mark.rq, pytest.mark.slow]
 
@@ -295,6 +296,28 @@ def test_cancel_a_running_job(
     assert "stopped by user" not in worker.log()  # it stopped by itself, after its epoch
     with pytest.raises(JobStateError):
         runner.cancel(record.id)
+
+
+def test_cancel_keep_saves_the_model_and_its_frames(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner(job_cancel_grace_seconds=300)
+    start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_kept", **FOREVER))
+    wait_epoch(runner, record.id, 5)
+    requested = runner.cancel(record.id, keep=True)
+    assert requested.status == "running" and requested.cancel_requested
+    assert runner.store.fields(record.id, "cancel_keep")["cancel_keep"] == "1"  # stored
+    done = wait_status(runner, record.id)
+    assert done.status == "cancelled" and done.model_id == "model_kept" and done.error is None
+    model = ModelStore(data_dir).load("model_kept")
+    assert model.predict(np.zeros((3, 2))).shape == (3,)
+    assert model.metadata_["job_id"] == record.id
+    frames = load_frames(
+        data_dir / "models" / "model_kept.frames.npz", n_parameters=None, max_bytes=1 << 20
+    )
+    assert frames.epochs[0] == 1 and frames.epochs[-1] == len(done.history)
+    assert not (data_dir / "snapshots" / f"{record.id}.frames.npz").exists()
 
 
 def test_cancel_a_queued_job(

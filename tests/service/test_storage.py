@@ -270,6 +270,34 @@ def test_model_cache_is_an_lru(tmp_path: Path) -> None:
     assert store.cached("mdl_b") is None
 
 
+def test_model_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
+    """Issue 18, finding 6: 32 models of 64 MB each were 2 GB, the compose memory limit."""
+    from app.storage.models import model_nbytes
+
+    store = ModelStore(tmp_path)
+    for name in ("mdl_a", "mdl_b", "mdl_c", "mdl_big"):
+        model = fit_classifier()
+        if name == "mdl_big":
+            X = np.random.default_rng(0).normal(size=(40, 2))
+            model = MLPClassifier(hidden_layers=(40, 40), epochs=1).fit(X, X[:, 0] > 0)
+        store.save(model, model_id=name, name=None, job_id=None, dataset_id=None)
+    one = model_nbytes(store.load("mdl_a"))
+    weights = sum(a.nbytes for a in (*store.load("mdl_a").weights_, *store.load("mdl_a").biases_))
+    assert one >= weights > 0
+    store = ModelStore(tmp_path, cache_bytes=2 * one)
+    a, b = store.load("mdl_a"), store.load("mdl_b")
+    assert store.cached_bytes == 2 * one
+    store.load("mdl_c")  # a third would pass the byte bound: a, the least recent, goes
+    assert store.cached("mdl_a") is None and store.cached("mdl_b") is b
+    assert store.cached_bytes == 2 * one
+    big = store.load("mdl_big")  # larger than the whole bound: served, never kept
+    assert model_nbytes(big) > 2 * one and store.cached("mdl_big") is None
+    assert store.cached_bytes == 2 * one
+    store.delete("mdl_b")
+    assert store.cached_bytes == one
+    assert store.load("mdl_a") is not a  # evicted earlier, so read again
+
+
 def test_model_writes_are_atomic_and_temp_files_are_cleaned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,9 +23,9 @@ from app.jobs.base import JobRecord, JobStatus
 from app.numeric import ORJSONResponse
 from app.schemas.common import JobId, error_responses
 from app.schemas.jobs import JobCreate, JobPublic, JobsPublic
-from app.schemas.models import BoundaryPublic
+from app.schemas.models import BoundaryPublic, FramesPublic
 from app.services import jobs as service
-from app.services import models as models_service
+from app.services import replay
 
 __all__ = ["router"]
 
@@ -108,9 +108,32 @@ async def job_events(
     response_model=JobPublic,
     responses=error_responses(404, 409, 422),
 )
-def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
+def cancel_job(
+    job_id: JobId,
+    jobs: JobsDep,
+    keep: Annotated[
+        bool,
+        Query(
+            description="Keep what was learnt: a running job saves its latest weights as its "
+            "model (`model_id` set once it is `cancelled`). A queued job has none to keep."
+        ),
+    ] = False,
+) -> JobPublic:
     """Cancel a queued or running job (a running one stops within an epoch)."""
-    return JobPublic.from_record(jobs.cancel(job_id))
+    return JobPublic.from_record(jobs.cancel(job_id, keep=keep))
+
+
+@router.get(
+    "/{job_id}/frames",
+    response_model=FramesPublic,
+    responses=error_responses(404, 409, 422),
+)
+def job_frames(
+    job_id: JobId, jobs: JobsDep, models: ModelStoreDep, settings: SettingsDep
+) -> FramesPublic:
+    """The job's recorded weight frames so far (its model's once it has one; else none)."""
+    frames, _ = replay.job_frames(jobs, models, settings.data_dir, job_id)
+    return FramesPublic(epochs=replay.recorded_epochs(frames))
 
 
 @router.get(
@@ -120,11 +143,13 @@ def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
     responses={**BOUNDARY_RESPONSES, **error_responses(404, 409, 422)},
     description=(
         "The decision boundary of the job's network as it trains: the latest weights snapshot "
-        "(written every `MLP_SNAPSHOT_EVERY_EPOCHS` epochs) evaluated on a grid. Same query and "
-        "response as `GET /v1/models/{id}/boundary`; once the job has succeeded its model "
+        "(written every `MLP_SNAPSHOT_EVERY_EPOCHS` epochs) evaluated on a grid, or with "
+        "`epoch=K` the weights after recorded epoch K (see `GET /v1/jobs/{id}/frames`; 404 for "
+        "an epoch not recorded). Same query and response as `GET /v1/models/{id}/boundary`; "
+        "once the job has a model (succeeded, or cancelled with `keep=true`) its model "
         "answers. 409 while the job is queued or before its first snapshot (retry), and for a "
-        "failed or cancelled job; 404 for an unknown job (or a succeeded job whose model was "
-        "deleted)."
+        "failed job or one cancelled without a model; 404 for an unknown job (or one whose "
+        "model was deleted)."
     ),
 )
 def job_boundary(
@@ -136,5 +161,5 @@ def job_boundary(
     settings: SettingsDep,
 ) -> Response:
     """Evaluate the job's latest weights snapshot (or its final model) on a grid."""
-    model, record = models_service.job_network(jobs, models, job_id)
+    model, record = replay.job_at_epoch(jobs, models, settings.data_dir, job_id, query.epoch)
     return boundary_response(model, query, settings, datasets, record.spec.dataset_id)

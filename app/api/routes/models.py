@@ -25,6 +25,7 @@ from app.schemas.models import (
     EvaluateDataset,
     EvaluateTable,
     EvaluationPublic,
+    FramesPublic,
     ModelPublic,
     ModelSplitPublic,
     ModelsPublic,
@@ -33,7 +34,7 @@ from app.schemas.models import (
     PredictRequest,
     PredictResponse,
 )
-from app.services import export
+from app.services import export, replay
 from app.services import models as models_service
 
 __all__ = ["router"]
@@ -257,6 +258,44 @@ def boundary(
     settings: SettingsDep,
 ) -> Response:
     """Evaluate the model on a grid over two input features (JSON grid or PNG picture)."""
-    model = store.load(model_id)
+    model = replay.model_at_epoch(store, model_id, query.epoch)
     dataset_id = model.metadata_.get("dataset_id")
     return boundary_response(model, query, settings, datasets, dataset_id)
+
+
+# -------------------------------------------------------------------------------- replay
+
+
+@router.get(
+    "/{model_id}/frames",
+    response_model=FramesPublic,
+    responses=error_responses(404, 409, 422),
+)
+def model_frames(model_id: ModelId, store: ModelStoreDep) -> FramesPublic:
+    """The weight frames recorded while the model trained (none for an imported model)."""
+    return FramesPublic(epochs=replay.recorded_epochs(replay.model_frames(store, model_id)))
+
+
+@router.get(
+    "/{model_id}/animation",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An animated GIF (looping) of the boundary at every recorded frame, "
+            "the epoch in each frame's title: at most 100 frames of 480 x 360 pixels, at "
+            "most 8 MiB.",
+            "content": {"image/gif": {"schema": BINARY_SCHEMA}},
+        },
+        **error_responses(404, 409, 422),
+    },
+)
+def model_animation(
+    model_id: ModelId,
+    query: BoundaryQueryDep,
+    store: ModelStoreDep,
+    datasets: DatasetStoreDep,
+) -> Response:
+    """The training as an animated GIF: the boundary at each recorded frame."""
+    gif = replay.animation_gif(store, model_id, query, datasets)
+    headers = {"Content-Disposition": f'attachment; filename="{model_id}.gif"'}
+    return Response(gif, media_type="image/gif", headers=headers)
