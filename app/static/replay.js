@@ -195,11 +195,6 @@ export function stopReplay() {
   start(null);
 }
 
-/** The job ended: stop waiting for more frames (playback finishes what it has). */
-export function endLive() {
-  if (player.source) player.source.live = false;
-}
-
 function start(source) {
   pause();
   player.token += 1;

@@ -21,7 +21,7 @@ import {
   setSource,
 } from "./output-panel.js";
 import { hasMap } from "./plot-view.js";
-import { endLive, replayJob, replayModel, stopReplay } from "./replay.js";
+import { replayJob, replayModel, stopReplay } from "./replay.js";
 import { remember, runningJob, setRunningJob } from "./runs.js";
 import { isTraining, setJob, setModel, state } from "./state.js";
 import { showTestSplit } from "./test-split.js";
@@ -348,7 +348,6 @@ async function followBoundary(job) {
 async function finish(job, final) {
   job.done = true;
   setRunningJob(null);
-  endLive();
   let record = null;
   try {
     record = await getJSON(`/v1/jobs/${encodeURIComponent(job.id)}`);

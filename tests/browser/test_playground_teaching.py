@@ -152,7 +152,8 @@ def test_a_shared_url_reproduces_the_setup(open_page: OpenPage) -> None:
     page.check("#cross-square")
     page.check("#discretize")
     page.check("#loss-log")
-    wait_until(page, "window.location.hash.includes('epochs=77')", "the hash to follow")
+    wait_until(page, "window.location.hash.includes('log_loss=1')", "the hash to follow")
+    assert "epochs=77" in page.url and "feature_crosses=square" in page.url
     assert page.get_attribute("#preset-fast", "aria-pressed") == "false"  # no longer the preset
     url = page.url
 
