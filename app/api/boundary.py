@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Response
 
 from app.numeric import ORJSONResponse
+from app.owners import Owner
 from app.render import render_boundary_png
 from app.schemas.common import BINARY_SCHEMA
 from app.services.boundary import BoundaryQuery, evaluate_grid, grid_json
@@ -93,12 +94,14 @@ def boundary_response(
     settings: Settings,
     datasets: DatasetStore,
     dataset_id: Any,
+    owner: Owner,
 ) -> Response:
     """Evaluate ``model`` on the query's grid: the JSON grid or, for ``format=png``, the picture
-    with the rows of ``dataset_id`` on it (if that dataset still exists and fits the model)."""
+    with the rows of ``dataset_id`` on it (if that dataset still exists, ``owner`` may see it
+    and it fits the model)."""
     grid = evaluate_grid(model, query, settings.max_grid_resolution)
     if query.format == "png":
-        X, y = dataset_points(datasets, dataset_id, model, grid.axes)
+        X, y = dataset_points(datasets, dataset_id, model, grid.axes, owner)
         png = render_boundary_png(
             grid.xs, grid.ys, grid.values, X, y, classes=grid.classes, axis_labels=grid.names
         )

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
-from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, SettingsDep
+from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, OwnerDep, SettingsDep
 from app.jobs.base import JobRecord, JobStatus
 from app.numeric import ORJSONResponse
+from app.owners import owner_filter
 from app.schemas.common import JobId, error_responses
 from app.schemas.jobs import JobCreate, JobPublic, JobsPublic
 from app.schemas.models import BoundaryPublic
@@ -49,9 +50,10 @@ def create_job(
     settings: SettingsDep,
     datasets: DatasetStoreDep,
     jobs: JobsDep,
+    owner: OwnerDep,
 ) -> JobPublic:
     """Queue a training job on a stored dataset or on inline `X` + `y`."""
-    record = service.create_job(body, settings, datasets, jobs)
+    record = service.create_job(body, settings, datasets, jobs, owner)
     response.headers["Location"] = f"{router.prefix}/{record.id}"
     return JobPublic.from_record(record)
 
@@ -59,23 +61,24 @@ def create_job(
 @router.get("", response_model=JobsPublic, responses=error_responses(422))
 def list_jobs(
     jobs: JobsDep,
+    owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many jobs.")] = 100,
 ) -> JobsPublic:
-    """List jobs, newest first, optionally only those in one state."""
-    records = jobs.list(status=status, limit=limit)
+    """List the jobs this key may see, newest first, optionally only those in one state."""
+    records = jobs.list(status=status, limit=limit, owner=owner_filter(owner))
     return JobsPublic(data=[JobPublic.from_record(r) for r in records], count=len(records))
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404, 422))
-def get_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
+def get_job(job_id: JobId, jobs: JobsDep, owner: OwnerDep) -> JobPublic:
     """Show a job's state, latest progress and per-epoch history."""
-    return JobPublic.from_record(jobs.get(job_id))
+    return JobPublic.from_record(service.owned_job(jobs, owner, job_id))
 
 
-def existing_job(job_id: JobId, jobs: JobsDep) -> JobRecord:
+def existing_job(job_id: JobId, jobs: JobsDep, owner: OwnerDep) -> JobRecord:
     """The job, or a 404 before any byte of a stream is sent (runs in the thread pool)."""
-    return jobs.get(job_id)
+    return service.owned_job(jobs, owner, job_id)
 
 
 @router.get(
@@ -107,8 +110,9 @@ async def job_events(
     response_model=JobPublic,
     responses=error_responses(404, 409, 422),
 )
-def cancel_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
+def cancel_job(job_id: JobId, jobs: JobsDep, owner: OwnerDep) -> JobPublic:
     """Cancel a queued or running job (a running one stops within an epoch)."""
+    service.owned_job(jobs, owner, job_id)
     return JobPublic.from_record(jobs.cancel(job_id))
 
 
@@ -133,7 +137,8 @@ def job_boundary(
     models: ModelStoreDep,
     datasets: DatasetStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
 ) -> Response:
     """Evaluate the job's latest weights snapshot (or its final model) on a grid."""
-    model, record = models_service.job_network(jobs, models, job_id)
-    return boundary_response(model, query, settings, datasets, record.spec.dataset_id)
+    model, record = models_service.job_network(jobs, models, job_id, owner)
+    return boundary_response(model, query, settings, datasets, record.spec.dataset_id, owner)
