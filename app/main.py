@@ -169,7 +169,8 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
             components.setdefault("securitySchemes", {})["bearerAuth"] = {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "One of the keys in `MLP_API_KEYS`.",
+                "description": "One of the keys in `MLP_API_KEYS` (or `MLP_ADMIN_KEYS`); "
+                "a key sees only the datasets, jobs and models it created.",
             }
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
