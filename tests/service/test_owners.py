@@ -10,6 +10,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,21 @@ import httpx
 import numpy as np
 import pytest
 from helpers.inprocess import files_under, make_settings, serve
+from helpers.specs import make_spec
 from helpers.waiting import TERMINAL, wait_for_async
 
+from app.jobs.sqlite_store import SQLiteJobStore
 from app.logging import JsonFormatter
-from app.owners import OPEN, Owner, key_identity, keyring, parse_key
+from app.owners import (
+    OPEN,
+    Owner,
+    key_identity,
+    keyring,
+    only_visible,
+    owner_filter,
+    parse_key,
+    visible,
+)
 from app.services.models import dataset_points
 from app.settings import Settings
 from app.storage.datasets import DatasetStore
@@ -315,8 +327,6 @@ def test_owner_rules() -> None:
     alice, root = Owner("alice"), Owner("root", sees_all=True)
     assert OPEN.sees_all and OPEN.name is None
     assert [Owner("alice").name, root.sees_all] == ["alice", True]
-    from app.owners import only_visible, owner_filter, visible
-
     assert visible(alice, "alice") and not visible(alice, "bob") and not visible(alice, None)
     assert visible(root, None) and visible(OPEN, "bob")
     assert owner_filter(alice) == "alice" and owner_filter(root) is None
@@ -360,3 +370,21 @@ async def test_open_mode_has_no_owner_metric(data_dir: Path) -> None:
     async with serve(make_settings(data_dir)) as client:
         await client.get("/v1/models")
         assert "mlp_http_requests_by_owner" not in (await client.get("/metrics")).text
+
+
+# -- the SQLite job store -------------------------------------------------------------------------
+
+
+def test_the_sqlite_store_keeps_and_filters_by_owner(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+    owners = ["alice", "bob", None, "alice"]
+    for i, owner in enumerate(owners):
+        spec = replace(make_spec(model_id=f"mdl_{i}"), owner=owner)
+        store.insert(f"job_{i}", spec, capacity=10, concurrency=1)
+    assert [r.id for r in store.list(owner="alice")] == ["job_3", "job_0"]
+    assert [r.id for r in store.list("queued", owner="bob")] == ["job_1"]
+    assert store.list("running", owner="alice") == []
+    assert [r.id for r in store.list(limit=2)] == ["job_3", "job_2"]
+    assert [r.id for r in store.list(owner="alice", limit=1)] == ["job_3"]
+    assert [store.get(f"job_{i}").owner for i in range(4)] == owners  # type: ignore[union-attr]
+    assert store.queue_order() == ["job_0", "job_1", "job_2", "job_3"]
