@@ -128,22 +128,18 @@ class RequestContextMiddleware:
             return
         path = route_path(scope)
         client = scope.get("client")
-        access_logger.info(
-            "%s %s %d",
-            method,
-            path[:_MAX_LOGGED_PATH],
-            status,
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": path[:_MAX_LOGGED_PATH],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "client": f"{client[0]}:{client[1]}" if client else None,
-                "owner": name,
-            },
-        )
+        extra = {
+            "request_id": request_id,
+            "method": method,
+            "path": path[:_MAX_LOGGED_PATH],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": f"{client[0]}:{client[1]}" if client else None,
+        }
+        if name is not None:  # only requests with a valid key (open mode logs as before)
+            extra["owner"] = name
+        access_logger.info("%s %s %d", method, path[:_MAX_LOGGED_PATH], status, extra=extra)
 
 
 def _is_v2(path: str) -> bool:

@@ -98,10 +98,19 @@ def parse_key(entry: str, *, admin: bool = False) -> ApiKey:
 
 
 def keyring(api_keys: Sequence[str], admin_keys: Sequence[str] = ()) -> list[ApiKey]:
-    """Every configured key in order: ``MLP_API_KEYS``, then ``MLP_ADMIN_KEYS`` (admins)."""
-    return [parse_key(e) for e in api_keys if e] + [
+    """Every configured key in order: ``MLP_API_KEYS``, then ``MLP_ADMIN_KEYS`` (admins).
+    ValueError for one key given twice under different names or roles."""
+    keys = [parse_key(e) for e in api_keys if e] + [
         parse_key(e, admin=True) for e in admin_keys if e
     ]
+    owners: dict[bytes, Owner] = {}
+    for key in keys:
+        if owners.setdefault(key.secret, key.owner) != key.owner:
+            raise ValueError(
+                "one API key is configured twice with different names or roles "
+                "(MLP_API_KEYS, MLP_ADMIN_KEYS)"
+            )
+    return keys
 
 
 def owner_from_scope(scope: Any) -> Owner:

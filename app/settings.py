@@ -7,11 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.jobs.base import PROGRESS_INTERVAL_SECONDS, SNAPSHOT_EVERY_EPOCHS
-from app.owners import parse_key
+from app.owners import keyring, parse_key
 
 
 def _default_concurrency() -> int:
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         for entry in value:
             parse_key(entry)  # ValueError naming the expected `name:key` form
         return value
+
+    @model_validator(mode="after")
+    def _check_keyring(self) -> Settings:
+        keyring(self.api_keys, self.admin_keys)  # ValueError for a key given twice
+        return self
 
     @property
     def keys_enabled(self) -> bool:

@@ -92,6 +92,9 @@ def test_key_entries_name_their_owner() -> None:
     for bad in ("a b:key", ":key", "name:", "x" * 65 + ":key"):
         with pytest.raises(ValueError, match="name:key"):
             parse_key(bad)
+    assert len(keyring(["a:s1", "a:s2", "a:s1"])) == 3  # one name, several keys: fine
+    with pytest.raises(ValueError, match="twice"):
+        keyring(["a:s1"], ["root:s1"])
 
 
 def test_settings_read_named_and_admin_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,6 +105,9 @@ def test_settings_read_named_and_admin_keys(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.keys_enabled
     monkeypatch.setenv("MLP_API_KEYS", "bad name:s1")
     with pytest.raises(ValueError, match="name:key"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("MLP_API_KEYS", "alice:s3")
+    with pytest.raises(ValueError, match="twice"):
         Settings(_env_file=None)  # type: ignore[call-arg]
     monkeypatch.delenv("MLP_API_KEYS")
     only_admin = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -353,7 +359,7 @@ async def test_logs_and_metrics_name_the_key_never_the_secret(
     lines = [
         json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.access"
     ]
-    owners = [line["owner"] for line in lines if line["path"] == "/v1/models"]
+    owners = [line.get("owner") for line in lines if line["path"] == "/v1/models"]
     assert owners == ["alice", key_identity(UNNAMED), "root", None]
     metrics = (await client.get("/metrics")).text
     assert (
