@@ -230,6 +230,12 @@ class JobPublic(BaseModel):
     dataset_id: str
     architecture: dict[str, Any]
     training: dict[str, Any] = Field(description="Every setting, defaults resolved (incl. seed).")
+    queue_position: int | None = Field(
+        None,
+        ge=0,
+        description="While queued: how many jobs the runner will start before this one "
+        "(0 = next); null once it runs or ends.",
+    )
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobPublic:
@@ -253,6 +259,7 @@ class JobPublic(BaseModel):
             dataset_id=record.spec.dataset_id,
             architecture=record.spec.architecture,
             training=record.spec.training,
+            queue_position=record.queue_position if record.status == "queued" else None,
         )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from app import numeric
 from app.errors import InvalidInput, NotFound
 from app.jobs.base import JobRecord, JobRunner, JobSpec
+from app.owners import Owner, require_visible, visible
 from app.schemas.common import Task
 from app.schemas.jobs import TABLE_DEFAULT_L2, Architecture, JobCreate, Training
 from app.services.datasets import check_label_lengths, check_labels
@@ -24,7 +25,7 @@ from app.storage.ids import new_id
 from mlp_engine.config import MLPConfig
 from mlp_engine.errors import ConfigError
 
-__all__ = ["compute_cost", "create_job", "encoded_width", "n_parameters"]
+__all__ = ["compute_cost", "create_job", "encoded_width", "n_parameters", "owned_job"]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
 _SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
@@ -57,13 +58,25 @@ def encoded_width(meta: DatasetMeta, max_categories: int) -> int:
     return width
 
 
+def owned_job(jobs: JobRunner, owner: Owner, job_id: str) -> JobRecord:
+    """The job if ``owner`` may see it; ``NotFound`` otherwise (as if unknown)."""
+    record = jobs.get(job_id)
+    require_visible(owner, record.owner, "job", job_id)
+    return record
+
+
 def create_job(
-    job: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
+    job: JobCreate,
+    settings: Settings,
+    datasets: DatasetStore,
+    jobs: JobRunner,
+    owner: Owner,
 ) -> JobRecord:
     """Check the request (caps, data, budget, the engine's own validation), then queue it;
-    inline ``X`` + ``y`` are stored as a dataset first."""
+    inline ``X`` + ``y`` are stored as a dataset first. The job (and inline data) belong to
+    ``owner``; another key's dataset is not found."""
     _check_caps(job.architecture, job.training, settings)
-    data = _training_data(job, settings, datasets)
+    data = _training_data(job, settings, datasets, owner)
     _check_class_weight(job.training, data)
     layers = _layers(data, job.architecture.hidden_layers)
     _check_budget(data.rows, layers, job.training.epochs, settings)
@@ -77,6 +90,7 @@ def create_job(
         training=training,
         model_id=new_id("mdl_"),
         name=job.name,
+        owner=owner.name,
     )
     return _submit(jobs, datasets, spec, data)
 
@@ -176,10 +190,14 @@ class _TrainingData:
     y: np.ndarray | None = None
 
 
-def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
+def _training_data(
+    job: JobCreate, settings: Settings, store: DatasetStore, owner: Owner
+) -> _TrainingData:
     if job.dataset_id is not None:
         try:
             meta = store.get(job.dataset_id)
+            if not visible(owner, meta.owner):
+                raise NotFound("dataset", job.dataset_id)
         except NotFound:
             raise InvalidInput(
                 ("body", "dataset_id"),
@@ -217,7 +235,7 @@ def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _Training
     if data.X is None or data.y is None:
         return jobs.submit(spec)
     name = f"data of job {spec.name}" if spec.name else "inline job data"
-    dataset_id = store.create(data.X, data.y, name=name, task=data.task).id
+    dataset_id = store.create(data.X, data.y, name=name, task=data.task, owner=spec.owner).id
     try:
         return jobs.submit(replace(spec, dataset_id=dataset_id))
     except Exception:
