@@ -65,6 +65,7 @@ class ModelMeta:
     label: str | None = None
     features: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] | None = None
+    crossed_features: list[str] = field(default_factory=list)
 
 
 class ModelStore:
@@ -298,6 +299,7 @@ def _build_meta(
         label=_str_or_none(metadata.get("label")),
         features=model.features,
         evaluation=model.evaluation_,
+        crossed_features=model.crossed_features,
     )
 
 
