@@ -104,8 +104,8 @@ class Training(BaseModel):
     l1: FiniteFloat = Field(
         0.0,
         ge=0,
-        description="L1 weight penalty: `l1 * sum|W|` over the weights (not biases), which "
-        "pushes weights to exactly 0 (0 with the `notebook` optimizer).",
+        description="L1 weight penalty: `l1 * sum(abs(W))` over the weights (not biases), a "
+        "constant pull of every weight towards 0 (0 with the `notebook` optimizer).",
     )
     feature_crosses: list[CrossName] = Field(
         default_factory=list,
