@@ -7,14 +7,16 @@ the compute budget counts the crossed columns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import numpy as np
 import pytest
 from helpers.assertions import assert_422
 
+from app.schemas.jobs import CrossName
 from app.services.jobs import crossed_width
+from mlp_engine.crosses import CROSSES
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +29,10 @@ async def _train(client: httpx.AsyncClient, wait_job: Any, body: dict[str, Any])
     done: dict[str, Any] = await wait_job(client, response.json()["id"])
     assert done["status"] == "succeeded", done["error"]
     return done
+
+
+def test_the_cross_names_are_the_engine_s() -> None:
+    assert get_args(CrossName) == CROSSES
 
 
 async def test_circles_with_squares_and_no_hidden_layer(
