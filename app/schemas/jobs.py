@@ -108,7 +108,7 @@ class Training(BaseModel):
         "constant pull of every weight towards 0 (0 with the `notebook` optimizer).",
     )
     feature_crosses: list[CrossName] = Field(
-        default_factory=list,
+        [],  # pydantic copies a list default per instance
         max_length=3,
         description="Extra inputs computed inside the model from the numeric columns "
         "(TensorFlow Playground's x1^2, x1*x2, sin x1): `square` (x_i^2), `product` (x_i * x_j, "
