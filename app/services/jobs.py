@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,9 +24,18 @@ from app.settings import Settings
 from app.storage.datasets import DatasetMeta, DatasetStore
 from app.storage.ids import new_id
 from mlp_engine.config import MLPConfig
+from mlp_engine.crosses import check_width
 from mlp_engine.errors import ConfigError
 
-__all__ = ["compute_cost", "create_job", "encoded_width", "n_parameters", "owned_job"]
+__all__ = [
+    "compute_cost",
+    "create_job",
+    "crossed_width",
+    "encoded_width",
+    "n_numeric",
+    "n_parameters",
+    "owned_job",
+]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
 _SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
@@ -65,6 +75,22 @@ def owned_job(jobs: JobRunner, owner: Owner, job_id: str) -> JobRecord:
     return record
 
 
+def n_numeric(meta: DatasetMeta) -> int:
+    """The dataset's numeric columns: what ``feature_crosses`` crosses."""
+    if meta.layout == "arrays":
+        return meta.n_features
+    return sum(feature["type"] == "numeric" for feature in meta.features)
+
+
+def crossed_width(numeric: int, feature_crosses: Sequence[str]) -> int:
+    """The input columns ``feature_crosses`` adds to ``numeric`` numeric columns (the engine's
+    count); a 422 naming ``training.feature_crosses`` when that is none or too many."""
+    try:
+        return check_width(numeric, tuple(feature_crosses))
+    except ConfigError as exc:
+        raise InvalidInput(("body", "training", "feature_crosses"), exc.message) from None
+
+
 def create_job(
     job: JobCreate,
     settings: Settings,
@@ -78,7 +104,8 @@ def create_job(
     _check_caps(job.architecture, job.training, settings)
     data = _training_data(job, settings, datasets, owner)
     _check_class_weight(job.training, data)
-    layers = _layers(data, job.architecture.hidden_layers)
+    crossed = crossed_width(data.numeric, job.training.feature_crosses)
+    layers = _layers(data, job.architecture.hidden_layers, crossed)
     _check_budget(data.rows, layers, job.training.epochs, settings)
     architecture = job.architecture.model_dump()
     training = resolve_training(job.training, table=data.table)
@@ -182,7 +209,8 @@ class _TrainingData:
     """What the checks need to know about the data; inline arrays are stored only on success."""
 
     rows: int
-    width: int  # the network's input width (a table's encoded columns)
+    width: int  # the encoded columns (a table's one-hot and indicator columns), before crosses
+    numeric: int  # the numeric columns (what feature crosses cross)
     task: Task
     classes: list[int | str]  # [] for regression
     table: bool = False  # a stored table (CSV or split form), not X/y arrays
@@ -205,7 +233,9 @@ def _training_data(
             ) from None
         width = encoded_width(meta, job.training.max_categories)
         classes = list(meta.classes or ())
-        return _TrainingData(meta.n_samples, width, meta.task, classes, meta.layout == "table")
+        return _TrainingData(
+            meta.n_samples, width, n_numeric(meta), meta.task, classes, meta.layout == "table"
+        )
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(
@@ -220,14 +250,15 @@ def _training_data(
     y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
     y = check_labels(y, task, settings, ("body", "y"))
     classes = np.unique(y).tolist() if task == "classification" else []
-    return _TrainingData(X.shape[0], X.shape[1], task, classes, X=X, y=y)
+    return _TrainingData(X.shape[0], X.shape[1], X.shape[1], task, classes, X=X, y=y)
 
 
-def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:
-    """Input, hidden and output sizes (one sigmoid output for two classes or regression)."""
+def _layers(data: _TrainingData, hidden: list[int], crossed: int) -> list[int]:
+    """Input (the encoded and ``crossed`` columns), hidden and output sizes (one sigmoid output
+    for two classes or regression)."""
     n_classes = len(data.classes)
     outputs = 1 if data.task == "regression" or n_classes <= 2 else n_classes
-    return [data.width, *hidden, outputs]
+    return [data.width + crossed, *hidden, outputs]
 
 
 def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _TrainingData) -> JobRecord:

@@ -65,13 +65,14 @@ class ModelMeta:
     label: str | None = None
     features: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] | None = None
+    crossed_features: list[str] = field(default_factory=list)
     # The owner identity (``app.owners``) of the key that created it; None without keys.
     owner: str | None = None
 
 
 def model_nbytes(model: Estimator) -> int:
     """Bytes of the NumPy arrays an estimator holds (weights, biases, its split record, the
-    preprocessing plan's arrays): what keeping it in memory costs, to a few hundred bytes."""
+    its split record): most of what keeping it in memory costs."""
     total = 0
     for value in vars(model).values():
         arrays = value if isinstance(value, list | tuple) else (value,)
@@ -340,6 +341,7 @@ def _build_meta(
         features=model.features,
         evaluation=model.evaluation_,
         owner=_str_or_none(metadata.get("owner")),
+        crossed_features=model.crossed_features,
     )
 
 
