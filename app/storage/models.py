@@ -71,8 +71,8 @@ class ModelMeta:
 
 
 def model_nbytes(model: Estimator) -> int:
-    """Bytes of the NumPy arrays an estimator holds (weights, biases, its split record, the
-    its split record): most of what keeping it in memory costs."""
+    """Bytes of the NumPy arrays an estimator holds directly (weights, biases, its split
+    record): most of what keeping it in memory costs."""
     total = 0
     for value in vars(model).values():
         arrays = value if isinstance(value, list | tuple) else (value,)
