@@ -50,7 +50,8 @@ Train multi-layer perceptrons (a pure NumPy engine) as background jobs and serve
 4. `POST /v1/models/{model_id}/predict`, `GET /v1/models/{model_id}/boundary?format=png`.
 
 Errors are JSON with a `detail` naming the offending field or resource. With `MLP_API_KEYS`
-set, every `/v1` route needs `Authorization: Bearer <key>`.
+set, every `/v1` route needs `Authorization: Bearer <key>`, and each key sees only the datasets,
+jobs and models it created (`MLP_ADMIN_KEYS` see all).
 """
 
 _TAGS = [
@@ -168,17 +169,18 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = base_openapi()
-        if settings.api_keys:
+        if settings.keys_enabled:
             components = schema.setdefault("components", {})
             components.setdefault("securitySchemes", {})["bearerAuth"] = {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "One of the keys in `MLP_API_KEYS`.",
+                "description": "One of the keys in `MLP_API_KEYS` (or `MLP_ADMIN_KEYS`); "
+                "a key sees only the datasets, jobs and models it created.",
             }
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 _json_error_content(operation)
-                if settings.api_keys and requires_key(path):
+                if settings.keys_enabled and requires_key(path):
                     operation["security"] = [{"bearerAuth": []}]
         app.openapi_schema = schema
         return schema
@@ -202,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dataset_store = None
     app.state.model_store = None
     app.state.jobs = None
-    app.state.metrics = metrics = Metrics()
+    app.state.metrics = metrics = Metrics(by_owner=settings.keys_enabled)
     metrics.watch(StateCollector(lambda: app.state.jobs, partial(_count_models, app)))
 
     register_exception_handlers(app)
@@ -222,7 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PredictFastPath, routes=models.router.routes)
     app.add_middleware(InferFastPath, routes=v2.router.routes)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, admin_keys=settings.admin_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _customise_openapi(app, settings)
     return app

@@ -62,7 +62,7 @@ class StateCollector(Collector):
 class Metrics:
     """The app's registry: request count and latency by route template, plus state gauges."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_owner: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "mlp_http_requests",
@@ -79,6 +79,19 @@ class Metrics:
         )
         # Bounded: methods x route templates (unmatched paths share one label) x statuses.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # With API keys: requests by the key's name (never the key), route template and status;
+        # bounded by the configured keys.
+        self.by_owner = (
+            Counter(
+                "mlp_http_requests_by_owner",
+                "HTTP requests with an API key, by the key's name (owner), route and status.",
+                ["owner", "route", "status"],
+                registry=self.registry,
+            )
+            if by_owner
+            else None
+        )
+        self._owner_children: dict[tuple[str, str, int], Any] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request (each label set's children are looked up once)."""
@@ -92,6 +105,16 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_owner(self, owner: str, route: str, status: int) -> None:
+        """Count one finished request of a key (by its owner name); no-op without keys."""
+        if self.by_owner is None:
+            return
+        key = (owner, route, status)
+        child = self._owner_children.get(key)
+        if child is None:
+            child = self._owner_children[key] = self.by_owner.labels(owner, route, str(status))
+        child.inc()
 
     def watch(self, collector: Any) -> None:
         """Register a custom collector (e.g. :class:`StateCollector`)."""

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import BodyTooLarge
 from app.logging import request_id_var
 from app.metrics import Metrics
+from app.owners import OWNER_STATE, ApiKey, Owner, keyring
 
 __all__ = [
     "ApiKeyMiddleware",
@@ -116,27 +117,29 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or _UNMATCHED
         method: str = scope.get("method", "")
+        # Whose request it was (the key's name, never the key): set by ApiKeyMiddleware.
+        owner: Owner | None = scope["state"].get(OWNER_STATE)
+        name = None if owner is None else owner.name
         if self.metrics is not None:
             self.metrics.observe(method, route, status, seconds)
+            if name is not None:
+                self.metrics.observe_owner(name, route, status)
         if not access_logger.isEnabledFor(logging.INFO):
             return
         path = route_path(scope)
         client = scope.get("client")
-        access_logger.info(
-            "%s %s %d",
-            method,
-            path[:_MAX_LOGGED_PATH],
-            status,
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": path[:_MAX_LOGGED_PATH],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "client": f"{client[0]}:{client[1]}" if client else None,
-            },
-        )
+        extra = {
+            "request_id": request_id,
+            "method": method,
+            "path": path[:_MAX_LOGGED_PATH],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": f"{client[0]}:{client[1]}" if client else None,
+        }
+        if name is not None:  # only requests with a valid key (open mode logs as before)
+            extra["owner"] = name
+        access_logger.info("%s %s %d", method, path[:_MAX_LOGGED_PATH], status, extra=extra)
 
 
 def _is_v2(path: str) -> bool:
@@ -156,33 +159,48 @@ class ApiKeyMiddleware:
     and so does every ``/v2`` request but ``/v2/health/*`` (its 401 body is ``{"error": ...}``).
 
     Health, readiness, metrics, the docs and the playground stay open. Keys are compared in
-    constant time against every configured key and never logged.
+    constant time against every configured key and never logged. An accepted request carries
+    its key's :class:`~app.owners.Owner` in ``scope["state"]["owner"]`` (built once per key).
+    ``keys`` and ``admin_keys`` are ``name:key`` or bare keys (``app.owners.parse_key``).
     """
 
-    def __init__(self, app: ASGIApp, keys: Sequence[str], prefix: str = "/v1") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: Sequence[str],
+        prefix: str = "/v1",
+        admin_keys: Sequence[str] = (),
+    ) -> None:
         self.app = app
-        self.keys = [key.encode() for key in keys if key]
+        self.keys: list[ApiKey] = keyring(keys, admin_keys)
         self.prefix = prefix
 
     def _protected(self, scope: Scope) -> bool:
         return requires_key(route_path(scope), self.prefix)
 
-    def _authorised(self, scope: Scope) -> bool:
+    def _authorised(self, scope: Scope) -> Owner | None:
+        """The owner of the offered key, or None."""
         header = _header(scope, b"authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return False
+            return None
         offered = token.strip().encode()
-        matched = False
+        matched = None
         for key in self.keys:  # no early exit: timing does not reveal which key matched
-            matched |= hmac.compare_digest(offered, key)
+            if hmac.compare_digest(offered, key.secret):
+                matched = key.owner
         return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.keys or not self._protected(scope):
             await self.app(scope, receive, send)
             return
-        if self._authorised(scope):
+        owner = self._authorised(scope)
+        if owner is not None:
+            state = scope.get("state")
+            if state is None:
+                state = scope["state"] = {}
+            state[OWNER_STATE] = owner
             await self.app(scope, receive, send)
             return
         has_header = _header(scope, b"authorization") is not None

@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.jobs.base import PROGRESS_INTERVAL_SECONDS, SNAPSHOT_EVERY_EPOCHS
+from app.owners import keyring, parse_key
 
 
 def _default_concurrency() -> int:
@@ -40,8 +41,12 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
-    # Comma-separated bearer keys; empty means the API is open.
+    # Comma-separated bearer keys, each `name:key` or a bare key (its owner identity is then
+    # `sha256:` + 16 hex digits of its hash); empty (and no admin keys) means the API is open.
+    # With keys, each dataset, job and model belongs to the key (name) that created it.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys in the same format that see and act on every key's datasets, jobs and models.
+    admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Jobs.
     job_backend: Literal["embedded", "rq"] = "embedded"
@@ -77,12 +82,29 @@ class Settings(BaseSettings):
     # rows x parameters x epochs; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("api_keys", "admin_keys")
+    @classmethod
+    def _check_key_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_key(entry)  # ValueError naming the expected `name:key` form
+        return value
+
+    @model_validator(mode="after")
+    def _check_keyring(self) -> Settings:
+        keyring(self.api_keys, self.admin_keys)  # ValueError for a key given twice
+        return self
+
+    @property
+    def keys_enabled(self) -> bool:
+        """Whether API keys (plain or admin) are configured: the API is not open."""
+        return bool(self.api_keys or self.admin_keys)
 
 
 @lru_cache

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from mlp_engine.activations import ACTIVATIONS, FloatArray
 from mlp_engine.config import ClassWeight, MLPConfig, Seed
-from mlp_engine.crosses import Crosses, check_width
+from mlp_engine.crosses import Crosses, check_width, cross_names
 from mlp_engine.errors import ConfigError, DivergedError
 from mlp_engine.inputs import FitInputs, column_bounds, encode, features, read_fit_inputs
 from mlp_engine.losses import Output
@@ -389,6 +389,18 @@ class _BaseMLP:
         """The network's input ``(n, layers_[0])`` for raw ``X`` (array or table): the one
         input transform of predict (also used by ``mlp_engine.units``)."""
         return self._prepare(encode(X, self.plan_, self.feature_names_in_, self.n_features_in_))
+
+    @property
+    def crossed_features(self) -> list[str]:
+        """Names of the crossed input columns (``x0^2``, ``x0*x1``, ``sin(x0)``, ...) in the
+        order they follow the encoded columns in the network's input; ``[]`` without crosses."""
+        self._network()
+        if self.crosses_ is None:
+            return []
+        if self.plan_ is None:
+            return cross_names(self.feature_names_in_.tolist(), self.crosses_.kinds)
+        numeric = [step.column for step in self.plan_.numeric_steps]
+        return cross_names(numeric, self.crosses_.kinds)
 
     def _forward(self, X: Any) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X`` (array or table)."""

@@ -73,10 +73,17 @@ class Kind(Protocol):
 def fit_crosses(V: FloatArray, kinds: Sequence[str], standardize: bool) -> Crosses:
     """Crosses ``kinds`` fitted on the training split's raw numeric inputs ``V: (n, d)``
     (imputed): each crossed column's mean and scale (0 and 1 without ``standardize``).
-    ``ConfigError`` (``feature_crosses``) for too many or no crossed columns."""
+    ``ConfigError`` (``feature_crosses``) for too many or no crossed columns, ``ValueError``
+    when a crossed column overflows float64."""
     width = check_width(V.shape[1], kinds)
+    with np.errstate(over="ignore", invalid="ignore"):
+        crossed = cross(np.asarray(V, dtype=np.float64), kinds)
+    if not np.isfinite(crossed).all():
+        raise ValueError(
+            "feature_crosses overflow: some inputs are too large to square or multiply in float64"
+        )
     if standardize:
-        mean, scale = standardization(cross(np.asarray(V, dtype=np.float64), kinds))
+        mean, scale = standardization(crossed)
     else:
         mean, scale = np.zeros(width), np.ones(width)
     return Crosses(tuple(kinds), int(V.shape[1]), mean, scale)

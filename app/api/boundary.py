@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Response
 
 from app.numeric import ORJSONResponse
+from app.owners import Owner
 from app.schemas.common import BINARY_SCHEMA
 from app.services.boundary import BoundaryQuery, evaluate_grid, grid_json, render_grid_png
 from app.settings import Settings
@@ -118,12 +119,14 @@ def boundary_response(
     settings: Settings,
     datasets: DatasetStore,
     dataset_id: Any,
+    owner: Owner,
 ) -> Response:
     """Evaluate ``model`` on the query's grid: the JSON grid or, for ``format=png``, the picture
-    with the rows of ``dataset_id`` on it (if that dataset still exists and fits the model)."""
+    with the rows of ``dataset_id`` on it (if that dataset still exists, ``owner`` may see it
+    and it fits the model)."""
     grid = evaluate_grid(model, query, settings.max_grid_resolution)
     if query.format == "png":
-        png = render_grid_png(model, grid, datasets, dataset_id, epoch=query.epoch)
+        png = render_grid_png(model, grid, datasets, dataset_id, owner, epoch=query.epoch)
         return Response(png, media_type="image/png")
     content = grid_json(model, grid)
     if query.epoch is not None:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.errors import NotReady
 from app.jobs.base import JobRunner
+from app.owners import Owner, owner_from_scope
 from app.settings import Settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -22,12 +23,14 @@ __all__ = [
     "DatasetStoreDep",
     "JobsDep",
     "ModelStoreDep",
+    "OwnerDep",
     "SettingsDep",
     "check_query_parameters",
     "get_app_settings",
     "get_dataset_store",
     "get_jobs",
     "get_model_store",
+    "get_owner",
 ]
 
 
@@ -57,6 +60,11 @@ async def get_model_store(request: Request) -> ModelStore:
 async def get_jobs(request: Request) -> JobRunner:
     """The job runner built in the lifespan (any :class:`JobRunner` back-end)."""
     return cast(JobRunner, _state(request, "jobs"))
+
+
+async def get_owner(request: Request) -> Owner:
+    """Whose request this is (``app.owners``): its API key's owner, or open mode."""
+    return owner_from_scope(request.scope)
 
 
 def _declared_query(dependant: Any) -> set[str]:
@@ -103,3 +111,4 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DatasetStoreDep = Annotated[DatasetStore, Depends(get_dataset_store)]
 ModelStoreDep = Annotated[ModelStore, Depends(get_model_store)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]

@@ -19,10 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors import ServiceError
 from app.middleware import route_path
 from app.numeric import dumps, loads
+from app.owners import Owner, owner_from_scope, require_visible
 from app.services.model_input import model_rows
 from app.services.models import predictions
 from app.storage.ids import ID_RE
-from app.storage.models import Estimator, ModelStore
+from app.storage.models import Estimator, ModelStore, model_owner
 
 __all__ = ["PredictFastPath", "handle_service_error", "receive_body", "serve_predict"]
 
@@ -34,16 +35,25 @@ _INLINE_BODY_BYTES = 32 * 1024
 
 
 async def serve_predict(
-    store: ModelStore, max_rows: int, model_id: str, read_body: Callable[[], Awaitable[bytes]]
+    store: ModelStore,
+    max_rows: int,
+    model_id: str,
+    read_body: Callable[[], Awaitable[bytes]],
+    owner: Owner,
 ) -> Response:
-    """The predict response for ``model_id`` (both the route and :class:`PredictFastPath`)."""
+    """The predict response for ``model_id`` (both the route and :class:`PredictFastPath`);
+    404 for another key's model, as for an unknown one (``app.owners``)."""
     started = time.perf_counter()
     model = store.cached(model_id)  # one stat, no read; 404 for an unknown model
+    if model is not None and not owner.sees_all:
+        require_visible(owner, model_owner(model), "model", model_id)
     body = await read_body()
     clock = _Clock(started, time.perf_counter())
     if model is not None and len(body) <= _INLINE_BODY_BYTES:
         return _predict(model, body, max_rows, clock)
-    return await anyio.to_thread.run_sync(_load_and_predict, store, model_id, body, max_rows, clock)
+    return await anyio.to_thread.run_sync(
+        _load_and_predict, store, model_id, body, max_rows, clock, owner
+    )
 
 
 @dataclass
@@ -65,9 +75,11 @@ class _Clock:
 
 
 def _load_and_predict(
-    store: ModelStore, model_id: str, body: bytes, max_rows: int, clock: _Clock
+    store: ModelStore, model_id: str, body: bytes, max_rows: int, clock: _Clock, owner: Owner
 ) -> Response:
-    return _predict(store.load(model_id), body, max_rows, clock)
+    model = store.load(model_id)
+    require_visible(owner, model_owner(model), "model", model_id)
+    return _predict(model, body, max_rows, clock)
 
 
 def _predict(model: Estimator, body: bytes, max_rows: int, clock: _Clock) -> Response:
@@ -125,7 +137,10 @@ class PredictFastPath:
             return await receive_body(receive)
 
         try:
-            response = await serve_predict(store, state.settings.max_rows, model_id, read_body)
+            owner = owner_from_scope(scope)
+            response = await serve_predict(
+                store, state.settings.max_rows, model_id, read_body, owner
+            )
         except ServiceError as exc:
             response = await handle_service_error(application, Request(scope, receive), exc)
         await response(scope, receive, send)

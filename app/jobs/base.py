@@ -81,6 +81,8 @@ class JobSpec:
     training: dict[str, Any]
     model_id: str
     name: str | None = None
+    # The owner identity (``app.owners``) of the key that submitted it; None without keys.
+    owner: str | None = None
 
 
 @dataclass
@@ -100,6 +102,13 @@ class JobRecord:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...}
     attempts: int = 0
     cancel_requested: bool = False
+    # Queued: how many jobs the runner will start before this one (0 = next); else None.
+    queue_position: int | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The owner identity of the key that submitted the job (``app.owners``)."""
+        return self.spec.owner
 
 
 @dataclass(frozen=True)
@@ -128,9 +137,12 @@ class JobRunner(Protocol):
     def get(self, job_id: str) -> JobRecord:
         """Raises :class:`JobNotFound`."""
 
-    def list(self, status: JobStatus | None = None, limit: int = 100) -> list[JobRecord]:
-        """Newest first, optionally filtered by status. ``history`` may be left empty (a listing
-        would carry every epoch of every job); :meth:`get` returns it."""
+    def list(
+        self, status: JobStatus | None = None, limit: int = 100, owner: str | None = None
+    ) -> list[JobRecord]:
+        """Newest first, optionally filtered by status and by ``owner`` (an owner identity;
+        None: every job). ``history`` may be left empty (a listing would carry every epoch of
+        every job); :meth:`get` returns it."""
 
     def cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Request cancellation. Queued: cancelled at once. Running: stops within one epoch,

@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -187,8 +187,10 @@ class JobReader(Protocol):
     def get(self, job_id: str) -> JobRecord | None: ...
 
     def list(
-        self, status: JobStatus | None = None, limit: int = 100
+        self, status: JobStatus | None = None, limit: int = 100, owner: str | None = None
     ) -> builtins.list[JobRecord]: ...
+
+    def queue_order(self) -> builtins.list[str]: ...
 
     def exists(self, job_id: str) -> bool: ...
 
@@ -221,11 +223,36 @@ class RunnerCore:
         record = self.store.get(job_id)
         if record is None:
             raise JobNotFound(job_id)
-        return record
+        return self.positioned(record)
 
-    def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
-        """Newest first, optionally filtered by status (``history`` left empty in listings)."""
-        return self.store.list(status, limit)
+    def list(
+        self, status: JobStatus | None = None, limit: int = 100, owner: str | None = None
+    ) -> builtins.list[JobRecord]:
+        """Newest first, optionally filtered by status and owner identity (``history`` left
+        empty in listings); queued jobs carry their ``queue_position``."""
+        records = self.store.list(status, limit, owner)
+        if not any(r.status == "queued" for r in records):
+            return records
+        order = {job_id: i for i, job_id in enumerate(self.queue_order())}
+        return [self._place(r, order) for r in records]
+
+    def queue_order(self) -> builtins.list[str]:
+        """IDs of the queued jobs in the order this runner will start them."""
+        return self.store.queue_order()
+
+    def positioned(self, record: JobRecord) -> JobRecord:
+        """``record`` with its ``queue_position`` when it is queued."""
+        if record.status != "queued":
+            return record
+        return self._place(record, {job_id: i for i, job_id in enumerate(self.queue_order())})
+
+    @staticmethod
+    def _place(record: JobRecord, order: Mapping[str, int]) -> JobRecord:
+        """A queued record missing from ``order`` (just submitted or cancelled meanwhile) is
+        counted last."""
+        if record.status != "queued":
+            return record
+        return replace(record, queue_position=order.get(record.id, len(order)))
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status."""

@@ -265,6 +265,7 @@ class EmbeddedRunner(RunnerCore):
             capacity=capacity,
             concurrency=self.settings.max_concurrent_jobs,
         )
+        record = self.positioned(record)  # before the wake: it may be claimed at once
         self._wake()
         return record
 

@@ -301,6 +301,7 @@ def _save(
             job_id=job_id,
             dataset_id=spec.dataset_id,
             label=label,
+            owner=spec.owner,
         )
     except JobTimeout as exc:
         return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)

@@ -8,6 +8,7 @@ never lost to a TTL:
 ``P:job:<id>:history``    list: one JSON row per reported epoch of the current run
 ``P:jobs``                sorted set of every job ID by submission sequence (newest = highest)
 ``P:jobs:<status>``       sorted set per status, same scores (listing, counts, capacity)
+``P:owner:<name>:jobs``   sorted set of the jobs submitted by one API key's owner identity
 ``P:seq``                 the submission counter
 ``P:durations``           the last 20 run durations in seconds (for ``Retry-After``)
 
@@ -84,7 +85,7 @@ local function detach(key, now)
 end
 """
 
-# ARGV: prefix, id, spec, now, capacity -> seq, 0 (full) or -1 (exists)
+# ARGV: prefix, id, spec, now, capacity, owner ('' = none) -> seq, 0 (full) or -1 (exists)
 _SUBMIT = """
 local active = redis.call('ZCARD', P .. ':jobs:queued') + redis.call('ZCARD', P .. ':jobs:running')
 if active >= tonumber(ARGV[5]) then return 0 end
@@ -93,6 +94,7 @@ local seq = redis.call('INCR', P .. ':seq')
 redis.call('HSET', key, 'id', id, 'seq', seq, 'spec', ARGV[3], 'created_at', ARGV[4],
   'updated_at', ARGV[4], 'attempts', 0, 'cancel_requested', 0)
 redis.call('ZADD', P .. ':jobs', seq, id)
+if ARGV[6] ~= '' then redis.call('ZADD', P .. ':owner:' .. ARGV[6] .. ':jobs', seq, id) end
 set_status(id, key, 'queued')
 return seq
 """
@@ -349,13 +351,31 @@ class RedisJobStore:
         """True if the job exists."""
         return bool(self.client.exists(self._key(job_id)))
 
-    def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
-        """Newest first, optionally filtered by status (``history`` left empty)."""
+    def list(
+        self, status: JobStatus | None = None, limit: int = 100, owner: str | None = None
+    ) -> builtins.list[JobRecord]:
+        """Newest first, optionally filtered by status and by the submitting key's ``owner``
+        identity (its own index, read page by page when a status filter applies too);
+        ``history`` left empty."""
         limit = core.clamp_limit(limit)
-        ids = [_text(i) for i in self.client.zrevrange(self._index(status), 0, limit - 1)]
+        if owner is None:
+            return self._records(self.client.zrevrange(self._index(status), 0, limit - 1))
+        index, start = f"{self.prefix}:owner:{owner}:jobs", 0
+        records: builtins.list[JobRecord] = []
+        while len(records) < limit:
+            page = self.client.zrevrange(index, start, start + max(limit, 100) - 1)
+            if not page:
+                break
+            start += len(page)
+            found = self._records(page)
+            records += [r for r in found if status is None or r.status == status]
+        return records[:limit]
+
+    def _records(self, ids: builtins.list[Any]) -> builtins.list[JobRecord]:
+        """The records of ``ids`` (read in one round trip; vanished ones skipped)."""
         with self.client.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hgetall(self._key(job_id))
+                pipe.hgetall(self._key(_text(job_id)))
             replies = pipe.execute()
         records = []
         for reply in replies:
@@ -363,6 +383,10 @@ class RedisJobStore:
             if "status" in fields:
                 records.append(self._record(fields, []))
         return records
+
+    def queue_order(self) -> builtins.list[str]:
+        """IDs of the queued jobs by submission (RQ's own queue order is the RQ runner's)."""
+        return self.ids("queued")
 
     def ids(self, status: JobStatus, limit: int = core.MAX_LIST) -> builtins.list[str]:
         """IDs of the oldest ``limit`` jobs in ``status`` (FIFO order)."""
@@ -430,7 +454,9 @@ class RedisJobStore:
         """Record a new queued job unless ``running + queued >= capacity`` (then
         :class:`QueueFull` with an estimate of when a slot frees up)."""
         now = _now()
-        seq = int(self._run("submit", job_id, core.dumps(asdict(spec)), now, capacity))
+        seq = int(
+            self._run("submit", job_id, core.dumps(asdict(spec)), now, capacity, spec.owner or "")
+        )
         if seq == 0:
             raise base.QueueFull(capacity, self.retry_after(concurrency))
         if seq < 0:

@@ -168,7 +168,17 @@ class RQRunner(RunnerCore):
             self._enqueue(job_id)
         except redis.RedisError:  # recorded as queued: the reconcile pass enqueues it
             logger.exception("job %s: could not enqueue it on RQ (will retry)", job_id)
-        return record
+            return record
+        return self.positioned(record)
+
+    def queue_order(self) -> list[str]:
+        """Queued jobs in the order RQ will deliver them (its queue, front first), then any
+        queued record RQ does not hold yet (the reconcile pass enqueues it at the back)."""
+        queued = self.store.ids("queued")
+        waiting = set(queued)
+        order = [i for i in self.queue.get_job_ids() if i in waiting]
+        placed = set(order)
+        return order + [i for i in queued if i not in placed]
 
     def cancel(self, job_id: str, keep: bool = False) -> JobRecord:
         """Queued: cancelled at once (and taken off RQ's queue). Running: the run stops after its

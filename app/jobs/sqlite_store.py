@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs (status, seq);
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner) WHERE owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_key_owner ON jobs (json_extract(spec, '$.owner'), seq);
 CREATE TABLE IF NOT EXISTS job_history (
     job_id TEXT NOT NULL,
     epoch  INTEGER NOT NULL,
@@ -232,18 +233,31 @@ class SQLiteJobStore:
             ]
         return self._record(row, history)
 
-    def list(self, status: JobStatus | None = None, limit: int = 100) -> builtins.list[JobRecord]:
-        """Newest first, optionally filtered by status. ``history`` is left empty (a listing
-        would otherwise carry every epoch of every job); :meth:`get` has it."""
-        limit = core.clamp_limit(limit)
-        conn = self._conn()
-        if status is None:
-            rows = conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,))
-        else:
-            rows = conn.execute(
-                "SELECT * FROM jobs WHERE status = ? ORDER BY seq DESC LIMIT ?", (status, limit)
-            )
+    def list(
+        self, status: JobStatus | None = None, limit: int = 100, owner: str | None = None
+    ) -> builtins.list[JobRecord]:
+        """Newest first, optionally filtered by status and by the submitting key's ``owner``
+        identity (in the spec). ``history`` is left empty (a listing would otherwise carry
+        every epoch of every job); :meth:`get` has it."""
+        where: builtins.list[str] = []
+        params: builtins.list[str] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if owner is not None:
+            where.append("json_extract(spec, '$.owner') = ?")
+            params.append(owner)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._conn().execute(
+            f"SELECT * FROM jobs {clause}ORDER BY seq DESC LIMIT ?",
+            (*params, core.clamp_limit(limit)),
+        )
         return [self._record(row, []) for row in rows.fetchall()]
+
+    def queue_order(self) -> builtins.list[str]:
+        """IDs of the queued jobs in the order they will be claimed (FIFO by submission)."""
+        rows = self._conn().execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq")
+        return [r[0] for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (every status present, zeros included)."""

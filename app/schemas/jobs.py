@@ -27,6 +27,7 @@ ActivationName = Literal["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
 Optimizer = Literal["sgd", "adam", "notebook"]
 Init = Literal["notebook", "he", "glorot"]
 DType = Literal["float64", "float32"]
+CrossName = Literal["square", "product", "sin"]  # the engine's ``mlp_engine.crosses.CROSSES``
 
 _NOTEBOOK_EXAMPLE: dict[str, Any] = {
     "dataset_id": "ds_Xq3v0c9T1aBzKk2L",
@@ -99,6 +100,23 @@ class Training(BaseModel):
         f"{TABLE_DEFAULT_L2} for table datasets (CSV or split-form uploads: real tables "
         "over-fit without it) and 0 for X/y arrays and generated sets (the notebook's "
         "setting; the `notebook` optimizer takes no penalty).",
+    )
+    l1: FiniteFloat = Field(
+        0.0,
+        ge=0,
+        description="L1 weight penalty: `l1 * sum(abs(W))` over the weights (not biases), a "
+        "constant pull of every weight towards 0 (0 with the `notebook` optimizer).",
+    )
+    feature_crosses: list[CrossName] = Field(
+        [],  # pydantic copies a list default per instance
+        max_length=3,
+        description="Extra inputs computed inside the model from the numeric columns "
+        "(TensorFlow Playground's x1^2, x1*x2, sin x1): `square` (x_i^2), `product` (x_i * x_j, "
+        "i < j), `sin` (sin x_i), each named at most once. The crossed columns are appended "
+        "after the encoded columns (squares, products, sines, whatever the order given) and "
+        "counted in the model's `layers[0]` and the compute budget; /predict, /boundary, V2 "
+        "and ONNX still take the raw columns. At most 1000 crossed columns.",
+        examples=[["square"]],
     )
     clip_norm: FiniteFloat | None = Field(
         None, gt=0, description="Clip gradients to this global norm; null = no clipping."
@@ -230,6 +248,12 @@ class JobPublic(BaseModel):
     dataset_id: str
     architecture: dict[str, Any]
     training: dict[str, Any] = Field(description="Every setting, defaults resolved (incl. seed).")
+    queue_position: int | None = Field(
+        None,
+        ge=0,
+        description="While queued: how many jobs the runner will start before this one "
+        "(0 = next); null once it runs or ends.",
+    )
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobPublic:
@@ -253,6 +277,7 @@ class JobPublic(BaseModel):
             dataset_id=record.spec.dataset_id,
             architecture=record.spec.architecture,
             training=record.spec.training,
+            queue_position=record.queue_position if record.status == "queued" else None,
         )
 
 

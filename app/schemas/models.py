@@ -143,6 +143,13 @@ class ModelPublic(BaseModel):
     evaluation: ModelEvaluation | None = Field(
         None, description="metrics on the training splits (null for models made before them)"
     )
+    crossed_features: list[str] = Field(
+        default_factory=list,
+        description="the columns `training.feature_crosses` computes inside the model from the "
+        "numeric inputs (`x0^2`, `x0*x1`, `sin(x0)`), in the order they follow the encoded "
+        "columns in `layers[0]`; `/predict` never takes them",
+        examples=[["x0^2", "x1^2"]],
+    )
 
 
 class ModelsPublic(BaseModel):

@@ -20,6 +20,7 @@ import numpy as np
 
 import mlp_engine
 from app.errors import Conflict, InvalidInput
+from app.owners import Owner
 from app.render import render_boundary_png
 from app.services.model_input import input_kinds
 from app.services.models import dataset_points
@@ -358,6 +359,7 @@ def render_grid_png(
     grid: Grid,
     datasets: DatasetStore,
     dataset_id: Any,
+    owner: Owner,
     *,
     epoch: int | None = None,
     size: tuple[float, float] | None = None,
@@ -373,7 +375,9 @@ def render_grid_png(
             grid.xs, grid.ys, grid.values, axis_labels=grid.names, size=size,
             title=f"layer {layer}, unit {unit}{suffix}", value_label="activation",
         )  # fmt: skip
-    X, y = points if points is not None else dataset_points(datasets, dataset_id, model, grid.axes)
+    if points is None:
+        points = dataset_points(datasets, dataset_id, model, grid.axes, owner)
+    X, y = points
     title = ("decision boundary" if grid.classes is not None else "prediction") + suffix
     return render_boundary_png(
         grid.xs, grid.ys, grid.values, X, y, classes=grid.classes, axis_labels=grid.names,

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from app import numeric, tabular
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.numeric import check_finite
+from app.owners import Owner, require_visible
 from app.schemas.datasets import DatasetGenerate, DatasetMetaFields, DatasetTableFields
 from app.settings import Settings
 from app.storage.datasets import DatasetMeta, DatasetStore
@@ -33,6 +34,7 @@ __all__ = [
     "create_dataset",
     "dataset_rows",
     "generate_dataset",
+    "owned_dataset",
     "parse_table",
 ]
 
@@ -51,6 +53,7 @@ class Upload:
     name: str | None = None
     categorical: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    owner: str | None = None  # the uploading key's identity (app.owners)
 
 
 def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> DatasetMeta:
@@ -65,7 +68,7 @@ def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> D
             max_rows=settings.max_rows,
             max_columns=settings.max_features,
         )
-        return store_table(store, settings, table, upload.name)
+        return store_table(store, settings, table, upload.name, upload.owner)
     if upload.media_type != "application/json" and not upload.media_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type {upload.media_type[:80]!r} is not supported; "
@@ -81,10 +84,17 @@ def create_dataset(store: DatasetStore, settings: Settings, upload: Upload) -> D
     doc = _parse_json_body(upload.body)
     if "columns" in doc or "data" in doc:
         table, name = parse_table(doc, upload.body, settings)
-        return store_table(store, settings, table, name)
+        return store_table(store, settings, table, name, upload.owner)
     X, y, name, task = _parse_json_upload(doc, upload.body, settings)
     y = check_labels(y, task, settings, ("body", "y"))
-    return store.create(X, y, name=name, task=task)
+    return store.create(X, y, name=name, task=task, owner=upload.owner)
+
+
+def owned_dataset(store: DatasetStore, owner: Owner, dataset_id: str) -> DatasetMeta:
+    """A dataset's metadata if ``owner`` may see it; ``NotFound`` otherwise (as if unknown)."""
+    meta = store.get(dataset_id)
+    require_visible(owner, meta.owner, "dataset", dataset_id)
+    return meta
 
 
 def dataset_rows(store: DatasetStore, dataset_id: str) -> dict[str, Any]:
@@ -139,7 +149,11 @@ def parse_table(
 
 
 def store_table(
-    store: DatasetStore, settings: Settings, table: tabular.ParsedTable, name: str | None
+    store: DatasetStore,
+    settings: Settings,
+    table: tabular.ParsedTable,
+    name: str | None,
+    owner: str | None = None,
 ) -> DatasetMeta:
     """Check a parsed table's labels (length, classes) and store it."""
     loc: Loc = ("body", "columns", table.label)
@@ -157,6 +171,7 @@ def store_table(
         rows_without_label=table.rows_without_label,
         max_listed_categories=settings.max_listed_categories,
         known_categories={f["name"]: f["categories"] for f in table.features if "categories" in f},
+        owner=owner,
     )
 
 
@@ -220,7 +235,7 @@ def _check_finite_cells(data: list[Any], columns: Any) -> None:
 
 
 def generate_dataset(
-    store: DatasetStore, settings: Settings, params: DatasetGenerate
+    store: DatasetStore, settings: Settings, params: DatasetGenerate, owner: str | None = None
 ) -> DatasetMeta:
     """Generate one of the engine's toy datasets (at most ``max_rows`` rows) and store it."""
     if params.n_samples is not None and params.n_samples > settings.max_rows:
@@ -246,7 +261,7 @@ def generate_dataset(
             f"{settings.max_rows} are allowed, so send a smaller n_samples",
         )
     name = params.name or f"{params.kind} ({X.shape[0]} samples, seed {seed})"
-    return store.create(X, y, name=name, task="classification")
+    return store.create(X, y, name=name, task="classification", owner=owner)
 
 
 # ----------------------------------------------------------------------------------- JSON

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from app import numeric
 from app.errors import InvalidInput, NotFound
 from app.jobs.base import JobRecord, JobRunner, JobSpec
+from app.owners import Owner, require_visible, visible
 from app.schemas.common import Task
 from app.schemas.jobs import TABLE_DEFAULT_L2, Architecture, JobCreate, Training
 from app.services.datasets import check_label_lengths, check_labels
@@ -22,9 +24,18 @@ from app.settings import Settings
 from app.storage.datasets import DatasetMeta, DatasetStore
 from app.storage.ids import new_id
 from mlp_engine.config import MLPConfig
+from mlp_engine.crosses import check_width
 from mlp_engine.errors import ConfigError
 
-__all__ = ["compute_cost", "create_job", "encoded_width", "n_parameters"]
+__all__ = [
+    "compute_cost",
+    "create_job",
+    "crossed_width",
+    "encoded_width",
+    "n_numeric",
+    "n_parameters",
+    "owned_job",
+]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
 _SEED_BOUND = 2**31  # server-drawn seeds fit in any integer type a client may use
@@ -57,15 +68,44 @@ def encoded_width(meta: DatasetMeta, max_categories: int) -> int:
     return width
 
 
+def owned_job(jobs: JobRunner, owner: Owner, job_id: str) -> JobRecord:
+    """The job if ``owner`` may see it; ``NotFound`` otherwise (as if unknown)."""
+    record = jobs.get(job_id)
+    require_visible(owner, record.owner, "job", job_id)
+    return record
+
+
+def n_numeric(meta: DatasetMeta) -> int:
+    """The dataset's numeric columns: what ``feature_crosses`` crosses."""
+    if meta.layout == "arrays":
+        return meta.n_features
+    return sum(feature["type"] == "numeric" for feature in meta.features)
+
+
+def crossed_width(numeric: int, feature_crosses: Sequence[str]) -> int:
+    """The input columns ``feature_crosses`` adds to ``numeric`` numeric columns (the engine's
+    count); a 422 naming ``training.feature_crosses`` when that is none or too many."""
+    try:
+        return check_width(numeric, tuple(feature_crosses))
+    except ConfigError as exc:
+        raise InvalidInput(("body", "training", "feature_crosses"), exc.message) from None
+
+
 def create_job(
-    job: JobCreate, settings: Settings, datasets: DatasetStore, jobs: JobRunner
+    job: JobCreate,
+    settings: Settings,
+    datasets: DatasetStore,
+    jobs: JobRunner,
+    owner: Owner,
 ) -> JobRecord:
     """Check the request (caps, data, budget, the engine's own validation), then queue it;
-    inline ``X`` + ``y`` are stored as a dataset first."""
+    inline ``X`` + ``y`` are stored as a dataset first. The job (and inline data) belong to
+    ``owner``; another key's dataset is not found."""
     _check_caps(job.architecture, job.training, settings)
-    data = _training_data(job, settings, datasets)
+    data = _training_data(job, settings, datasets, owner)
     _check_class_weight(job.training, data)
-    layers = _layers(data, job.architecture.hidden_layers)
+    crossed = crossed_width(data.numeric, job.training.feature_crosses)
+    layers = _layers(data, job.architecture.hidden_layers, crossed)
     _check_budget(data.rows, layers, job.training.epochs, settings)
     architecture = job.architecture.model_dump()
     training = resolve_training(job.training, table=data.table)
@@ -77,6 +117,7 @@ def create_job(
         training=training,
         model_id=new_id("mdl_"),
         name=job.name,
+        owner=owner.name,
     )
     return _submit(jobs, datasets, spec, data)
 
@@ -168,7 +209,8 @@ class _TrainingData:
     """What the checks need to know about the data; inline arrays are stored only on success."""
 
     rows: int
-    width: int  # the network's input width (a table's encoded columns)
+    width: int  # the encoded columns (a table's one-hot and indicator columns), before crosses
+    numeric: int  # the numeric columns (what feature crosses cross)
     task: Task
     classes: list[int | str]  # [] for regression
     table: bool = False  # a stored table (CSV or split form), not X/y arrays
@@ -176,10 +218,14 @@ class _TrainingData:
     y: np.ndarray | None = None
 
 
-def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _TrainingData:
+def _training_data(
+    job: JobCreate, settings: Settings, store: DatasetStore, owner: Owner
+) -> _TrainingData:
     if job.dataset_id is not None:
         try:
             meta = store.get(job.dataset_id)
+            if not visible(owner, meta.owner):
+                raise NotFound("dataset", job.dataset_id)
         except NotFound:
             raise InvalidInput(
                 ("body", "dataset_id"),
@@ -187,7 +233,9 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
             ) from None
         width = encoded_width(meta, job.training.max_categories)
         classes = list(meta.classes or ())
-        return _TrainingData(meta.n_samples, width, meta.task, classes, meta.layout == "table")
+        return _TrainingData(
+            meta.n_samples, width, n_numeric(meta), meta.task, classes, meta.layout == "table"
+        )
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(
@@ -202,14 +250,15 @@ def _training_data(job: JobCreate, settings: Settings, store: DatasetStore) -> _
     y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
     y = check_labels(y, task, settings, ("body", "y"))
     classes = np.unique(y).tolist() if task == "classification" else []
-    return _TrainingData(X.shape[0], X.shape[1], task, classes, X=X, y=y)
+    return _TrainingData(X.shape[0], X.shape[1], X.shape[1], task, classes, X=X, y=y)
 
 
-def _layers(data: _TrainingData, hidden: list[int]) -> list[int]:
-    """Input, hidden and output sizes (one sigmoid output for two classes or regression)."""
+def _layers(data: _TrainingData, hidden: list[int], crossed: int) -> list[int]:
+    """Input (the encoded and ``crossed`` columns), hidden and output sizes (one sigmoid output
+    for two classes or regression)."""
     n_classes = len(data.classes)
     outputs = 1 if data.task == "regression" or n_classes <= 2 else n_classes
-    return [data.width, *hidden, outputs]
+    return [data.width + crossed, *hidden, outputs]
 
 
 def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _TrainingData) -> JobRecord:
@@ -217,7 +266,7 @@ def _submit(jobs: JobRunner, store: DatasetStore, spec: JobSpec, data: _Training
     if data.X is None or data.y is None:
         return jobs.submit(spec)
     name = f"data of job {spec.name}" if spec.name else "inline job data"
-    dataset_id = store.create(data.X, data.y, name=name, task=data.task).id
+    dataset_id = store.create(data.X, data.y, name=name, task=data.task, owner=spec.owner).id
     try:
         return jobs.submit(replace(spec, dataset_id=dataset_id))
     except Exception:

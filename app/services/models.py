@@ -13,6 +13,7 @@ import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound, field_name
 from app.jobs.base import JobRecord, JobRunner
 from app.numeric import Loc, as_labels
+from app.owners import Owner, require_visible, visible
 from app.services.model_input import (
     categorical_columns,
     decode_column,
@@ -23,7 +24,7 @@ from app.services.model_input import (
 )
 from app.storage.datasets import DatasetStore
 from app.storage.ids import ID_RE
-from app.storage.models import Estimator, ModelStore
+from app.storage.models import Estimator, ModelMeta, ModelStore, model_owner
 from app.tabular import cell_text
 from mlp_engine import MLPClassifier, ModelFormatError
 
@@ -34,11 +35,27 @@ __all__ = [
     "evaluate_model",
     "job_network",
     "model_split",
+    "owned_model",
+    "owned_model_meta",
     "predictions",
 ]
 
 # Training rows drawn on a boundary PNG: ``(X (n, 2), y (n,))``, or ``(None, None)``.
 Points = tuple[np.ndarray | None, np.ndarray | None]
+
+
+def owned_model(store: ModelStore, owner: Owner, model_id: str) -> Estimator:
+    """The model if ``owner`` may see it; ``NotFound`` otherwise (as if unknown)."""
+    model = store.load(model_id)
+    require_visible(owner, model_owner(model), "model", model_id)
+    return model
+
+
+def owned_model_meta(store: ModelStore, owner: Owner, model_id: str) -> ModelMeta:
+    """The model's metadata if ``owner`` may see it; ``NotFound`` otherwise."""
+    meta = store.get(model_id)
+    require_visible(owner, meta.owner, "model", model_id)
+    return meta
 
 
 def predictions(model: Estimator, X: Any) -> dict[str, Any]:
@@ -65,14 +82,21 @@ def predictions(model: Estimator, X: Any) -> dict[str, Any]:
 
 
 def dataset_points(
-    datasets: DatasetStore, dataset_id: Any, model: Estimator, axes: tuple[int, int]
+    datasets: DatasetStore,
+    dataset_id: Any,
+    model: Estimator,
+    axes: tuple[int, int],
+    owner: Owner,
 ) -> Points:
     """The training rows of ``dataset_id`` in the columns ``axes`` of ``model``, ``(n, 2)``,
-    and their labels, for the PNG, if the dataset still exists and fits the model (rows with a
-    missing value on an axis left out); ``(None, None)`` otherwise."""
+    and their labels, for the PNG, if the dataset still exists, ``owner`` may see it and it
+    fits the model (rows with a missing value on an axis left out); ``(None, None)`` otherwise
+    (an imported model may name another key's dataset)."""
     if not isinstance(dataset_id, str) or not datasets.exists(dataset_id):
         return None, None
     try:
+        if not visible(owner, datasets.get(dataset_id).owner):
+            return None, None
         rows, y = dataset_rows(datasets, dataset_id)
     except (NotFound, Conflict):
         return None, None
@@ -104,10 +128,13 @@ def model_split(model: Estimator) -> dict[str, Any]:
     }
 
 
-def job_network(jobs: JobRunner, models: ModelStore, job_id: str) -> tuple[Estimator, JobRecord]:
+def job_network(
+    jobs: JobRunner, models: ModelStore, job_id: str, owner: Owner
+) -> tuple[Estimator, JobRecord]:
     """The job's latest weights snapshot as a model, or its final model once it has succeeded;
-    404 for an unknown job, 409 while there is neither."""
+    404 for an unknown job (or another key's), 409 while there is neither."""
     record = jobs.get(job_id)  # 404 for an unknown job
+    require_visible(owner, record.owner, "job", job_id)
     data = jobs.snapshot(job_id)
     if data is not None:
         return _snapshot_model(job_id, data), record
@@ -151,15 +178,21 @@ def dataset_rows(datasets: DatasetStore, dataset_id: str) -> tuple[Any, np.ndarr
 
 
 def evaluate_model(
-    model: Estimator, doc: Any, datasets: DatasetStore, max_rows: int, raw: bytes | None
+    model: Estimator,
+    doc: Any,
+    datasets: DatasetStore,
+    max_rows: int,
+    raw: bytes | None,
+    owner: Owner,
 ) -> dict[str, Any]:
     """``{"n_samples", "rows_without_label", "metrics"}`` of ``model`` on the evaluate body:
-    ``{"dataset_id"}``, an inline table ``{"columns", "data", "label"}`` or ``{"X", "y"}``."""
+    ``{"dataset_id"}`` (one ``owner`` may see), an inline table ``{"columns", "data",
+    "label"}`` or ``{"X", "y"}``."""
     if not isinstance(doc, dict):
         raise InvalidInput(("body",), "the body must be a JSON object")
     dropped = 0
     if "dataset_id" in doc:
-        rows, y, loc = _stored_input(model, doc["dataset_id"], datasets)
+        rows, y, loc = _stored_input(model, doc["dataset_id"], datasets, owner)
     elif "X" in doc:
         rows, loc = matrix_rows(doc["X"], model, max_rows, raw), ("body", "y")
         y = as_labels(doc.get("y"), loc, n_rows=rows.shape[0])
@@ -181,12 +214,13 @@ def evaluate_model(
 
 
 def _stored_input(
-    model: Estimator, dataset_id: Any, datasets: DatasetStore
+    model: Estimator, dataset_id: Any, datasets: DatasetStore, owner: Owner
 ) -> tuple[Any, np.ndarray, Loc]:
     loc: Loc = ("body", "dataset_id")
     if not isinstance(dataset_id, str) or ID_RE.fullmatch(dataset_id) is None:
         raise InvalidInput(loc, "dataset_id must be a dataset ID")
     try:
+        require_visible(owner, datasets.get(dataset_id).owner, "dataset", dataset_id)
         rows, y = dataset_rows(datasets, dataset_id)
     except NotFound:
         raise InvalidInput(loc, f"dataset {dataset_id!r} not found") from None

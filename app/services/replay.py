@@ -17,8 +17,10 @@ from app import animation
 from app.errors import Conflict, NotFound, ServiceError
 from app.jobs.base import JobRecord, JobRunner
 from app.jobs.frames import job_frames_path, model_frames_path, read_frames
+from app.owners import Owner
 from app.services.boundary import BoundaryQuery, evaluate_grid, render_grid_png
-from app.services.models import dataset_points, job_network
+from app.services.jobs import owned_job
+from app.services.models import dataset_points, job_network, owned_model
 from app.storage.datasets import DatasetStore
 from app.storage.models import Estimator, ModelStore
 from mlp_engine import ModelFormatError
@@ -69,10 +71,11 @@ def model_frames(models: ModelStore, model_id: str) -> Frames | None:
 
 
 def job_frames(
-    jobs: JobRunner, models: ModelStore, data_dir: Path, job_id: str
+    jobs: JobRunner, models: ModelStore, data_dir: Path, job_id: str, owner: Owner
 ) -> tuple[Frames | None, JobRecord]:
-    """The frames of a job (running: so far; with a model: the model's; else None)."""
-    record = jobs.get(job_id)  # 404
+    """The frames of a job (running: so far; with a model: the model's; else None); 404 for
+    an unknown job or another key's."""
+    record = owned_job(jobs, owner, job_id)
     if record.status == "running":
         frames = _read(job_frames_path(data_dir, job_id), f"job {job_id!r}")
         if frames is not None:
@@ -98,49 +101,55 @@ def _at_epoch(model: Estimator, frames: Frames | None, epoch: int, owner: str) -
         raise Conflict(f"the frames of {owner} do not fit its network") from None
 
 
-def model_at_epoch(models: ModelStore, model_id: str, epoch: int | None) -> Estimator:
-    """The stored model, or with ``epoch`` the model as it was after that recorded epoch."""
-    model = models.load(model_id)
+def model_at_epoch(models: ModelStore, model_id: str, epoch: int | None, owner: Owner) -> Estimator:
+    """The stored model, or with ``epoch`` the model as it was after that recorded epoch; 404
+    for an unknown model or another key's."""
+    model = owned_model(models, owner, model_id)
     if epoch is None:
         return model
     return _at_epoch(model, model_frames(models, model_id), epoch, f"model {model_id!r}")  # type: ignore[no-any-return]
 
 
 def job_at_epoch(
-    jobs: JobRunner, models: ModelStore, data_dir: Path, job_id: str, epoch: int | None
+    jobs: JobRunner,
+    models: ModelStore,
+    data_dir: Path,
+    job_id: str,
+    epoch: int | None,
+    owner: Owner,
 ) -> tuple[Estimator, JobRecord]:
     """The job's network (latest snapshot or its model), or with ``epoch`` the network as it
     was after that recorded epoch."""
-    model, record = job_network(jobs, models, job_id)
+    model, record = job_network(jobs, models, job_id, owner)
     if epoch is None:
         return model, record
-    frames, record = job_frames(jobs, models, data_dir, job_id)
+    frames, record = job_frames(jobs, models, data_dir, job_id, owner)
     return _at_epoch(model, frames, epoch, f"job {job_id!r}"), record
 
 
 def animation_gif(
-    models: ModelStore, model_id: str, query: BoundaryQuery, datasets: DatasetStore
+    models: ModelStore, model_id: str, query: BoundaryQuery, datasets: DatasetStore, owner: Owner
 ) -> bytes:
     """The GIF of the model's boundary (or of a unit, with ``layer``/``unit``) at every
     recorded frame, on the query's axes, ranges and fixed values (its resolution, format and
     epoch are not used). 409 for a model without frames."""
-    model = models.load(model_id)
+    model = owned_model(models, owner, model_id)
     frames = model_frames(models, model_id)
     if frames is None:
         raise Conflict(f"model {model_id!r} has no recorded frames (it was not trained here)")
     side = animation.GRID_RESOLUTION
     query = dataclasses.replace(query, resolution=side, nx=None, ny=None, format="png")
     dataset_id = model.metadata_.get("dataset_id")
-    owner = f"model {model_id!r}"
+    name = f"model {model_id!r}"
     points: list[tuple[Any, Any]] = []  # the dataset's points, read once
 
     def draw(epoch: int) -> bytes:
-        frame = _at_epoch(model, frames, epoch, owner)
+        frame = _at_epoch(model, frames, epoch, name)
         grid = evaluate_grid(frame, query, side)
         if not points:
-            points.append(dataset_points(datasets, dataset_id, model, grid.axes))
+            points.append(dataset_points(datasets, dataset_id, model, grid.axes, owner))
         return render_grid_png(
-            frame, grid, datasets, dataset_id, epoch=epoch, size=animation.FRAME_INCHES,
+            frame, grid, datasets, dataset_id, owner, epoch=epoch, size=animation.FRAME_INCHES,
             points=points[0],
         )  # fmt: skip
 

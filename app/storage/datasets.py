@@ -72,6 +72,8 @@ class DatasetMeta:
     features: list[dict[str, Any]] = field(default_factory=list)
     rows_without_label: int = 0
     layout: Layout = "arrays"
+    # The owner identity (``app.owners``) of the key that created it; None without keys.
+    owner: str | None = None
 
     @property
     def categorical(self) -> list[str]:
@@ -79,8 +81,8 @@ class DatasetMeta:
         return [f["name"] for f in self.features if f["type"] == "categorical"]
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON document stored in the file's ``meta`` member."""
-        return {
+        """The JSON document stored in the file's ``meta`` member (``owner`` only if set)."""
+        doc = {
             "id": self.id,
             "name": self.name,
             "n_samples": self.n_samples,
@@ -94,6 +96,9 @@ class DatasetMeta:
             "rows_without_label": self.rows_without_label,
             "layout": self.layout,
         }
+        if self.owner is not None:
+            doc["owner"] = self.owner
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> DatasetMeta:
@@ -104,7 +109,7 @@ class DatasetMeta:
         features = doc.get("features") or array_features(n_features)
         if not isinstance(features, list) or len(features) != n_features:
             raise ValueError("the dataset's features do not match n_features")
-        label = doc.get("label")
+        label, owner = doc.get("label"), doc.get("owner")
         return cls(
             id=str(doc["id"]),
             name=str(doc["name"]),
@@ -118,6 +123,7 @@ class DatasetMeta:
             features=features,
             rows_without_label=int(doc.get("rows_without_label", 0)),
             layout=layout,
+            owner=owner if isinstance(owner, str) and owner else None,
         )
 
 
@@ -132,8 +138,17 @@ class DatasetStore:
         self._lock = threading.Lock()
         self._meta_cache: dict[str, tuple[FileIdentity, DatasetMeta]] = {}
 
-    def create(self, X: np.ndarray, y: np.ndarray, *, name: str | None, task: str) -> DatasetMeta:
-        """Validate and store ``X`` (n_samples, n_features) and ``y`` (n_samples,) atomically."""
+    def create(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        name: str | None,
+        task: str,
+        owner: str | None = None,
+    ) -> DatasetMeta:
+        """Validate and store ``X`` (n_samples, n_features) and ``y`` (n_samples,) atomically
+        (``owner``: the creating key's identity, ``app.owners``)."""
         _check_task(task)
         X = _check_X(X)
         y = _check_y(y, task, n_samples=X.shape[0])
@@ -148,6 +163,7 @@ class DatasetStore:
             bounds={"min": X.min(axis=0).tolist(), "max": X.max(axis=0).tolist()},
             created_at=datetime.now(UTC),
             features=array_features(int(X.shape[1])),
+            owner=owner,
         )
         self._write(meta, {"X": X, "y": y})
         return meta
@@ -163,6 +179,7 @@ class DatasetStore:
         rows_without_label: int = 0,
         max_listed_categories: int = 1000,
         known_categories: Mapping[str, Sequence[str]] | None = None,
+        owner: str | None = None,
     ) -> DatasetMeta:
         """Validate and store a table atomically: ``columns`` (name -> ``(n_samples,)`` float64
         with NaN for missing, or unicode with ``""`` for missing) and labels ``y: (n_samples,)``;
@@ -204,6 +221,7 @@ class DatasetStore:
             features=features,
             rows_without_label=int(rows_without_label),
             layout="table",
+            owner=owner,
         )
         self._write(meta, arrays)
         return meta

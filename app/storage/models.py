@@ -31,7 +31,7 @@ from mlp_engine import MLPClassifier, MLPRegressor
 from mlp_engine.estimators import from_config
 from mlp_engine.persistence import load_model_file, remove_stale_temp_files, write_atomic
 
-__all__ = ["Estimator", "ModelMeta", "ModelStore"]
+__all__ = ["Estimator", "ModelMeta", "ModelStore", "model_owner"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +65,14 @@ class ModelMeta:
     label: str | None = None
     features: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] | None = None
+    crossed_features: list[str] = field(default_factory=list)
+    # The owner identity (``app.owners``) of the key that created it; None without keys.
+    owner: str | None = None
 
 
 def model_nbytes(model: Estimator) -> int:
-    """Bytes of the NumPy arrays an estimator holds (weights, biases, its split record, the
-    preprocessing plan's arrays): what keeping it in memory costs, to a few hundred bytes."""
+    """Bytes of the NumPy arrays an estimator holds directly (weights, biases, its split
+    record): most of what keeping it in memory costs."""
     total = 0
     for value in vars(model).values():
         arrays = value if isinstance(value, list | tuple) else (value,)
@@ -112,11 +115,13 @@ class ModelStore:
         job_id: str | None,
         dataset_id: str | None,
         label: str | None = None,
+        owner: str | None = None,
     ) -> ModelMeta:
         """Write ``model`` as ``<model_id>.npz`` atomically and durably (overwrites atomically).
 
         ``label`` is the name of the label column the model was trained on (default: the one
-        in ``model.metadata_``, if any; None for ``X``/``y`` data).
+        in ``model.metadata_``, if any; None for ``X``/``y`` data); ``owner`` the creating
+        key's identity (``app.owners``), stored only when set.
         """
         check_id(_RESOURCE, model_id)
         metadata = {
@@ -126,6 +131,8 @@ class ModelStore:
             "label": label if label is not None else _str_or_none(model.metadata_.get("label")),
             "created_at": datetime.now(UTC).isoformat(),
         }
+        if owner is not None:
+            metadata["owner"] = owner
         path = self._path(model_id)
 
         def write(fh: BinaryIO) -> None:
@@ -138,8 +145,9 @@ class ModelStore:
             self._metas[model_id] = (identity, meta)
         return meta
 
-    def import_file(self, data: bytes) -> ModelMeta:
-        """Validate an uploaded model file with the engine's safe loader and store it anew."""
+    def import_file(self, data: bytes, owner: str | None = None) -> ModelMeta:
+        """Validate an uploaded model file with the engine's safe loader and store it anew,
+        owned by ``owner`` (whatever owner the file names is not kept)."""
         if len(data) > self.max_model_bytes:
             raise PayloadTooLarge(
                 f"the model file has {len(data)} bytes; at most {self.max_model_bytes} are allowed"
@@ -172,6 +180,7 @@ class ModelStore:
             name=name if isinstance(name, str) and name else None,
             job_id=None,
             dataset_id=dataset_id if _is_id(dataset_id) else None,
+            owner=owner,
         )
 
     def get(self, model_id: str) -> ModelMeta:
@@ -331,7 +340,14 @@ def _build_meta(
         label=_str_or_none(metadata.get("label")),
         features=model.features,
         evaluation=model.evaluation_,
+        owner=_str_or_none(metadata.get("owner")),
+        crossed_features=model.crossed_features,
     )
+
+
+def model_owner(model: Estimator) -> str | None:
+    """The owner identity stored in a model's file (None: no owner)."""
+    return _str_or_none(model.metadata_.get("owner"))
 
 
 def _plain(value: Any) -> Any:

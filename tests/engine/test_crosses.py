@@ -112,6 +112,17 @@ def test_a_table_crosses_its_imputed_numeric_columns_only() -> None:
     loaded = _round_trip(model)
     np.testing.assert_array_equal(loaded.predict_proba(table), model.predict_proba(table))
     assert loaded.plan_.width == plan.width
+    xs, ys, values = decision_grid(model, features=("a", "b"), resolution=4)
+    mode = np.array([str(plan.steps[1].state["mode"][0])])  # other columns: their typical value
+    point = {"a": xs[1:2], "colour": mode, "b": ys[2:3]}
+    assert values[2, 1] == pytest.approx(model.predict_proba(point)[0, 1], rel=1e-12)
+
+
+def test_inputs_too_large_to_cross_are_a_value_error() -> None:
+    X, y = np.array([[1e200, 1.0], [2.0, 3.0], [1.0, 1.0], [0.0, 5.0]]), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="feature_crosses overflow"):
+        MLPClassifier(feature_crosses=["square"], epochs=1).fit(X, y)
+    MLPClassifier(feature_crosses=["sin"], epochs=1).fit(X, y)  # sin stays finite
 
 
 def test_too_many_crossed_columns_name_the_setting() -> None:

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from app.api.deps import get_app_settings
 from app.api.v2 import routes as v2_routes
 from app.main import create_app
+from app.owners import key_identity
 from app.settings import Settings
 from app.storage import DatasetStore, ModelStore
 from mlp_engine import MLPClassifier
@@ -65,10 +66,12 @@ def route_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[RouteCalls]:
     yield calls
 
 
-def _save(tmp_path: Path, models: dict[str, Any]) -> None:
+def _save(tmp_path: Path, models: dict[str, Any], owner: str | None) -> None:
     store = ModelStore(tmp_path, max_model_bytes=1 << 20)
     for name, model in models.items():
-        store.save(model, model_id=f"mdl_{name}", name=name, job_id=None, dataset_id=None)
+        store.save(
+            model, model_id=f"mdl_{name}", name=name, job_id=None, dataset_id=None, owner=owner
+        )
 
 
 def _app(tmp_path: Path, *, route: bool, keys: list[str]) -> FastAPI:
@@ -107,7 +110,7 @@ async def pair(
 ) -> AsyncIterator[Pair]:
     keys: list[str] = request.param
     auth = {"Authorization": "Bearer k1"} if keys else {}
-    _save(tmp_path, models)
+    _save(tmp_path, models, key_identity("k1") if keys else None)  # with keys: k1's models
     apps = [_app(tmp_path, route=route, keys=keys) for route in (False, True)]
     clients = [
         httpx.AsyncClient(
@@ -201,7 +204,7 @@ async def test_a_declared_body_over_the_limit_is_identical(pair: Pair) -> None:
 async def test_without_a_key_is_401_and_identical(
     tmp_path: Path, models: dict[str, Any], route_calls: RouteCalls
 ) -> None:
-    _save(tmp_path, models)
+    _save(tmp_path, models, key_identity("k1"))
     apps = [_app(tmp_path, route=route, keys=["k1"]) for route in (False, True)]
     transports = [httpx.ASGITransport(app=a, raise_app_exceptions=False) for a in apps]
     async with (
@@ -217,7 +220,7 @@ async def test_without_a_key_is_401_and_identical(
 async def test_what_the_fast_path_declines_reaches_the_route(
     tmp_path: Path, models: dict[str, Any], route_calls: RouteCalls
 ) -> None:
-    _save(tmp_path, models)
+    _save(tmp_path, models, None)
     app = _app(tmp_path, route=False, keys=[])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.owners import key_identity
 from app.settings import Settings
 from app.storage import DatasetStore, ModelStore
 from mlp_engine import MLPClassifier, MLPRegressor
@@ -277,8 +278,13 @@ async def test_hostile_requests_are_400(client: httpx.AsyncClient) -> None:
 
 async def test_api_keys(tmp_path: Path, models: dict[str, Any]) -> None:
     app = _app(tmp_path, api_keys=["k1"])
-    app.state.model_store.save(
-        models["binary"], model_id="mdl_binary", name="b", job_id=None, dataset_id=None
+    app.state.model_store.save(  # k1's model: a key sees only its own (tests/service/test_owners)
+        models["binary"],
+        model_id="mdl_binary",
+        name="b",
+        job_id=None,
+        dataset_id=None,
+        owner=key_identity("k1"),
     )
     async with await _client(app) as c:
         assert (await c.get("/v2/health/live")).status_code == 200

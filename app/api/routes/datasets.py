@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import DatasetStoreDep, SettingsDep
+from app.api.deps import DatasetStoreDep, OwnerDep, SettingsDep
 from app.api.json_route import StrictJSONRoute
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import media_type
 from app.numeric import ORJSONResponse
+from app.owners import only_visible
 from app.schemas.common import DatasetId, Task, error_responses
 from app.schemas.datasets import (
     DatasetCreate,
@@ -63,6 +64,7 @@ async def create_dataset(
     response: Response,
     store: DatasetStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     label: Annotated[
         str | None,
         Query(
@@ -106,6 +108,7 @@ async def create_dataset(
         name,
         _names(categorical),
         _names(ignore),
+        owner.name,
     )
     meta = await anyio.to_thread.run_sync(service.create_dataset, store, settings, upload)
     response.headers["Location"] = f"{router.prefix}/{meta.id}"
@@ -127,25 +130,29 @@ def _names(value: str | None) -> tuple[str, ...]:
     summary="Generate a toy dataset",
 )
 def generate_dataset(
-    body: DatasetGenerate, response: Response, store: DatasetStoreDep, settings: SettingsDep
+    body: DatasetGenerate,
+    response: Response,
+    store: DatasetStoreDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
 ) -> DatasetPublic:
     """Generate one of the 2-D toy datasets (`notebook`, `xor`, `moons`...) and store it."""
-    meta = service.generate_dataset(store, settings, body)
+    meta = service.generate_dataset(store, settings, body, owner.name)
     response.headers["Location"] = f"{router.prefix}/{meta.id}"
     return DatasetPublic.model_validate(meta)
 
 
 @router.get("", response_model=DatasetsPublic)
-def list_datasets(store: DatasetStoreDep) -> DatasetsPublic:
-    """List every dataset, newest first."""
-    metas = store.list()
+def list_datasets(store: DatasetStoreDep, owner: OwnerDep) -> DatasetsPublic:
+    """List the datasets this key may see (every one without keys), newest first."""
+    metas = only_visible(owner, store.list())
     return DatasetsPublic(data=[DatasetPublic.model_validate(m) for m in metas], count=len(metas))
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic, responses=error_responses(404, 409, 422))
-def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Any:
+def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep, owner: OwnerDep) -> Any:
     """Show one dataset's metadata."""
-    return store.get(dataset_id)
+    return service.owned_dataset(store, owner, dataset_id)
 
 
 @router.get(
@@ -158,13 +165,16 @@ def get_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Any:
         '"y"}`, the feature columns\' cells row by row (null = missing) and the labels.'
     ),
 )
-def get_dataset_data(dataset_id: DatasetId, store: DatasetStoreDep) -> Response:
+def get_dataset_data(dataset_id: DatasetId, store: DatasetStoreDep, owner: OwnerDep) -> Response:
     """Return a dataset's rows."""
+    service.owned_dataset(store, owner, dataset_id)
     return ORJSONResponse(service.dataset_rows(store, dataset_id))
 
 
 @router.delete("/{dataset_id}", **DELETE_ROUTE)
-def delete_dataset(dataset_id: DatasetId, store: DatasetStoreDep) -> Response:
+def delete_dataset(dataset_id: DatasetId, store: DatasetStoreDep, owner: OwnerDep) -> Response:
     """Delete a dataset (jobs that still need it will fail with `invalid_data`)."""
+    if not owner.sees_all:  # (a damaged file, whose owner cannot be read, is an admin's to delete)
+        service.owned_dataset(store, owner, dataset_id)
     store.delete(dataset_id)
     return Response(status_code=204)

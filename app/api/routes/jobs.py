@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
-from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, SettingsDep
+from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, OwnerDep, SettingsDep
 from app.api.json_route import StrictJSONRoute
 from app.jobs.base import JobRecord, JobStatus
 from app.numeric import ORJSONResponse
+from app.owners import owner_filter
 from app.schemas.common import JobId, error_responses
 from app.schemas.jobs import JobCreate, JobPublic, JobsPublic
 from app.schemas.models import BoundaryPublic, FramesPublic
@@ -50,9 +51,10 @@ def create_job(
     settings: SettingsDep,
     datasets: DatasetStoreDep,
     jobs: JobsDep,
+    owner: OwnerDep,
 ) -> JobPublic:
     """Queue a training job on a stored dataset or on inline `X` + `y`."""
-    record = service.create_job(body, settings, datasets, jobs)
+    record = service.create_job(body, settings, datasets, jobs, owner)
     response.headers["Location"] = f"{router.prefix}/{record.id}"
     return JobPublic.from_record(record)
 
@@ -60,23 +62,24 @@ def create_job(
 @router.get("", response_model=JobsPublic, responses=error_responses(422))
 def list_jobs(
     jobs: JobsDep,
+    owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many jobs.")] = 100,
 ) -> JobsPublic:
-    """List jobs, newest first, optionally only those in one state."""
-    records = jobs.list(status=status, limit=limit)
+    """List the jobs this key may see, newest first, optionally only those in one state."""
+    records = jobs.list(status=status, limit=limit, owner=owner_filter(owner))
     return JobsPublic(data=[JobPublic.from_record(r) for r in records], count=len(records))
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404, 422))
-def get_job(job_id: JobId, jobs: JobsDep) -> JobPublic:
+def get_job(job_id: JobId, jobs: JobsDep, owner: OwnerDep) -> JobPublic:
     """Show a job's state, latest progress and per-epoch history."""
-    return JobPublic.from_record(jobs.get(job_id))
+    return JobPublic.from_record(service.owned_job(jobs, owner, job_id))
 
 
-def existing_job(job_id: JobId, jobs: JobsDep) -> JobRecord:
+def existing_job(job_id: JobId, jobs: JobsDep, owner: OwnerDep) -> JobRecord:
     """The job, or a 404 before any byte of a stream is sent (runs in the thread pool)."""
-    return jobs.get(job_id)
+    return service.owned_job(jobs, owner, job_id)
 
 
 @router.get(
@@ -111,6 +114,7 @@ async def job_events(
 def cancel_job(
     job_id: JobId,
     jobs: JobsDep,
+    owner: OwnerDep,
     keep: Annotated[
         bool,
         Query(
@@ -120,6 +124,7 @@ def cancel_job(
     ] = False,
 ) -> JobPublic:
     """Cancel a queued or running job (a running one stops within an epoch)."""
+    service.owned_job(jobs, owner, job_id)
     return JobPublic.from_record(jobs.cancel(job_id, keep=keep))
 
 
@@ -129,10 +134,10 @@ def cancel_job(
     responses=error_responses(404, 409, 422),
 )
 def job_frames(
-    job_id: JobId, jobs: JobsDep, models: ModelStoreDep, settings: SettingsDep
+    job_id: JobId, jobs: JobsDep, models: ModelStoreDep, settings: SettingsDep, owner: OwnerDep
 ) -> FramesPublic:
     """The job's recorded weight frames so far (its model's once it has one; else none)."""
-    frames, _ = replay.job_frames(jobs, models, settings.data_dir, job_id)
+    frames, _ = replay.job_frames(jobs, models, settings.data_dir, job_id, owner)
     return FramesPublic(epochs=replay.recorded_epochs(frames))
 
 
@@ -159,7 +164,8 @@ def job_boundary(
     models: ModelStoreDep,
     datasets: DatasetStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
 ) -> Response:
     """Evaluate the job's latest weights snapshot (or its final model) on a grid."""
-    model, record = replay.job_at_epoch(jobs, models, settings.data_dir, job_id, query.epoch)
-    return boundary_response(model, query, settings, datasets, record.spec.dataset_id)
+    model, record = replay.job_at_epoch(jobs, models, settings.data_dir, job_id, query.epoch, owner)
+    return boundary_response(model, query, settings, datasets, record.spec.dataset_id, owner)

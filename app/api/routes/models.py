@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from app.api import predict_fast
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
-from app.api.deps import DatasetStoreDep, ModelStoreDep, SettingsDep
+from app.api.deps import DatasetStoreDep, ModelStoreDep, OwnerDep, SettingsDep
 from app.api.json_route import StrictJSONRoute
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import read_file_upload
 from app.numeric import ORJSONResponse, loads
+from app.owners import only_visible, require_visible
 from app.schemas.common import BINARY_SCHEMA, ErrorResponse, ModelId, error_responses
 from app.schemas.models import (
     BoundaryPublic,
@@ -36,6 +37,8 @@ from app.schemas.models import (
 )
 from app.services import export, replay
 from app.services import models as models_service
+from app.services.models import owned_model, owned_model_meta
+from app.storage.models import model_owner
 
 __all__ = ["router"]
 
@@ -50,9 +53,9 @@ _DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
 @router.get("", response_model=ModelsPublic)
-def list_models(store: ModelStoreDep) -> ModelsPublic:
-    """List every model, newest first."""
-    metas = store.list()
+def list_models(store: ModelStoreDep, owner: OwnerDep) -> ModelsPublic:
+    """List the models this key may see (every one without keys), newest first."""
+    metas = only_visible(owner, store.list())
     return ModelsPublic(data=[ModelPublic.model_validate(m) for m in metas], count=len(metas))
 
 
@@ -81,11 +84,11 @@ _IMPORT_BODY = {
     openapi_extra={"requestBody": _IMPORT_BODY},
 )
 async def import_model(
-    request: Request, store: ModelStoreDep, settings: SettingsDep
+    request: Request, store: ModelStoreDep, settings: SettingsDep, owner: OwnerDep
 ) -> ModelPublic:
     """Upload a model file; it is validated without unpickling and stored under a new ID."""
     data = await read_file_upload(request, settings.max_model_bytes)
-    meta = await anyio.to_thread.run_sync(store.import_file, data)
+    meta = await anyio.to_thread.run_sync(store.import_file, data, owner.name)
     logger.info("model imported", extra={"model_id": meta.id, "size_bytes": meta.size_bytes})
     return ModelPublic.model_validate(meta)
 
@@ -94,14 +97,16 @@ async def import_model(
 
 
 @router.get("/{model_id}", response_model=ModelPublic, responses=error_responses(404, 409, 422))
-def get_model(model_id: ModelId, store: ModelStoreDep) -> Any:
+def get_model(model_id: ModelId, store: ModelStoreDep, owner: OwnerDep) -> Any:
     """Show one model's metadata."""
-    return store.get(model_id)
+    return owned_model_meta(store, owner, model_id)
 
 
 @router.delete("/{model_id}", **DELETE_ROUTE)
-def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
+def delete_model(model_id: ModelId, store: ModelStoreDep, owner: OwnerDep) -> Response:
     """Delete a model."""
+    if not owner.sees_all:  # (a damaged file, whose owner cannot be read, is an admin's to delete)
+        owned_model_meta(store, owner, model_id)
     store.delete(model_id)
     return Response(status_code=204)
 
@@ -125,6 +130,7 @@ def delete_model(model_id: ModelId, store: ModelStoreDep) -> Response:
 def download_model(
     model_id: ModelId,
     store: ModelStoreDep,
+    owner: OwnerDep,
     file_format: Annotated[
         export.DownloadFormat,
         Query(alias="format", description="`npz` (the default) or `onnx`."),
@@ -132,6 +138,8 @@ def download_model(
 ) -> Response:
     """Download the model's `.npz` file, or the model as ONNX (`format=onnx`; 501 without the
     `onnx` package)."""
+    if not owner.sees_all:
+        owned_model_meta(store, owner, model_id)
     if file_format == "onnx":
         data = export.onnx_file(store, model_id)
         disposition = f'attachment; filename="{model_id}.onnx"'
@@ -169,9 +177,9 @@ written before the split was recorded) answers 200 with `n_rows` null and empty 
     responses=error_responses(404, 409, 422),
     description=_SPLIT_DESCRIPTION,
 )
-def model_split(model_id: ModelId, store: ModelStoreDep) -> Any:
+def model_split(model_id: ModelId, store: ModelStoreDep, owner: OwnerDep) -> Any:
     """Where the rows the model was fitted on went (validation, test)."""
-    return models_service.model_split(store.load(model_id))
+    return models_service.model_split(owned_model(store, owner, model_id))
 
 
 # ------------------------------------------------------------------------------- predict
@@ -206,10 +214,14 @@ pass), `encode` (the JSON response) and `total`."""
     description=_PREDICT_DESCRIPTION,
 )
 async def predict(
-    model_id: ModelId, request: Request, store: ModelStoreDep, settings: SettingsDep
+    model_id: ModelId,
+    request: Request,
+    store: ModelStoreDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
 ) -> Response:
     """Predict labels (and class probabilities) or values for some rows."""
-    return await predict_fast.serve_predict(store, settings.max_rows, model_id, request.body)
+    return await predict_fast.serve_predict(store, settings.max_rows, model_id, request.body, owner)
 
 
 # ------------------------------------------------------------------------------ evaluate
@@ -228,15 +240,18 @@ async def evaluate(
     store: ModelStoreDep,
     datasets: DatasetStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
 ) -> Response:
     """Score the model on rows with known labels: a stored dataset, an inline table or X/y."""
-    store.cached(model_id)  # 404 for an unknown model before reading the body
+    cached = store.cached(model_id)  # 404 for an unknown model before reading the body
+    if cached is not None:
+        require_visible(owner, model_owner(cached), "model", model_id)
     body = await request.body()
 
     def run() -> dict[str, Any]:
-        model = store.load(model_id)
+        model = owned_model(store, owner, model_id)
         doc = loads(body)
-        return models_service.evaluate_model(model, doc, datasets, settings.max_rows, body)
+        return models_service.evaluate_model(model, doc, datasets, settings.max_rows, body, owner)
 
     return ORJSONResponse(await anyio.to_thread.run_sync(run))
 
@@ -256,11 +271,12 @@ def boundary(
     store: ModelStoreDep,
     datasets: DatasetStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
 ) -> Response:
     """Evaluate the model on a grid over two input features (JSON grid or PNG picture)."""
-    model = replay.model_at_epoch(store, model_id, query.epoch)
+    model = replay.model_at_epoch(store, model_id, query.epoch, owner)
     dataset_id = model.metadata_.get("dataset_id")
-    return boundary_response(model, query, settings, datasets, dataset_id)
+    return boundary_response(model, query, settings, datasets, dataset_id, owner)
 
 
 # -------------------------------------------------------------------------------- replay
@@ -271,8 +287,9 @@ def boundary(
     response_model=FramesPublic,
     responses=error_responses(404, 409, 422),
 )
-def model_frames(model_id: ModelId, store: ModelStoreDep) -> FramesPublic:
+def model_frames(model_id: ModelId, store: ModelStoreDep, owner: OwnerDep) -> FramesPublic:
     """The weight frames recorded while the model trained (none for an imported model)."""
+    owned_model_meta(store, owner, model_id)
     return FramesPublic(epochs=replay.recorded_epochs(replay.model_frames(store, model_id)))
 
 
@@ -294,8 +311,9 @@ def model_animation(
     query: BoundaryQueryDep,
     store: ModelStoreDep,
     datasets: DatasetStoreDep,
+    owner: OwnerDep,
 ) -> Response:
     """The training as an animated GIF: the boundary at each recorded frame."""
-    gif = replay.animation_gif(store, model_id, query, datasets)
+    gif = replay.animation_gif(store, model_id, query, datasets, owner)
     headers = {"Content-Disposition": f'attachment; filename="{model_id}.gif"'}
     return Response(gif, media_type="image/gif", headers=headers)

@@ -19,6 +19,7 @@ from app.api.predict_fast import fast_path_store, handle_service_error, receive_
 from app.api.v2.serve import serve_infer
 from app.errors import ServiceError
 from app.middleware import route_path
+from app.owners import owner_from_scope
 from app.storage.ids import ID_RE
 
 __all__ = ["InferFastPath"]
@@ -59,7 +60,13 @@ class InferFastPath:
 
         try:
             response = await serve_infer(
-                store, state.settings.max_rows, model_id, version, _header_length(scope), read_body
+                store,
+                state.settings.max_rows,
+                model_id,
+                version,
+                _header_length(scope),
+                read_body,
+                owner_from_scope(scope),
             )
         except ServiceError as exc:  # the body limit's 413, answered as the route's would be
             response = await handle_service_error(application, Request(scope, receive), exc)

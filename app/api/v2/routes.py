@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ModelStoreDep, SettingsDep
+from app.api.deps import ModelStoreDep, OwnerDep, SettingsDep
 from app.api.json_route import StrictJSONRoute
 from app.api.v2.codec import HEADER_LENGTH
 from app.api.v2.infer import model_metadata
@@ -30,8 +30,10 @@ from app.api.v2.schemas import (
 )
 from app.api.v2.serve import check_version, serve_infer, service_error
 from app.errors import ServiceError
+from app.owners import Owner
 from app.schemas.common import ErrorResponse
 from app.services.health import readiness, service_version
+from app.services.models import owned_model
 from app.storage.models import Estimator, ModelStore
 
 __all__ = ["EXTENSIONS", "router"]
@@ -97,30 +99,30 @@ def ready(request: Request) -> Any:
 # -------------------------------------------------------------------------------- models
 
 
-def _load(store: ModelStore, model_id: str, version: str | None) -> Estimator:
+def _load(store: ModelStore, model_id: str, version: str | None, owner: Owner) -> Estimator:
     check_version(model_id, version)
-    return store.load(model_id)
+    return owned_model(store, owner, model_id)  # another key's model: 404 as if unknown
 
 
-def _metadata(store: ModelStore, model_id: str, version: str | None) -> Response:
+def _metadata(store: ModelStore, model_id: str, version: str | None, owner: Owner) -> Response:
     try:
-        return JSONResponse(model_metadata(model_id, _load(store, model_id, version)))
+        return JSONResponse(model_metadata(model_id, _load(store, model_id, version, owner)))
     except ServiceError as exc:
         return service_error(exc)
 
 
-def _model_ready(store: ModelStore, model_id: str, version: str | None) -> Response:
+def _model_ready(store: ModelStore, model_id: str, version: str | None, owner: Owner) -> Response:
     try:
-        _load(store, model_id, version)
+        _load(store, model_id, version, owner)
     except ServiceError as exc:
         return service_error(exc)
     return JSONResponse({"name": model_id, "ready": True})
 
 
 @router.get("/models/{model_id}", response_model=ModelMetadataPublic, responses=_MODEL_ERRORS)
-def get_model(model_id: str, store: ModelStoreDep) -> Response:
+def get_model(model_id: str, store: ModelStoreDep, owner: OwnerDep) -> Response:
     """Model metadata: its input and output tensors."""
-    return _metadata(store, model_id, None)
+    return _metadata(store, model_id, None, owner)
 
 
 @router.get(
@@ -128,15 +130,17 @@ def get_model(model_id: str, store: ModelStoreDep) -> Response:
     response_model=ModelMetadataPublic,
     responses=_MODEL_ERRORS,
 )
-def get_model_version(model_id: str, version: str, store: ModelStoreDep) -> Response:
+def get_model_version(
+    model_id: str, version: str, store: ModelStoreDep, owner: OwnerDep
+) -> Response:
     """Model metadata of one version (every model has one, `1`)."""
-    return _metadata(store, model_id, version)
+    return _metadata(store, model_id, version, owner)
 
 
 @router.get("/models/{model_id}/ready", response_model=ModelReadyPublic, responses=_MODEL_ERRORS)
-def model_ready(model_id: str, store: ModelStoreDep) -> Response:
+def model_ready(model_id: str, store: ModelStoreDep, owner: OwnerDep) -> Response:
     """Whether the model can serve (true once it exists)."""
-    return _model_ready(store, model_id, None)
+    return _model_ready(store, model_id, None, owner)
 
 
 @router.get(
@@ -144,9 +148,11 @@ def model_ready(model_id: str, store: ModelStoreDep) -> Response:
     response_model=ModelReadyPublic,
     responses=_MODEL_ERRORS,
 )
-def model_version_ready(model_id: str, version: str, store: ModelStoreDep) -> Response:
+def model_version_ready(
+    model_id: str, version: str, store: ModelStoreDep, owner: OwnerDep
+) -> Response:
     """Whether this version of the model can serve."""
-    return _model_ready(store, model_id, version)
+    return _model_ready(store, model_id, version, owner)
 
 
 # --------------------------------------------------------------------------------- infer
@@ -198,11 +204,18 @@ async def infer_model(
     request: Request,
     store: ModelStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     inference_header_content_length: str | None = _HeaderLength,
 ) -> Response:
     """Inference: `predictions` (and `probabilities` for classifiers) for N rows."""
     return await serve_infer(
-        store, settings.max_rows, model_id, None, request.headers.get(HEADER_LENGTH), request.body
+        store,
+        settings.max_rows,
+        model_id,
+        None,
+        request.headers.get(HEADER_LENGTH),
+        request.body,
+        owner,
     )
 
 
@@ -218,6 +231,7 @@ async def infer_model_version(
     request: Request,
     store: ModelStoreDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     inference_header_content_length: str | None = _HeaderLength,
 ) -> Response:
     """Inference with one version of the model (every model has one, `1`)."""
@@ -228,4 +242,5 @@ async def infer_model_version(
         version,
         request.headers.get(HEADER_LENGTH),
         request.body,
+        owner,
     )

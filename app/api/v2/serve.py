@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from app.api.v2.codec import V2Error, parse_header_length
 from app.api.v2.infer import MODEL_VERSION, infer
 from app.errors import InvalidInput, ServiceError
-from app.storage.models import ModelStore
+from app.owners import Owner, require_visible
+from app.storage.models import ModelStore, model_owner
 
 __all__ = ["UnknownVersion", "check_version", "error_response", "serve_infer", "service_error"]
 
@@ -58,13 +59,17 @@ async def serve_infer(
     version: str | None,
     header_value: str | None,
     read_body: Callable[[], Awaitable[bytes]],
+    owner: Owner,
 ) -> Response:
     """Run one infer request: inline for a cached model and a small body, else in a thread.
 
-    ``header_value`` is the ``Inference-Header-Content-Length`` header (None if absent).
+    ``header_value`` is the ``Inference-Header-Content-Length`` header (None if absent);
+    another key's model is a 404 as an unknown one is (``app.owners``).
     """
     try:
         model = store.cached(model_id)  # one stat; 404 for an unknown model
+        if model is not None and not owner.sees_all:
+            require_visible(owner, model_owner(model), "model", model_id)
         body = await read_body()  # first: an oversized body is a 413 whatever the version
         check_version(model_id, version)
         header_length = parse_header_length(header_value)
@@ -72,7 +77,7 @@ async def serve_infer(
             payload, headers = infer(model_id, model, body, header_length, max_rows)
         else:
             payload, headers = await anyio.to_thread.run_sync(
-                _load_and_infer, store, model_id, body, header_length, max_rows
+                _load_and_infer, store, model_id, body, header_length, max_rows, owner
             )
     except V2Error as exc:
         return error_response(400, exc.message)
@@ -84,6 +89,13 @@ async def serve_infer(
 
 
 def _load_and_infer(
-    store: ModelStore, model_id: str, body: bytes, header_length: int | None, max_rows: int
+    store: ModelStore,
+    model_id: str,
+    body: bytes,
+    header_length: int | None,
+    max_rows: int,
+    owner: Owner,
 ) -> tuple[bytes, dict[str, str]]:
-    return infer(model_id, store.load(model_id), body, header_length, max_rows)
+    model = store.load(model_id)
+    require_visible(owner, model_owner(model), "model", model_id)
+    return infer(model_id, model, body, header_length, max_rows)
