@@ -8,8 +8,9 @@ import { HiDpiCanvas } from "./canvas.js";
 import { make, ui } from "./dom.js";
 import { boundaryQuery } from "./output-panel.js";
 import { hasMap } from "./plot-view.js";
+import { onSeek } from "./replay.js";
 import { state, subscribe } from "./state.js";
-import { decimal } from "./util.js";
+import { debounce, decimal } from "./util.js";
 
 const RESOLUTION = 24; // grid points per axis of a preview
 const MAX_LAYERS = 4; // hidden layers previewed
@@ -40,6 +41,7 @@ class NeuronMap extends HiDpiCanvas {
 
 let token = 0; // the latest request: an older model's previews are dropped
 let shownFor = null; // the model id whose previews are shown
+let units = []; // [{layer, unit, canvas, view}] of the previews shown
 
 /** A unit's grid: the activation as `values` over (x, y), whatever the key the server uses. */
 function activationGrid(answer) {
@@ -64,8 +66,9 @@ function unitCell(layer, unit) {
   return { cell, canvas, view: new NeuronMap(canvas) };
 }
 
-async function fillUnit(modelId, layer, unit, { canvas, view }, mine) {
-  const query = `${boundaryQuery(RESOLUTION)}&layer=${layer}&unit=${unit}`;
+async function fillUnit(modelId, { layer, unit, canvas, view }, mine, epoch = null) {
+  const at = epoch === null ? "" : `&epoch=${epoch}`;
+  const query = `${boundaryQuery(RESOLUTION)}&layer=${layer}&unit=${unit}${at}`;
   try {
     const answer = await getJSON(`/v1/models/${encodeURIComponent(modelId)}/boundary?${query}`);
     const grid = activationGrid(answer);
@@ -73,6 +76,7 @@ async function fillUnit(modelId, layer, unit, { canvas, view }, mine) {
     view.setGrid(grid);
     const [lo, hi] = range(grid.values);
     canvas.dataset.drawn = "true";
+    canvas.dataset.epoch = epoch === null ? "final" : String(epoch);
     canvas.setAttribute(
       "aria-label",
       `Layer ${layer}, unit ${unit + 1}: activation from ${decimal(lo)} to ${decimal(hi)}`,
@@ -87,26 +91,28 @@ async function fillUnit(modelId, layer, unit, { canvas, view }, mine) {
 export function showNeurons(meta) {
   const mine = ++token;
   shownFor = meta?.id ?? null;
+  units = [];
   const hidden = meta?.layers?.slice(1, -1) ?? [];
   if (!meta || !hidden.length || (state.view && !hasMap(state.view))) {
     ui.neurons.hidden = true;
     ui.neuronsGrid.replaceChildren();
     return;
   }
-  const rows = hidden.slice(0, MAX_LAYERS).map((units, k) => {
+  const rows = hidden.slice(0, MAX_LAYERS).map((width, k) => {
     const layer = k + 1;
     const row = make("div", { className: "neuron-layer" });
     row.setAttribute("role", "list");
     row.setAttribute("aria-label", `Hidden layer ${layer}`);
     row.append(make("span", { className: "neuron-layer-name", textContent: `${layer}` }));
-    const cells = Array.from({ length: Math.min(units, MAX_UNITS) }, (_, unit) => {
-      const parts = unitCell(layer, unit);
-      fillUnit(meta.id, layer, unit, parts, mine);
+    const cells = Array.from({ length: Math.min(width, MAX_UNITS) }, (_, unit) => {
+      const parts = { layer, unit, ...unitCell(layer, unit) };
+      units.push(parts);
+      fillUnit(meta.id, parts, mine);
       return parts.cell;
     });
     row.append(...cells);
-    if (units > MAX_UNITS) {
-      row.append(make("span", { className: "hint", textContent: `+${units - MAX_UNITS}` }));
+    if (width > MAX_UNITS) {
+      row.append(make("span", { className: "hint", textContent: `+${width - MAX_UNITS}` }));
     }
     return row;
   });
@@ -114,9 +120,17 @@ export function showNeurons(meta) {
   ui.neurons.hidden = false;
 }
 
-/** Another model (or none) takes the previews away. */
+/** The shown model's previews at a replayed frame's epoch (the final ones at the last). */
+const followFrame = debounce(({ kind, id, epoch, last }) => {
+  if (kind !== "models" || id !== shownFor || !units.length) return;
+  const mine = ++token;
+  for (const parts of units) fillUnit(id, parts, mine, last ? null : epoch);
+}, 250);
+
+/** Another model (or none) takes the previews away; a replayed frame updates them. */
 export function wireNeurons() {
   subscribe("model", (model) => {
     if (model?.id !== shownFor) showNeurons(null);
   });
+  onSeek(followFrame);
 }

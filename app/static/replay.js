@@ -123,11 +123,22 @@ function pause() {
   syncControls();
 }
 
+const seekListeners = [];
+
+/** Call `listener({kind, id, epoch, last})` when the user moves to a frame (playback paused). */
+export function onSeek(listener) {
+  seekListeners.push(listener);
+}
+
 /** Show frame `index` now (scrubber, step buttons): playback pauses. */
 function seek(index) {
   pause();
   const clamped = Math.min(player.epochs.length - 1, Math.max(0, index));
   show(clamped).catch(() => {});
+  const epoch = player.epochs[clamped];
+  if (epoch === undefined) return;
+  const last = clamped === player.epochs.length - 1;
+  for (const listener of seekListeners) listener({ ...player.source, epoch, last });
 }
 
 /**

@@ -192,9 +192,8 @@ function follow(record, epochs) {
 function showQueue(job, record) {
   if (record.status === "queued") {
     const ahead = record.queue_position;
-    const where = Number.isFinite(ahead)
-      ? `queued, ${ahead} job${ahead === 1 ? "" : "s"} ahead of it`
-      : "queued";
+    const next = ahead === 0 ? " (it is next)" : "";
+    const where = Number.isFinite(ahead) ? `queued, ${ahead} ahead${next}` : "queued";
     ui.epoch.textContent = "queued";
     ui.epoch.dataset.queuePosition = String(ahead ?? "");
     setStatus(`Job ${job.id} is ${where}. It starts when a training slot frees up.`);

@@ -6,7 +6,10 @@ replay, a setup shared as a link, reattaching after a reload, "my runs", feature
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,6 +109,8 @@ def test_replay_scrubbing_changes_the_map_and_moves_the_curve_marker(
     page.click("#replay-play")
     wait_until(page, "document.getElementById('replay').dataset.playing === 'false'", "paused")
     screenshot(page, f"playground-teaching-replay-{viewport['width']}.png")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"], "the page scrolls sideways"
 
     model_id = model_of(server, page)
     with page.expect_download() as download:
@@ -196,6 +201,45 @@ def test_reload_reattaches_to_the_running_job(open_page: OpenPage, server: Any) 
     wait_for_data(page)
     assert page.is_enabled("#train")
     assert problems.errors == []
+
+
+@pytest.fixture
+def one_slot_server(tmp_path: Path) -> Iterator[Any]:
+    """A service that runs one job at a time (so a second one waits in the queue)."""
+    path = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_teaching_server_support", path)
+    assert spec is not None and spec.loader is not None
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    (tmp_path / "logs").mkdir()
+    live = support.Server(tmp_path / "data", tmp_path / "logs", {"MLP_MAX_CONCURRENT_JOBS": "1"})
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_a_queued_job_says_how_many_are_ahead(browser: Any, one_slot_server: Any) -> None:
+    base = one_slot_server.base_url
+    with httpx.Client(base_url=base) as api:
+        dataset = api.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 400})
+        body = {
+            "dataset_id": dataset.raise_for_status().json()["id"],
+            "training": {"epochs": 5000, "batch_size": 1, "seed": 0},
+        }
+        blocker = api.post("/v1/jobs", json=body).raise_for_status().json()["id"]
+        context = browser.new_context(viewport=DESKTOP)
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/")
+            train(page, epochs=5)
+            wait_until(page, f"{text_of('status')}.includes('queued, 0 ahead')", "the wording")
+            assert page.inner_text("#epoch") == "queued"
+            page.reload()  # still queued after a reload, and still said
+            wait_until(page, f"{text_of('status')}.includes('queued, 0 ahead')", "it again")
+            api.post(f"/v1/jobs/{blocker}/cancel").raise_for_status()
+            wait_for_success(page)
+        finally:
+            context.close()
 
 
 def test_cancel_can_keep_what_was_learnt(open_page: OpenPage, server: Any) -> None:
@@ -345,6 +389,16 @@ def test_neuron_previews_render_beside_the_network(
     )
     label = page.get_attribute("#neurons canvas.neuron", "aria-label") or ""
     assert label.startswith("Layer 1, unit 1: activation from")
+    final = page.evaluate("() => document.querySelector('#neurons canvas.neuron').toDataURL()")
+    page.fill("#replay-scrubber", "0")  # the previews follow the replayed frame
+    wait_until(
+        page,
+        "[...document.querySelectorAll('#neurons canvas.neuron')]"
+        ".every(c => c.dataset.epoch === '1')",
+        "the previews at epoch 1",
+    )
+    first = page.evaluate("() => document.querySelector('#neurons canvas.neuron').toDataURL()")
+    assert first != final
     page.locator("#neurons").scroll_into_view_if_needed()
     screenshot(page, f"playground-teaching-neurons-{viewport['width']}.png")
     assert problems.errors == []
