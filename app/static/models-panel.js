@@ -103,7 +103,7 @@ async function showModel(meta) {
   setModel({ id: meta.id, name: meta.name });
   showTestSplit(meta);
   showCurves(meta, epochs);
-  await replayModel(meta.id);
+  await replayModel(meta.id, { meta });
   showNeurons(meta);
   setStatus(`Showing ${meta.name}. Click the map to predict, or replay its training.`, "ok");
 }

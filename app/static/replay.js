@@ -25,7 +25,7 @@ const player = {
   epochs: [], // the recorded frames' epochs, ascending
   index: -1, // the frame shown
   playing: false,
-  grids: new Map(), // epoch -> boundary JSON (promise) of the current source
+  grids: new Map(), // query -> boundary JSON (promise) of the current source
   token: 0, // bumps when the source changes: older loops and answers are dropped
   wake: null, // AbortController that cuts the playback's sleep short
 };
@@ -33,15 +33,18 @@ const player = {
 const path = (suffix) =>
   `/v1/${player.source.kind}/${encodeURIComponent(player.source.id)}/${suffix}`;
 
-/** The boundary at a recorded epoch (cached per source, fetched at most once). */
+/**
+ * The boundary at a recorded epoch, fetched at most once per source and query (the region and
+ * the held columns are in the query, so changing them fetches anew).
+ */
 function gridAt(epoch) {
-  if (!player.grids.has(epoch)) {
-    const query = `${boundaryQuery(FRAME_RESOLUTION)}&epoch=${epoch}`;
+  const query = `${boundaryQuery(FRAME_RESOLUTION)}&epoch=${epoch}`;
+  if (!player.grids.has(query)) {
     const promise = getJSON(path(`boundary?${query}`));
-    promise.catch(() => player.grids.delete(epoch)); // asked again next time
-    player.grids.set(epoch, promise);
+    promise.catch(() => player.grids.delete(query)); // asked again next time
+    player.grids.set(query, promise);
   }
-  return player.grids.get(epoch);
+  return player.grids.get(query);
 }
 
 function syncControls() {
@@ -74,7 +77,7 @@ async function show(index) {
   const { source } = player;
   const last = index === player.epochs.length - 1;
   if (source.kind === "models" && last) {
-    await showModelBoundary(source.id, "Final model");
+    await showModelBoundary(source.id, "Final model", source.meta);
     map.canvas.dataset.boundaryEpoch = String(epoch);
     return;
   }
@@ -89,8 +92,7 @@ async function show(index) {
   if (token !== player.token || player.index !== index) return;
   map.setGrid(grid);
   map.canvas.dataset.boundaryEpoch = String(epoch);
-  const live = source.live && last;
-  setSource(`${live ? "Live" : "Replay"} · epoch ${epoch}`, "live", "snapshot");
+  setSource(`${source.live ? "Live" : "Replay"} · epoch ${epoch}`, "live", "snapshot");
 }
 
 /** Play on from the shown frame, one frame per 1 / speed s, waiting for frames not yet made. */
@@ -171,11 +173,12 @@ export async function replayJob(jobId, { onNoFrames = null } = {}) {
 /**
  * A finished model's frames: playback goes on from the frame the live replay shows (or starts
  * from the first with `fromStart`); otherwise the last frame, the final boundary, is shown.
+ * `meta` (the model's metadata) names the axes when the model is shown without its dataset.
  */
-export async function replayModel(modelId, { fromStart = false } = {}) {
+export async function replayModel(modelId, { fromStart = false, meta = null } = {}) {
   const { index, playing } = player;
-  const wasLive = Boolean(player.source?.live) || player.source?.kind === "jobs";
-  const token = start({ kind: "models", id: modelId, live: false });
+  const wasLive = player.source?.kind === "jobs";
+  const token = start({ kind: "models", id: modelId, live: false, meta });
   let epochs = [];
   try {
     ({ epochs } = await getJSON(path("frames")));
@@ -187,7 +190,7 @@ export async function replayModel(modelId, { fromStart = false } = {}) {
   const n = epochs.length;
   if (n < 2) {
     syncControls();
-    await showModelBoundary(modelId, "Final model");
+    await showModelBoundary(modelId, "Final model", meta);
     return;
   }
   if (fromStart) {

@@ -348,6 +348,7 @@ def test_a_wide_x_y_dataset_holds_its_other_features_by_position(
         api.post("/v1/datasets", json=body).raise_for_status()
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
+    page.check("#show-all")  # stored through the API, not by this browser
     page.select_option("#dataset", label="three features (90 × 3)")
     wait_until(page, "document.getElementById('dataset-info').textContent.includes('90 rows')", "")
     assert page.inner_text("#predict-x-label") == "x0"
