@@ -100,6 +100,7 @@ class JobRecord:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...}
     attempts: int = 0
     cancel_requested: bool = False
+    cancel_keep: bool = False  # the cancel asked to keep the model (cancel?keep=true)
 
 
 @dataclass(frozen=True)
