@@ -25,7 +25,14 @@ from app.jobs.base import JobSpec
 from app.jobs.core import snapshot_path
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
-from mlp_engine.frames import MAX_FRAMES, FrameRecorder, Frames, load_frames, save_frames
+from mlp_engine.frames import (
+    MAX_FRAMES,
+    FrameRecorder,
+    Frames,
+    load_frames,
+    parameters,
+    save_frames,
+)
 from mlp_engine.persistence import write_atomic
 
 __all__ = [
@@ -82,7 +89,7 @@ class JobFrames:
         if estimator is None or self.failed:
             return
         try:
-            params = estimator._network().params
+            params = parameters(estimator)
             if self.recorder is None:
                 limit = max(2, min(MAX_FRAMES, MAX_FRAMES_BYTES // max(1, params.nbytes)))
                 self.recorder = FrameRecorder(limit)
