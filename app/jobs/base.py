@@ -102,6 +102,7 @@ class JobRecord:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...}
     attempts: int = 0
     cancel_requested: bool = False
+    cancel_keep: bool = False  # the cancel asked to keep the model (cancel?keep=true)
     # Queued: how many jobs the runner will start before this one (0 = next); else None.
     queue_position: int | None = None
 

@@ -333,6 +333,7 @@ class SQLiteJobStore:
             error=_error(row),
             attempts=row["attempts"],
             cancel_requested=bool(row["cancel_requested"]),
+            cancel_keep=bool(row["cancel_keep"]),
         )
 
     # -- submitting and cancelling -----------------------------------------------------------

@@ -64,8 +64,11 @@ SEMANTIC_422: dict[tuple[str, str], str] = {
     ("POST", "/v1/models/{model_id}/evaluate"): "rows as for predict; labels the model knows; "
     "the dataset must exist",
     ("GET", "/v1/models/{model_id}/boundary"): "x_min < x_max; feature indices below the "
-    "model's feature count; one fixed value per other feature",
+    "model's feature count; one fixed value per other feature; layer and unit within the "
+    "model's layers, both or neither",
     ("GET", "/v1/jobs/{job_id}/boundary"): "as GET /v1/models/{model_id}/boundary",
+    ("GET", "/v1/models/{model_id}/animation"): "as GET /v1/models/{model_id}/boundary; "
+    "layer and unit within the model's layers",
 }
 # The same for the Open Inference Protocol, whose error for such input is a 400 (KServe's).
 SEMANTIC_400: dict[tuple[str, str], str] = {
