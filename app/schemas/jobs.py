@@ -230,6 +230,9 @@ class JobPublic(BaseModel):
     dataset_id: str
     architecture: dict[str, Any]
     training: dict[str, Any] = Field(description="Every setting, defaults resolved (incl. seed).")
+    sweep_id: str | None = Field(
+        None, description="The sweep this job is a trial (or the refit) of; null otherwise."
+    )
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobPublic:
@@ -253,6 +256,7 @@ class JobPublic(BaseModel):
             dataset_id=record.spec.dataset_id,
             architecture=record.spec.architecture,
             training=record.spec.training,
+            sweep_id=record.spec.sweep_id,
         )
 
 
