@@ -38,6 +38,7 @@ Kind = Literal["list", "uniform", "log_uniform", "int_uniform"]
 DISTRIBUTIONS: tuple[str, ...] = ("uniform", "log_uniform", "int_uniform")
 # Above this many grid points a list-only random search draws with replacement (no index array).
 _WITHOUT_REPLACEMENT_MAX = 10_000_000
+_INT_BOUND = 2**62  # int_uniform bounds (NumPy draws 64-bit integers)
 
 
 # -- folds ----------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class Dimension:
             return float(rng.uniform(self.low, self.high))
         if self.kind == "log_uniform":
             return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-        return int(rng.integers(int(self.low), int(self.high), endpoint=True))
+        return int(rng.integers(round(self.low), round(self.high), endpoint=True))
 
 
 def parse_space(
@@ -174,6 +175,8 @@ def _bounds(bounds: Any, field: str, kind: str) -> tuple[float, float]:
     if not ok:
         what = "integers" if integral else "finite numbers"
         raise ConfigError(field, f"{field}: {kind} takes [lo, hi], two {what}")
+    if integral and max(abs(bounds[0]), abs(bounds[1])) > _INT_BOUND:
+        raise ConfigError(field, f"{field}: int_uniform bounds must lie within +-2^62")
     low, high = float(bounds[0]), float(bounds[1])
     if low > high:
         raise ConfigError(field, f"{field}: lo must be <= hi, got [{bounds[0]}, {bounds[1]}]")

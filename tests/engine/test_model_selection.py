@@ -140,6 +140,7 @@ def test_random_over_lists_only_draws_distinct_points() -> None:
         ({"epochs": {"int_uniform": [1.5, 3]}}, False, "search.space.epochs"),
         ({"epochs": {"normal": [1, 3]}}, False, "search.space.epochs"),
         ({"epochs": 5}, False, "search.space.epochs"),
+        ({"epochs": {"int_uniform": [0, 2**70]}}, False, "search.space.epochs"),
     ],
 )
 def test_bad_spaces_name_the_parameter(space: dict, grid: bool, field: str) -> None:
