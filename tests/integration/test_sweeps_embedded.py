@@ -1,12 +1,14 @@
 """Sweeps against a real embedded-runner server: two API processes (``MLP_HTTP_WORKERS=2``)
 advancing the same sweep create each of its jobs once, and a 10^6 grid is refused with a 422
-naming the limit before anything is built or queued (RELIABILITY.md item 30)."""
+naming the limit before anything is built or queued (RELIABILITY.md item 30); the README's sweep
+snippet runs as written."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from test_readme_snippets import snippet
 from test_sweeps_live import FAST, SWEEP_ENV, sweep_jobs, wait_sweep
 
 pytestmark = pytest.mark.integration
@@ -51,3 +53,16 @@ def test_a_huge_grid_is_refused_naming_the_limit(start_server: Any) -> None:
         assert response.status_code == 422
         assert "1,000,000 combinations" in response.text and "MLP_SWEEP_MAX_TRIALS" in response.text
         assert client.get("/v1/sweeps").json()["count"] == 0
+
+
+def test_readme_sweep_snippet_runs(shared_server: Any) -> None:
+    code = snippet("Sweeps: hyper-parameter search")
+    assert code.count("127.0.0.1:8000") == 1, code
+    code = code.replace("127.0.0.1:8000", f"127.0.0.1:{shared_server.port}")
+    namespace: dict[str, Any] = {"__name__": "readme_snippet"}
+    exec(compile(code, "README.md (Sweeps)", "exec"), namespace)
+    sweep, model = namespace["sweep"], namespace["model"]
+    assert sweep.status == "succeeded" and len(sweep.trials) == 4
+    assert model.id == sweep.best["model_id"]
+    scores = [sweep.trials[i]["score"] for i in sweep.leaderboard]
+    assert scores == sorted(scores, reverse=True)
