@@ -239,3 +239,33 @@ async def test_regression_defaults_to_mse(client: httpx.AsyncClient, settings: S
     assert doc["metric"] == "mse"
     done = await wait_sweep(client, doc["id"])
     assert done["status"] == "succeeded" and done["best"]["model_id"] is not None
+
+
+async def test_failed_trials_leave_the_leaderboard_and_all_failed_fails_the_sweep(
+    client: httpx.AsyncClient,
+) -> None:
+    rows = [[(i % 7 - 3) * 1e150, (i % 5 - 2) * 1e150] for i in range(40)]
+    labels = [int(r[0] * r[1] > 0) for r in rows]
+    ds = (await client.post("/v1/datasets", json={"X": rows, "y": labels})).json()
+    training = {"epochs": 5, "optimizer": "sgd", "learning_rate": 10.0}
+    mixed = await start(
+        client,
+        dataset_id=ds["id"],
+        training=training,
+        search={"space": {"standardize": [False, True]}},
+    )
+    done = await wait_sweep(client, mixed["id"])
+    assert [t["status"] for t in done["trials"]] == ["failed", "succeeded"]
+    assert done["trials"][0]["score"] is None and done["leaderboard"] == [1]
+    assert done["status"] == "succeeded" and done["best"]["trial"] == 1
+    failing = await start(
+        client,
+        dataset_id=ds["id"],
+        training={**training, "standardize": False},
+        search={"space": {"learning_rate": [10.0, 20.0]}},
+        cv_folds=2,
+    )
+    done = await wait_sweep(client, failing["id"])
+    assert done["status"] == "failed" and done["best"] is None and done["leaderboard"] == []
+    job = (await client.get(f"/v1/jobs/{done['trials'][0]['job_ids'][0]}")).json()
+    assert job["error"]["code"] == "diverged"
