@@ -69,12 +69,26 @@ async def test_grid_with_cv_scores_folds_and_refits(client: httpx.AsyncClient, g
     assert fold["sweep_id"] == doc["id"]
     model = (await client.get(f"/v1/models/{fold['model_id']}")).json()
     assert model["evaluation"]["test"]["log_loss"] > 0  # scored on its held-out fold
-    scores = []
+    rows = (await client.get(f"/v1/datasets/{ds['id']}/data")).json()
+    scores, held_out = [], []
     for job_id in trials[0]["job_ids"]:
         job = (await client.get(f"/v1/jobs/{job_id}")).json()
         m = (await client.get(f"/v1/models/{job['model_id']}")).json()
         scores.append(m["evaluation"]["test"]["log_loss"])
+        test = (await client.get(f"/v1/models/{m['id']}/split")).json()["test"]
+        held_out.append(test)
+        # The fold's rows, evaluated through the API, give the fold job's score.
+        body = {"X": [rows["X"][i] for i in test], "y": [rows["y"][i] for i in test]}
+        evaluated = (await client.post(f"/v1/models/{m['id']}/evaluate", json=body)).json()
+        assert evaluated["metrics"]["log_loss"] == pytest.approx(scores[-1], rel=1e-9)
     assert trials[0]["score"] == pytest.approx(sum(scores) / 3)
+    # The three held-out folds partition the rows, each class spread evenly (stratified).
+    assert sorted(i for fold in held_out for i in fold) == list(range(60))
+    for fold in held_out:
+        assert sum(rows["y"][i] == rows["y"][0] for i in fold) in (
+            sum(y == rows["y"][0] for y in rows["y"]) // 3,
+            -(-sum(y == rows["y"][0] for y in rows["y"]) // 3),
+        )
 
 
 async def test_random_without_cv_orders_accuracy_higher_first(
