@@ -83,6 +83,11 @@ class JobSpec:
     name: str | None = None
     # The owner identity (``app.owners``) of the key that submitted it; None without keys.
     owner: str | None = None
+    # The sweep this job is a trial (or the refit) of (``app.services.sweeps``).
+    sweep_id: str | None = None
+    # A cross-validation fold job: ``{"k", "fold", "seed"}``; it trains on the other k - 1 folds
+    # and its model's ``evaluation.test`` is measured on this fold (``app.jobs.folds``).
+    cv_fold: dict[str, int] | None = None
 
 
 @dataclass
@@ -132,8 +137,9 @@ class JobRunner(Protocol):
     def ready(self) -> bool:
         """True once recovery has run and the runner can accept and run jobs."""
 
-    def submit(self, spec: JobSpec) -> JobRecord:
-        """Queue a job (FIFO). Raises :class:`QueueFull` when at capacity."""
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
+        """Queue a job (FIFO) under ``job_id`` (a new ID when None). Raises :class:`QueueFull`
+        when at capacity, :class:`JobStateError` when ``job_id`` already exists."""
 
     def get(self, job_id: str) -> JobRecord:
         """Raises :class:`JobNotFound`."""

@@ -255,12 +255,12 @@ class EmbeddedRunner(RunnerCore):
 
     # -- the API's side ----------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec) -> JobRecord:
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
         """Queue a job (FIFO); :class:`~app.jobs.base.QueueFull` when running + queued jobs
         reach ``max_concurrent_jobs + max_queued_jobs``."""
         capacity = self.settings.max_concurrent_jobs + self.settings.max_queued_jobs
         record = self.store.insert(
-            new_id("job_"),
+            job_id or new_id("job_"),
             spec,
             capacity=capacity,
             concurrency=self.settings.max_concurrent_jobs,
