@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
 from app.api.predict_fast import PredictFastPath
-from app.api.routes import datasets, health, jobs, models, playground
+from app.api.routes import datasets, health, jobs, models, playground, sweeps
 from app.api.v2 import routes as v2
 from app.api.v2.fast_path import InferFastPath
 from app.jobs.base import JobRunner
@@ -33,6 +33,7 @@ from app.middleware import (
 )
 from app.schemas.common import error_responses
 from app.services.health import service_version
+from app.services.sweeps import start_sweeps
 from app.settings import Settings, get_settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -58,6 +59,7 @@ _TAGS = [
     {"name": "datasets", "description": "Training data: upload, generate, inspect, delete."},
     {"name": "jobs", "description": "Training jobs: run in child processes, durable, FIFO."},
     {"name": "models", "description": "Trained networks: predict, decision boundary, files."},
+    {"name": "sweeps", "description": "Hyper-parameter sweeps: trials run as training jobs."},
     {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 
@@ -125,6 +127,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Recovery (re-queueing interrupted jobs) touches SQLite and processes: keep it off the loop.
     await anyio.to_thread.run_sync(runner.start)
     app.state.jobs = runner
+    driver = await anyio.to_thread.run_sync(partial(start_sweeps, app, settings, runner))
     _freeze_startup_objects()
     logger.info(
         "service started",
@@ -133,7 +136,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.jobs = None
+        app.state.jobs = app.state.sweeps = None
+        await anyio.to_thread.run_sync(driver.stop)
         await anyio.to_thread.run_sync(partial(runner.stop, _STOP_TIMEOUT_SECONDS))
         logger.info("service stopped")
 
@@ -204,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dataset_store = None
     app.state.model_store = None
     app.state.jobs = None
+    app.state.sweeps = None
     app.state.metrics = metrics = Metrics(by_owner=settings.keys_enabled)
     metrics.watch(StateCollector(lambda: app.state.jobs, partial(_count_models, app)))
 
@@ -216,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(jobs.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(models.router, responses=v1_errors, dependencies=v1_checks)
+    app.include_router(sweeps.router, responses=v1_errors, dependencies=v1_checks)
     app.include_router(playground.router)
     app.include_router(v2.router)  # /v2: the Open Inference Protocol
 

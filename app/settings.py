@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     model_cache_bytes: int = Field(256 * 2**20, ge=0)
     # rows x parameters x epochs; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)
+    # Sweeps: trials per sweep, and the compute budget of all its jobs together (trials x folds
+    # + the refit; 50 single-job budgets); how often the API advances running sweeps.
+    sweep_max_trials: int = Field(1000, ge=1)
+    sweep_compute_budget: float = Field(1e12, gt=0)
+    sweep_poll_seconds: float = Field(0.5, gt=0, le=60)
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

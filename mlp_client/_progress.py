@@ -145,10 +145,14 @@ def make_reporter(
 
 
 class _Trials:
-    """Sweeps: one line per trial as it ends (from ``trial`` events or polled documents)."""
+    """Sweeps: one line per trial as it ends (from ``trial`` events or polled documents);
+    with ``callback``, that is called instead, once per ended trial."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(
+        self, stream: TextIO, callback: Callable[[Mapping[str, Any]], object] | None = None
+    ) -> None:
         self.stream = stream
+        self.callback = callback
         self.shown: set[int] = set()
 
     def update(self, trial: Mapping[str, Any]) -> None:
@@ -158,6 +162,9 @@ class _Trials:
         if trial.get("status") not in ("succeeded", "failed", "cancelled"):
             return
         self.shown.add(index)
+        if self.callback is not None:
+            self.callback(dict(trial))
+            return
         score = trial.get("score")
         shown = f"  score {score:.4f}" if isinstance(score, int | float) else ""
         self.stream.write(f"trial {index} {trial.get('status')}{shown}  {trial.get('params')}\n")
@@ -168,9 +175,9 @@ class _Trials:
 
 
 def make_trial_reporter(progress: ProgressArg, stream: TextIO | None = None) -> Reporter:
-    """Sweeps' reporter: silent, the caller's callback (each trial), or a line per trial."""
+    """Sweeps' reporter: silent, the caller's callback (once per ended trial), or a line per
+    ended trial."""
     if not progress:
         return _Silent()
-    if callable(progress):
-        return _Callback(progress)
-    return _Trials(stream if stream is not None else sys.stderr)
+    out = stream if stream is not None else sys.stderr
+    return _Trials(out, progress) if callable(progress) else _Trials(out)

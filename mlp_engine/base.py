@@ -388,6 +388,7 @@ class _BaseMLP:
     def _network_input(self, X: Any) -> FloatArray:
         """The network's input ``(n, layers_[0])`` for raw ``X`` (array or table): the one
         input transform of predict (also used by ``mlp_engine.units``)."""
+        self._network()
         return self._prepare(encode(X, self.plan_, self.feature_names_in_, self.n_features_in_))
 
     @property

@@ -27,7 +27,15 @@ from .errors import ModelFormatError
 from .fileio import write_atomic
 from .npz import index_members, read_archive, read_npy, write_members
 
-__all__ = ["MAX_FRAMES", "FrameRecorder", "Frames", "at_frame", "load_frames", "save_frames"]
+__all__ = [
+    "MAX_FRAMES",
+    "FrameRecorder",
+    "Frames",
+    "at_frame",
+    "load_frames",
+    "parameters",
+    "save_frames",
+]
 
 MAX_FRAMES = 100
 _MEMBER_NAME = re.compile(r"(?:epochs|params)\.npy")
@@ -150,6 +158,13 @@ def _check(epochs: NDArray[Any], params: NDArray[Any]) -> None:
         raise ModelFormatError("member 'params' must hold one row per epoch")
     if params.dtype not in _FLOAT_DTYPES or not np.isfinite(params).all():
         raise ModelFormatError("member 'params' must hold finite float32/float64 values")
+
+
+def parameters(model: Any) -> NDArray[np.floating[Any]]:
+    """The flat parameter vector ``(n_parameters,)`` of a fitted (or fitting) model: a live
+    view (copy it to keep it; :meth:`FrameRecorder.add` does)."""
+    params: NDArray[np.floating[Any]] = model._network().params
+    return params
 
 
 def at_frame(model: Any, params: NDArray[np.floating[Any]]) -> Any:

@@ -83,6 +83,11 @@ class JobSpec:
     name: str | None = None
     # The owner identity (``app.owners``) of the key that submitted it; None without keys.
     owner: str | None = None
+    # The sweep this job is a trial (or the refit) of (``app.services.sweeps``).
+    sweep_id: str | None = None
+    # A cross-validation fold job: ``{"k", "fold", "seed"}``; it trains on the other k - 1 folds
+    # and its model's ``evaluation.test`` is measured on this fold (``app.jobs.folds``).
+    cv_fold: dict[str, int] | None = None
 
 
 @dataclass
@@ -102,6 +107,7 @@ class JobRecord:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...}
     attempts: int = 0
     cancel_requested: bool = False
+    cancel_keep: bool = False  # the cancel asked to keep the model (cancel?keep=true)
     # Queued: how many jobs the runner will start before this one (0 = next); else None.
     queue_position: int | None = None
 
@@ -131,8 +137,9 @@ class JobRunner(Protocol):
     def ready(self) -> bool:
         """True once recovery has run and the runner can accept and run jobs."""
 
-    def submit(self, spec: JobSpec) -> JobRecord:
-        """Queue a job (FIFO). Raises :class:`QueueFull` when at capacity."""
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
+        """Queue a job (FIFO) under ``job_id`` (a new ID when None). Raises :class:`QueueFull`
+        when at capacity, :class:`JobStateError` when ``job_id`` already exists."""
 
     def get(self, job_id: str) -> JobRecord:
         """Raises :class:`JobNotFound`."""

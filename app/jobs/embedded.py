@@ -54,7 +54,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
-from app.jobs import execute
+from app.jobs import execute, frames
 from app.jobs.base import ERROR_TIMEOUT, JobRecord, JobRunner, JobSpec
 from app.jobs.core import (
     MAX_ATTEMPTS,
@@ -255,12 +255,12 @@ class EmbeddedRunner(RunnerCore):
 
     # -- the API's side ----------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec) -> JobRecord:
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
         """Queue a job (FIFO); :class:`~app.jobs.base.QueueFull` when running + queued jobs
         reach ``max_concurrent_jobs + max_queued_jobs``."""
         capacity = self.settings.max_concurrent_jobs + self.settings.max_queued_jobs
         record = self.store.insert(
-            new_id("job_"),
+            job_id or new_id("job_"),
             spec,
             capacity=capacity,
             concurrency=self.settings.max_concurrent_jobs,
@@ -442,6 +442,18 @@ class EmbeddedRunner(RunnerCore):
                 logger.warning("job %s: did not stop within %g s; killing", child.job_id, grace)
                 self._kill(child, now)
 
+    def _keep(self, job_id: str) -> str | None:
+        """``cancel?keep=true`` of a run killed after the grace period: its latest snapshot
+        becomes the job's model (the model ID; None without keep or without a snapshot)."""
+        record = self.store.get(job_id)
+        if record is None or not record.cancel_keep:
+            return None
+        try:
+            return frames.keep_snapshot(self.data_dir, job_id, record.spec)
+        except Exception:
+            logger.exception("job %s: its snapshot could not be kept as a model", job_id)
+            return None
+
     @staticmethod
     def _kill(child: _Child, now: float) -> None:
         child.killed_at = now
@@ -466,7 +478,8 @@ class EmbeddedRunner(RunnerCore):
         job_id, run_id = child.job_id, child.run_id
         result: str | None
         if child.reason == "cancel":
-            ok = self.store.finish(job_id, run_id, FinalState("cancelled"))
+            model_id = self._keep(job_id)
+            ok = self.store.finish(job_id, run_id, FinalState("cancelled", model_id=model_id))
             result = "cancelled" if ok else None
         elif child.reason == "timeout":
             limit = self.settings.job_timeout_seconds
@@ -482,6 +495,7 @@ class EmbeddedRunner(RunnerCore):
         if result is not None:
             logger.warning("job %s: process exited (code %s); job %s", job_id, exitcode, result)
         snapshot_path(self.data_dir, job_id).unlink(missing_ok=True)
+        frames.job_frames_path(self.data_dir, job_id).unlink(missing_ok=True)
 
     def _shutdown_children(self) -> None:
         """Tell every child to stop, wait until the stop deadline, kill the rest, re-queue."""

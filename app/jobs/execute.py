@@ -41,6 +41,7 @@ from app.jobs.base import (
     JobStatus,
 )
 from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
+from app.jobs.folds import fit_job
 from app.jobs.frames import JobFrames, job_frames_path
 from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
 from app.storage.datasets import DatasetMeta, DatasetStore
@@ -241,10 +242,7 @@ def _execute(
 
     try:
         estimator = _build_estimator(spec)
-        if meta.layout == "table":
-            estimator.fit(X, y, on_epoch=on_epoch, categorical=meta.categorical)
-        else:  # X/y datasets: the array path, exactly as ever
-            estimator.fit(X, y, on_epoch=on_epoch)
+        fit_job(estimator, X, y, meta, spec, on_epoch)  # all rows, or a CV fold's training rows
     except JobTimeout as exc:
         return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)
     except mlp_engine.DivergedError as exc:

@@ -18,15 +18,29 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from mlp_engine.frames import MAX_FRAMES, FrameRecorder, Frames, load_frames, save_frames
+import mlp_engine
+from app.jobs.base import JobSpec
+from app.jobs.core import snapshot_path
+from app.storage.datasets import DatasetStore
+from app.storage.models import ModelStore
+from mlp_engine.frames import (
+    MAX_FRAMES,
+    FrameRecorder,
+    Frames,
+    load_frames,
+    parameters,
+    save_frames,
+)
+from mlp_engine.persistence import write_atomic
 
 __all__ = [
     "FRAMES_SUFFIX",
     "MAX_FRAMES_BYTES",
     "JobFrames",
     "job_frames_path",
+    "keep_snapshot",
     "model_frames_path",
     "read_frames",
 ]
@@ -75,7 +89,7 @@ class JobFrames:
         if estimator is None or self.failed:
             return
         try:
-            params = estimator._network().params
+            params = parameters(estimator)
             if self.recorder is None:
                 limit = max(2, min(MAX_FRAMES, MAX_FRAMES_BYTES // max(1, params.nbytes)))
                 self.recorder = FrameRecorder(limit)
@@ -124,3 +138,45 @@ class JobFrames:
     def remove(self) -> None:
         """Delete the live frames file (the run is over)."""
         self.path.unlink(missing_ok=True)
+
+
+def keep_snapshot(data_dir: Path, job_id: str, spec: JobSpec) -> str | None:
+    """``cancel?keep=true`` for a run that could not save its model itself (killed after the
+    cancel's grace period): its latest snapshot becomes the job's model, its live frames the
+    model's frames. Returns the model ID, or None if there is no readable snapshot."""
+    try:
+        model = mlp_engine.load(snapshot_path(data_dir, job_id))
+    except FileNotFoundError:
+        return None
+    except mlp_engine.ModelFormatError as exc:
+        logger.warning("job %s: its snapshot cannot be kept: %s", job_id, exc)
+        return None
+    try:
+        frames = job_frames_path(data_dir, job_id).read_bytes()
+    except OSError:
+        frames = None
+    if frames is not None:
+        data = frames
+
+        def write(fh: BinaryIO) -> None:
+            fh.write(data)
+
+        target = model_frames_path(data_dir, spec.model_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, write)
+    try:
+        label = DatasetStore(data_dir, clean_temp=False).get(spec.dataset_id).label
+    except Exception:  # the dataset may be gone; the model is kept all the same
+        label = None
+    ModelStore(data_dir, clean_temp=False).save(
+        model,
+        model_id=spec.model_id,
+        name=spec.name,
+        job_id=job_id,
+        dataset_id=spec.dataset_id,
+        label=label,
+    )
+    logger.info(
+        "job %s: cancelled with keep; its latest snapshot is model %s", job_id, spec.model_id
+    )
+    return spec.model_id

@@ -185,7 +185,8 @@ return new
 """
 
 # ARGV: prefix, id, run_id ('' = whichever), now, max_attempts, reason, stale_before ('' = no
-# check), lost_message, timeout_message -> new status, 'alive', or false (not running/current)
+# check), lost_message, timeout_message, kept model_id ('' = none; set if it ends cancelled)
+# -> new status, 'alive', or false (not running/current)
 _SETTLE = """
 if redis.call('HGET', key, 'status') ~= 'running' then return false end
 if ARGV[3] ~= '' and redis.call('HGET', key, 'run_id') ~= ARGV[3] then return false end
@@ -206,6 +207,7 @@ elseif tonumber(redis.call('HGET', key, 'attempts') or '0') >= tonumber(ARGV[5])
   redis.call('HSET', key, 'error_code', '__WORKER_LOST__', 'error_message', ARGV[8])
 end
 set_status(id, key, new)
+if new == 'cancelled' and ARGV[10] ~= '' then redis.call('HSET', key, 'model_id', ARGV[10]) end
 if new == 'queued' then
   redis.call('HDEL', key, 'started_at')
 else
@@ -446,6 +448,7 @@ class RedisJobStore:
             error=error,
             attempts=int(fields.get("attempts", "0")),
             cancel_requested=fields.get("cancel_requested") == "1",
+            cancel_keep=fields.get("cancel_keep") == "1",
         )
 
     # -- the API's side ----------------------------------------------------------------------
@@ -495,6 +498,7 @@ class RedisJobStore:
         *,
         stale_before: float | None = None,
         timeout_seconds: float | None = None,
+        kept_model_id: str | None = None,
     ) -> str | None:
         """Give up a running job's run that ended without writing a final state.
 
@@ -503,6 +507,7 @@ class RedisJobStore:
         (a cancel was pending, or ``reason == "stopped"``), ``failed`` with ``timeout``
         (``reason == "timeout"``) or ``worker_lost`` (after ``max_attempts`` runs), else
         ``queued`` again. Returns the new status, or None if that run was not current.
+        ``kept_model_id`` (cancel?keep=true) becomes the job's model if it ends cancelled.
         """
         limit = "" if timeout_seconds is None else f" of {timeout_seconds:g} s"
         reply = self._run(
@@ -515,6 +520,7 @@ class RedisJobStore:
             "" if stale_before is None else repr(stale_before),
             _WORKER_LOST_MESSAGE,
             f"the job ran longer than its time limit{limit}",
+            kept_model_id or "",
         )
         return None if not reply else _text(reply)
 

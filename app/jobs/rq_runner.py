@@ -153,11 +153,11 @@ class RQRunner(RunnerCore):
 
     # -- the API's side ----------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec) -> JobRecord:
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
         """Record the job and put it on RQ's queue; :class:`~app.jobs.base.QueueFull` when
         running + queued jobs reach ``max_concurrent_jobs + max_queued_jobs``."""
         settings = self.settings
-        job_id = new_id("job_")
+        job_id = job_id or new_id("job_")
         record = self.store.submit(
             job_id,
             spec,

@@ -39,7 +39,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
-from app.jobs import core, execute
+from app.jobs import core, execute, frames
 from app.jobs.base import ERROR_TIMEOUT, JobRecord
 from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
 from app.jobs.redis_store import DEFAULT_PREFIX, RedisJobStore, SettleReason
@@ -315,8 +315,11 @@ class RQTrainingWorker(Worker):
             elapsed = time.time() - job.started_at.timestamp()
             if elapsed >= float(job.timeout):
                 reason = "timeout"
+        kept = self._keep(store, job.id) if reason == "stopped" else None
         if execution is not None:
-            new = store.settle(job.id, execution.id, reason, timeout_seconds=job.timeout)
+            new = store.settle(
+                job.id, execution.id, reason, timeout_seconds=job.timeout, kept_model_id=kept
+            )
         else:
             stale = time.time() - STALE_AFTER
             new = store.settle(job.id, None, reason, stale_before=stale)
@@ -326,8 +329,21 @@ class RQTrainingWorker(Worker):
                 "job %s: its run ended without a final state (%s); now %s", job.id, reason, new
             )
             snapshot_path(self.data_dir, job.id).unlink(missing_ok=True)
+            frames.job_frames_path(self.data_dir, job.id).unlink(missing_ok=True)
         if status != "queued":
             job.retries_left = 0  # nothing to run again (ended, or another run is alive)
+
+    def _keep(self, store: RedisJobStore, job_id: str) -> str | None:
+        """``cancel?keep=true`` of a run stopped after the grace period: its latest snapshot
+        becomes the job's model (the model ID; None without keep or without a snapshot)."""
+        record = store.get(job_id, history=False)
+        if record is None or not (record.cancel_requested and record.cancel_keep):
+            return None
+        try:
+            return frames.keep_snapshot(self.data_dir, job_id, record.spec)
+        except Exception:
+            logger.exception("job %s: its snapshot could not be kept as a model", job_id)
+            return None
 
     def subscribe(self) -> None:
         """RQ's subscription to the worker's command channel, with a pub/sub thread that waits

@@ -333,6 +333,7 @@ class SQLiteJobStore:
             error=_error(row),
             attempts=row["attempts"],
             cancel_requested=bool(row["cancel_requested"]),
+            cancel_keep=bool(row["cancel_keep"]),
         )
 
     # -- submitting and cancelling -----------------------------------------------------------
@@ -347,11 +348,14 @@ class SQLiteJobStore:
             ).fetchone()
             if active >= capacity:
                 raise base.QueueFull(capacity, self._retry_after(conn, now, concurrency))
-            conn.execute(
-                "INSERT INTO jobs (id, status, spec, created_at, updated_at) "
-                "VALUES (?, 'queued', ?, ?, ?)",
-                (job_id, core.dumps(asdict(spec)), now, now),
-            )
+            try:
+                conn.execute(
+                    "INSERT INTO jobs (id, status, spec, created_at, updated_at) "
+                    "VALUES (?, 'queued', ?, ?, ?)",
+                    (job_id, core.dumps(asdict(spec)), now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise base.JobStateError(f"job {job_id!r} already exists") from None
         return JobRecord(
             id=job_id, status="queued", created_at=datetime.fromtimestamp(now, UTC), spec=spec
         )

@@ -254,6 +254,9 @@ class JobPublic(BaseModel):
         description="While queued: how many jobs the runner will start before this one "
         "(0 = next); null once it runs or ends.",
     )
+    sweep_id: str | None = Field(
+        None, description="The sweep this job is a trial (or the refit) of; null otherwise."
+    )
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobPublic:
@@ -278,6 +281,7 @@ class JobPublic(BaseModel):
             architecture=record.spec.architecture,
             training=record.spec.training,
             queue_position=record.queue_position if record.status == "queued" else None,
+            sweep_id=record.spec.sweep_id,
         )
 
 

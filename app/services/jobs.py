@@ -28,6 +28,8 @@ from mlp_engine.crosses import check_width
 from mlp_engine.errors import ConfigError
 
 __all__ = [
+    "RunData",
+    "check_run",
     "compute_cost",
     "create_job",
     "crossed_width",
@@ -35,6 +37,7 @@ __all__ = [
     "n_numeric",
     "n_parameters",
     "owned_job",
+    "stored_data",
 ]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
@@ -103,13 +106,7 @@ def create_job(
     ``owner``; another key's dataset is not found."""
     _check_caps(job.architecture, job.training, settings)
     data = _training_data(job, settings, datasets, owner)
-    _check_class_weight(job.training, data)
-    crossed = crossed_width(data.numeric, job.training.feature_crosses)
-    layers = _layers(data, job.architecture.hidden_layers, crossed)
-    _check_budget(data.rows, layers, job.training.epochs, settings)
-    architecture = job.architecture.model_dump()
-    training = resolve_training(job.training, table=data.table)
-    _engine_check(architecture, training)
+    architecture, training, _ = check_run(job.architecture, job.training, data, settings)
     spec = JobSpec(
         dataset_id=job.dataset_id or "",  # inline data: set once the data is stored
         task=data.task,
@@ -120,6 +117,38 @@ def create_job(
         owner=owner.name,
     )
     return _submit(jobs, datasets, spec, data)
+
+
+def check_run(
+    architecture: Architecture,
+    training: Training,
+    data: RunData,
+    settings: Settings,
+    rows: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """Every check of one training run on ``data`` (caps, class weights, the compute budget
+    over ``rows`` training rows (all by default), the engine's own validation) ->
+    ``(architecture, training, cost)``: the engine's settings, defaults resolved, and the
+    run's :func:`compute_cost`. :class:`InvalidInput` naming the field otherwise."""
+    _check_caps(architecture, training, settings)
+    _check_class_weight(training, data)
+    crossed = crossed_width(data.numeric, training.feature_crosses)
+    layers = _layers(data, architecture.hidden_layers, crossed)
+    rows = data.rows if rows is None else rows
+    _check_budget(rows, layers, training.epochs, settings)
+    resolved_architecture = architecture.model_dump()
+    resolved_training = resolve_training(training, table=data.table)
+    _engine_check(resolved_architecture, resolved_training)
+    return resolved_architecture, resolved_training, compute_cost(rows, layers, training.epochs)
+
+
+def stored_data(meta: DatasetMeta, max_categories: int) -> RunData:
+    """What :func:`check_run` needs to know of a stored dataset."""
+    width = encoded_width(meta, max_categories)
+    classes = list(meta.classes or ())
+    return _TrainingData(
+        meta.n_samples, width, n_numeric(meta), meta.task, classes, meta.layout == "table"
+    )
 
 
 def _check_caps(architecture: Architecture, training: Training, settings: Settings) -> None:
@@ -218,6 +247,9 @@ class _TrainingData:
     y: np.ndarray | None = None
 
 
+RunData = _TrainingData
+
+
 def _training_data(
     job: JobCreate, settings: Settings, store: DatasetStore, owner: Owner
 ) -> _TrainingData:
@@ -231,11 +263,7 @@ def _training_data(
                 ("body", "dataset_id"),
                 f"dataset {job.dataset_id!r} not found (create it first)",
             ) from None
-        width = encoded_width(meta, job.training.max_categories)
-        classes = list(meta.classes or ())
-        return _TrainingData(
-            meta.n_samples, width, n_numeric(meta), meta.task, classes, meta.layout == "table"
-        )
+        return stored_data(meta, job.training.max_categories)
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.
     X = numeric.as_matrix(

@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, ServiceError
 from app.jobs.base import JobRecord, JobRunner
 from app.jobs.frames import job_frames_path, model_frames_path, read_frames
 from app.owners import Owner
-from app.services.boundary import BoundaryQuery, evaluate_grid, render_grid_png
+from app.services.boundary import BoundaryQuery, evaluate_grid
 from app.services.jobs import owned_job
 from app.services.models import dataset_points, job_network, owned_model
 from app.storage.datasets import DatasetStore
@@ -139,18 +139,21 @@ def animation_gif(
         raise Conflict(f"model {model_id!r} has no recorded frames (it was not trained here)")
     side = animation.GRID_RESOLUTION
     query = dataclasses.replace(query, resolution=side, nx=None, ny=None, format="png")
-    dataset_id = model.metadata_.get("dataset_id")
     name = f"model {model_id!r}"
-    points: list[tuple[Any, Any]] = []  # the dataset's points, read once
-
-    def draw(epoch: int) -> bytes:
-        frame = _at_epoch(model, frames, epoch, name)
-        grid = evaluate_grid(frame, query, side)
-        if not points:
-            points.append(dataset_points(datasets, dataset_id, model, grid.axes, owner))
-        return render_grid_png(
-            frame, grid, datasets, dataset_id, owner, epoch=epoch, size=animation.FRAME_INCHES,
-            points=points[0],
-        )  # fmt: skip
-
-    return animation.render_animation(recorded_epochs(frames), draw)
+    grids = [
+        (epoch, evaluate_grid(_at_epoch(model, frames, epoch, name), query, side))
+        for epoch in recorded_epochs(frames)
+    ]
+    last = grids[-1][1]
+    X = y = None
+    if last.unit is None:
+        dataset_id = model.metadata_.get("dataset_id")
+        X, y = dataset_points(datasets, dataset_id, model, last.axes, owner)
+    title = "prediction" if last.classes is None else "decision boundary"
+    if last.unit is not None:
+        title = f"layer {last.unit[0]}, unit {last.unit[1]}"
+    return animation.render_animation(
+        last.xs, last.ys, [(epoch, grid.values) for epoch, grid in grids], X, y, last.classes,
+        axis_labels=last.names, title=title,
+        value_label="activation" if last.unit is not None else "prediction",
+    )  # fmt: skip

@@ -15,6 +15,7 @@ from mlp_engine.frames import (
     Frames,
     at_frame,
     load_frames,
+    parameters,
     save_frames,
 )
 from mlp_engine.units import unit_activations, unit_grid
@@ -91,7 +92,7 @@ def _fitted(**kwargs: Any) -> tuple[MLPClassifier, np.ndarray]:
 def test_at_frame_uses_the_frames_parameters_and_leaves_the_model_alone() -> None:
     model, X = _fitted()
     before = model.predict_proba(X)
-    params = model._network().params
+    params = parameters(model)
     frame = at_frame(model, np.zeros_like(params))
     np.testing.assert_allclose(frame.predict_proba(X), 0.5)  # zero weights: sigmoid(0)
     np.testing.assert_array_equal(model.predict_proba(X), before)

@@ -63,9 +63,14 @@ SEMANTIC_422: dict[tuple[str, str], str] = {
     "rows by name must name exactly the model's columns",
     ("POST", "/v1/models/{model_id}/evaluate"): "rows as for predict; labels the model knows; "
     "the dataset must exist",
+    ("POST", "/v1/sweeps"): "the space's values must be valid settings of the job, within "
+    "the trial and compute limits; cv_folds at most the dataset's rows; a metric of its task",
     ("GET", "/v1/models/{model_id}/boundary"): "x_min < x_max; feature indices below the "
-    "model's feature count; one fixed value per other feature",
+    "model's feature count; one fixed value per other feature; layer and unit within the "
+    "model's layers, both or neither",
     ("GET", "/v1/jobs/{job_id}/boundary"): "as GET /v1/models/{model_id}/boundary",
+    ("GET", "/v1/models/{model_id}/animation"): "as GET /v1/models/{model_id}/boundary; "
+    "layer and unit within the model's layers",
 }
 # The same for the Open Inference Protocol, whose error for such input is a 400 (KServe's).
 SEMANTIC_400: dict[tuple[str, str], str] = {
@@ -119,7 +124,8 @@ def flatmap_path_parameters(
 
 
 def _seed() -> None:
-    """A dataset, a succeeded job and its model, created through the API (lifespan started)."""
+    """A dataset, a succeeded job and its model, and a finished sweep, created through the API
+    (lifespan started)."""
     with asgi.get_client(APP) as client:
         dataset = client.post(f"{BASE}/v1/datasets/generate", json={"kind": "gaussians"})
         assert dataset.status_code == 201, dataset.text
@@ -133,8 +139,21 @@ def _seed() -> None:
 
         record = wait_for(ended, 60, "the seed job to end")
         assert record["status"] == "succeeded", record
+        space = {"learning_rate": [0.01]}
+        body = {"dataset_id": dataset.json()["id"], "training": {"epochs": 5}}
+        sweep = client.post(f"{BASE}/v1/sweeps", json={**body, "search": {"space": space}})
+        assert sweep.status_code == 202, sweep.text
+
+        def sweep_ended() -> dict[str, Any] | None:
+            doc: dict[str, Any] = client.get(f"{BASE}/v1/sweeps/{sweep.json()['id']}").json()
+            return doc if doc["status"] in TERMINAL else None
+
+        assert wait_for(sweep_ended, 60, "the seed sweep to end")["status"] == "succeeded"
     REAL_IDS.update(
-        dataset_id=dataset.json()["id"], job_id=record["id"], model_id=record["model_id"]
+        dataset_id=dataset.json()["id"],
+        job_id=record["id"],
+        model_id=record["model_id"],
+        sweep_id=sweep.json()["id"],
     )
 
 

@@ -244,7 +244,8 @@ def test_kill9_of_the_job_process_is_retried_by_its_worker(
     assert done.attempts == 2 and job_pid_or_none(runner, record.id) is None
     assert worker.process.poll() is None  # the worker survived its job process
     assert "Work-horse terminated unexpectedly" in worker.log()
-    assert [p.name for p in (data_dir / "models").glob("*.npz")] == ["model_horse.npz"]
+    models = sorted(p.name for p in (data_dir / "models").glob("*.npz"))
+    assert models == ["model_horse.frames.npz", "model_horse.npz"]  # the model and its replay
 
     # A second death of the job process: failed worker_lost, at once.
     again = runner.submit(make_spec(dataset_id, "model_horse2", **FOREVER))
@@ -370,6 +371,26 @@ def test_a_job_that_ignores_its_cancel_is_stopped_after_the_grace(
     done = wait_status(runner, record.id)
     assert done.status == "cancelled" and done.model_id is None
     assert "stopped by user" in worker.log()  # RQ's stop command killed the job process
+    wait_for(lambda: pid_gone(horse), 30, "the frozen job process to be killed")
+
+
+def test_cancel_keep_of_a_job_stopped_after_the_grace_keeps_its_snapshot(
+    make_runner: RunnerFactory, start_worker: WorkerFactory, dataset_id: str, data_dir: Path
+) -> None:
+    runner = make_runner(job_cancel_grace_seconds=0.3, snapshot_every_epochs=1)
+    start_worker()
+    record = runner.submit(make_spec(dataset_id, "model_stopped_kept", **FOREVER))
+    wait_epoch(runner, record.id, 2)
+    wait_for(lambda: runner.snapshot(record.id), 30, "a weights snapshot")
+    horse = job_pid(runner, record.id)
+    os.kill(horse, signal.SIGSTOP)  # frozen mid-epoch: it can never save its model itself
+    snapshot = mlp_engine.load(io.BytesIO(runner.snapshot(record.id) or b""))
+    runner.cancel(record.id, keep=True)
+    done = wait_status(runner, record.id)
+    assert done.status == "cancelled" and done.model_id == "model_stopped_kept"
+    model = ModelStore(data_dir).load("model_stopped_kept")
+    X = np.array([[0.5, -0.5], [1.0, 2.0]])
+    np.testing.assert_array_equal(model.predict_proba(X), snapshot.predict_proba(X))
     wait_for(lambda: pid_gone(horse), 30, "the frozen job process to be killed")
 
 

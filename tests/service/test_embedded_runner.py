@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from helpers.jobdb import running_pid
 from helpers.processes import pid_gone
@@ -39,6 +40,7 @@ from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, Queue
 from app.jobs.core import snapshot_path
 from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
 from app.jobs.execute import JobControl, RunOptions, execute_job
+from app.jobs.frames import job_frames_path, model_frames_path
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
 from app.storage.models import ModelStore
 
@@ -237,6 +239,31 @@ def test_cancel_kills_a_job_that_does_not_stop_within_the_grace(
     assert record.status == "cancelled" and record.model_id is None
     wait_for(lambda: pid_gone(pid), 30.0, "the frozen job process to be killed")
     assert warnings_with(caplog, "did not stop within 0.3 s; killing")
+
+
+def test_cancel_keep_of_a_job_killed_after_the_grace_keeps_its_snapshot(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    runner = make_runner(
+        job_cancel_grace_seconds=0.3, progress_interval_seconds=60, snapshot_every_epochs=1
+    )
+    job = runner.submit(make_spec(dataset_id, **FOREVER))
+    wait_for(snapshot_path(data_dir, job.id).exists, 60.0, "the first epoch's snapshot")
+    wait_for(job_frames_path(data_dir, job.id).exists, 60.0, "the first frames")
+    pid = running_pid(data_dir, job.id)
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # frozen mid-epoch: it can never save its model itself
+    snapshot = mlp_engine.load(snapshot_path(data_dir, job.id))
+    assert runner.cancel(job.id, keep=True).cancel_keep
+    record = wait_terminal(runner, job.id, timeout=60.0)
+    assert record.status == "cancelled" and record.model_id == job.spec.model_id
+    model = ModelStore(data_dir).load(record.model_id)
+    X = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    np.testing.assert_array_equal(model.predict_proba(X), snapshot.predict_proba(X))
+    assert model.metadata_["job_id"] == job.id
+    assert model_frames_path(data_dir, record.model_id).exists()
+    assert not job_frames_path(data_dir, job.id).exists()
+    wait_for(lambda: pid_gone(pid), 30.0, "the frozen job process to be killed")
 
 
 def test_timeout(make_runner: RunnerFactory, dataset_id: str) -> None:

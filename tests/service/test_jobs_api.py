@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 JOB_FIELDS = {
     "id", "status", "name", "created_at", "started_at", "finished_at", "progress", "history",
     "model_id", "error", "dataset_id", "architecture", "training", "queue_position",
+    "sweep_id",
 }  # fmt: skip
 NOTEBOOK_TRAINING = {
     "epochs": 200,

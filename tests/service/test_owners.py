@@ -205,6 +205,48 @@ async def test_jobs_belong_to_their_key(client: httpx.AsyncClient) -> None:
         assert allowed.status_code == (409 if "cancel" in url else 200), allowed.text
 
 
+async def test_sweeps_and_their_jobs_belong_to_their_key(client: httpx.AsyncClient) -> None:
+    dataset = (
+        await client.post(
+            "/v1/datasets/generate", json={"kind": "xor", "n_samples": 40}, headers=auth(ALICE)
+        )
+    ).json()["id"]
+    body: dict[str, Any] = {
+        "dataset_id": dataset,
+        "training": TRAINING,
+        "search": {"strategy": "grid", "space": {"learning_rate": [0.01, 0.1]}},
+    }
+    refused = await client.post("/v1/sweeps", json=body, headers=auth(BOB))
+    assert refused.status_code == 404, refused.text  # bob cannot sweep alice's dataset
+    response = await client.post("/v1/sweeps", json=body, headers=auth(ALICE))
+    assert response.status_code == 202, response.text
+    sweep = response.json()["id"]
+
+    async def ended() -> dict[str, Any] | None:
+        doc: dict[str, Any] = (
+            await client.get(f"/v1/sweeps/{sweep}", headers=auth(ALICE))
+        ).json()
+        return doc if doc["status"] in TERMINAL else None
+
+    doc = await wait_for_async(ended, 60, f"sweep {sweep} to end", 0.05)
+    assert doc["status"] == "succeeded", doc
+    assert await ids(client, BOB, "sweeps") == set()
+    assert await ids(client, ALICE, "sweeps") == await ids(client, ROOT, "sweeps") == {sweep}
+    trial_jobs = {job for trial in doc["trials"] for job in trial["job_ids"]}
+    assert trial_jobs and trial_jobs <= await ids(client, ALICE, "jobs")
+    assert await ids(client, BOB, "jobs") == set()
+    for method, url in (
+        ("GET", f"/v1/sweeps/{sweep}"),
+        ("GET", f"/v1/sweeps/{sweep}/events"),
+        ("POST", f"/v1/sweeps/{sweep}/cancel"),
+    ):
+        response = await client.request(method, url, headers=auth(BOB))
+        assert response.status_code == 404, (url, response.text)
+        assert response.json()["detail"] == f"sweep {sweep!r} not found"
+        allowed = await client.request(method, url, headers=auth(ROOT))
+        assert allowed.status_code == (409 if "cancel" in url else 200), allowed.text
+
+
 async def test_inline_job_data_belongs_to_the_job_key(client: httpx.AsyncClient) -> None:
     X = [[float(i % 7), float(i % 3)] for i in range(30)]
     y = [i % 2 for i in range(30)]

@@ -147,6 +147,9 @@ async def test_the_page_is_outside_the_api_schema(client: httpx.AsyncClient) -> 
         "features",
         "fixed",
         "format",
+        "epoch",  # replay
+        "layer",  # neuron previews
+        "unit",
     }
     # The same query as the model's boundary: same names, schemas and descriptions.
     model_operation = paths["/v1/models/{model_id}/boundary"]["get"]

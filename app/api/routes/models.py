@@ -305,6 +305,13 @@ def model_frames(model_id: ModelId, store: ModelStoreDep, owner: OwnerDep) -> Fr
         },
         **error_responses(404, 409, 422),
     },
+    description=(
+        "The training as an animated GIF: the boundary at every recorded frame (see "
+        "`GET /v1/models/{id}/frames`), drawn like `format=png`. Takes the boundary's "
+        "`features`, `fixed`, axis ranges and `layer`/`unit` (a neuron's activation); its "
+        "resolution, `format` and `epoch` are not used. 409 for a model without frames (e.g. "
+        "an imported one)."
+    ),
 )
 def model_animation(
     model_id: ModelId,
