@@ -95,6 +95,8 @@ const generated = {
   },
 };
 
+const generating = new Map(); // generator spec (JSON) -> the request on its way
+
 /** The stored dataset for the current selection; a generated one is made once and reused. */
 export async function ensureDataset(sel) {
   if (sel.type === "stored") {
@@ -102,6 +104,16 @@ export async function ensureDataset(sel) {
   }
   const known = state.datasets.get(generated.get(sel.spec));
   if (known) return known;
+  const key = JSON.stringify(sel.spec);
+  if (!generating.has(key)) {
+    // A preview and Train asking at once share one request (one dataset, not two).
+    const made = generate(sel).finally(() => generating.delete(key));
+    generating.set(key, made);
+  }
+  return generating.get(key);
+}
+
+async function generate(sel) {
   const meta = await postJSON("/v1/datasets/generate", { ...sel.spec, name: sel.name });
   generated.set(sel.spec, meta.id);
   remember("datasets", meta.id);

@@ -15,7 +15,7 @@ const IDS = [
   // 3 training
   "setup", "train", "cancel", "epoch", "progress", "epochs", "test-fraction", "test-fraction-value",
   "show-test", "show-test-help", "l1", "crosses", "cancel-choice", "cancel-keep", "cancel-discard",
-  "cancel-back",
+  "cancel-back", "copy-link",
   "data-fields", "network-fields", "training-fields", "upload-fields",
   // output: map, readouts, charts, prediction
   "boundary", "map-source", "legend", "loss-chart", "accuracy-chart", "loss-summary",

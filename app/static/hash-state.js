@@ -6,6 +6,7 @@
 import { applyDataControls, dataControls } from "./data-panel.js";
 import { ui } from "./dom.js";
 import { architecture, setArchitecture } from "./network-panel.js";
+import { setStatus } from "./notices.js";
 import { setTrainingValues, showIdleEpochs, trainingValues } from "./training-panel.js";
 import { debounce } from "./util.js";
 
@@ -82,10 +83,24 @@ export function applyHash() {
   return true;
 }
 
-const writeHash = debounce(() => {
+function writeHashNow() {
   const hash = `#${setupParams()}`;
   if (hash !== window.location.hash) window.history.replaceState(null, "", hash);
-}, 150);
+}
+
+const writeHash = debounce(writeHashNow, 150);
+
+/** Copy the page's address (the setup) to the clipboard, or show it to copy by hand. */
+async function copyLink() {
+  writeHashNow();
+  const link = window.location.href;
+  try {
+    await navigator.clipboard.writeText(link);
+    setStatus("Link copied: opening it shows this same setup.", "ok");
+  } catch {
+    setStatus(`Copy this link to share the setup: ${link}`);
+  }
+}
 
 /**
  * Rewrite the hash whenever a control changes (the layer editor's buttons are clicks); a link
@@ -96,5 +111,6 @@ export function wireHash(onApplied) {
   window.addEventListener("hashchange", () => {
     if (applyHash()) onApplied();
   });
+  ui.copyLink.addEventListener("click", copyLink);
   writeHash();
 }

@@ -20,7 +20,7 @@ import {
   resetReadouts,
   showMetrics,
 } from "./output-panel.js";
-import { replayModel } from "./replay.js";
+import { replayModel, stopReplay } from "./replay.js";
 import { forget, myDatasets, myModels } from "./runs.js";
 import { isTraining, setDataset, setModel, state, subscribe } from "./state.js";
 import { showTestSplit } from "./test-split.js";
@@ -140,6 +140,7 @@ async function remove(kind, id) {
 /** The chosen model is deleted: nothing to predict with or download. */
 function dropIfChosen(ids) {
   if (state.model && ids.includes(state.model.id)) {
+    stopReplay();
     setModel(null);
     map.setGrid(null);
   }

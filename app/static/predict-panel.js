@@ -108,6 +108,7 @@ function onMapKey(event) {
     const y = Math.min(v.yMax, Math.max(v.yMin, cursor.y + my));
     map.setCursor({ x, y });
     showCoordinates(x, y);
+    readOut({ x, y });
   } else if (event.key === "Enter" || event.key === " ") {
     event.preventDefault();
     map.setCursor(cursor);
@@ -144,7 +145,11 @@ function onHeldChanged() {
 
 /** What the map shows under the pointer, in words under the map. */
 function onMapHover(event) {
-  const point = map.toData(event.clientX, event.clientY);
+  readOut(map.toData(event.clientX, event.clientY));
+}
+
+/** The map's value at `point` (data coordinates; null: none) in words under the map. */
+function readOut(point) {
   const answer = point && map.gridValueAt(point.x, point.y);
   if (!point) {
     ui.mapReadout.textContent = "";

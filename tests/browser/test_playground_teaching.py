@@ -122,8 +122,11 @@ def test_replay_scrubbing_changes_the_map_and_moves_the_curve_marker(
     assert problems.errors == []
 
 
-def test_the_map_stays_in_view_below_the_top_bar_after_train(open_page: OpenPage) -> None:
-    page, problems = open_page(DESKTOP)
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_map_stays_in_view_below_the_top_bar_after_train(
+    open_page: OpenPage, viewport: dict[str, int]
+) -> None:
+    page, problems = open_page(viewport)
     wait_for_data(page)
     page.locator("#epochs").scroll_into_view_if_needed()  # down at the training settings
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
@@ -132,7 +135,7 @@ def test_the_map_stays_in_view_below_the_top_bar_after_train(open_page: OpenPage
     bar = page.evaluate("() => document.querySelector('.topbar').getBoundingClientRect().bottom")
     box = page.locator("#boundary").bounding_box()
     assert box["y"] >= bar - 1, "the map's top is under the sticky top bar"
-    assert box["y"] + box["height"] <= DESKTOP["height"] + 1, "the map runs off the screen"
+    assert box["y"] + box["height"] <= viewport["height"] + 1, "the map runs off the screen"
     wait_for_success(page)
     assert problems.errors == []
 
@@ -161,6 +164,10 @@ def test_a_shared_url_reproduces_the_setup(open_page: OpenPage) -> None:
     assert "epochs=77" in page.url and "feature_crosses=square" in page.url
     assert page.get_attribute("#preset-fast", "aria-pressed") == "false"  # no longer the preset
     url = page.url
+    page.click("#copy-link")
+    wait_until(
+        page, f"{text_of('status')}.includes('link') || {text_of('status')}.includes('Link')", ""
+    )
 
     shared, shared_problems = open_page(DESKTOP)  # another browser: nothing stored locally
     shared.goto(url)
