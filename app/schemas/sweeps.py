@@ -107,9 +107,10 @@ class SweepCreate(BaseModel):
         None,
         ge=2,
         le=10,
-        description="k-fold cross-validation (stratified for classification); the best "
-        "settings are then refitted on all the data. null: each trial is scored on its "
-        "validation split (`validation_fraction`, 0.2 when unset).",
+        description="k-fold cross-validation (stratified for classification) over every row; "
+        "the best settings are then refitted on all the data (`training.test_fraction` "
+        "applies to that refit only). null: each trial is scored on its validation split "
+        "(`validation_fraction`, 0.2 when unset).",
     )
     metric: str | None = Field(
         None,

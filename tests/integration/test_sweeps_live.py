@@ -95,7 +95,7 @@ def test_kill_9_mid_sweep_then_the_sweep_finishes(start_server: Any) -> None:
     ds = client.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 60}).json()
     body = {
         "dataset_id": ds["id"],
-        "training": {"epochs": 150, "batch_size": 4},
+        "training": {"epochs": 80, "batch_size": 4},
         "search": {"space": {"learning_rate": [0.05, 0.01, 0.002]}},
         "cv_folds": 2,
         "max_parallel": 2,

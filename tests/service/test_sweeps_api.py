@@ -69,12 +69,26 @@ async def test_grid_with_cv_scores_folds_and_refits(client: httpx.AsyncClient, g
     assert fold["sweep_id"] == doc["id"]
     model = (await client.get(f"/v1/models/{fold['model_id']}")).json()
     assert model["evaluation"]["test"]["log_loss"] > 0  # scored on its held-out fold
-    scores = []
+    rows = (await client.get(f"/v1/datasets/{ds['id']}/data")).json()
+    scores, held_out = [], []
     for job_id in trials[0]["job_ids"]:
         job = (await client.get(f"/v1/jobs/{job_id}")).json()
         m = (await client.get(f"/v1/models/{job['model_id']}")).json()
         scores.append(m["evaluation"]["test"]["log_loss"])
+        test = (await client.get(f"/v1/models/{m['id']}/split")).json()["test"]
+        held_out.append(test)
+        # The fold's rows, evaluated through the API, give the fold job's score.
+        body = {"X": [rows["X"][i] for i in test], "y": [rows["y"][i] for i in test]}
+        evaluated = (await client.post(f"/v1/models/{m['id']}/evaluate", json=body)).json()
+        assert evaluated["metrics"]["log_loss"] == pytest.approx(scores[-1], rel=1e-9)
     assert trials[0]["score"] == pytest.approx(sum(scores) / 3)
+    # The three held-out folds partition the rows, each class spread evenly (stratified).
+    assert sorted(i for fold in held_out for i in fold) == list(range(60))
+    for fold in held_out:
+        assert sum(rows["y"][i] == rows["y"][0] for i in fold) in (
+            sum(y == rows["y"][0] for y in rows["y"]) // 3,
+            -(-sum(y == rows["y"][0] for y in rows["y"]) // 3),
+        )
 
 
 async def test_random_without_cv_orders_accuracy_higher_first(
@@ -239,3 +253,33 @@ async def test_regression_defaults_to_mse(client: httpx.AsyncClient, settings: S
     assert doc["metric"] == "mse"
     done = await wait_sweep(client, doc["id"])
     assert done["status"] == "succeeded" and done["best"]["model_id"] is not None
+
+
+async def test_failed_trials_leave_the_leaderboard_and_all_failed_fails_the_sweep(
+    client: httpx.AsyncClient,
+) -> None:
+    rows = [[(i % 7 - 3) * 1e150, (i % 5 - 2) * 1e150] for i in range(40)]
+    labels = [int(r[0] * r[1] > 0) for r in rows]
+    ds = (await client.post("/v1/datasets", json={"X": rows, "y": labels})).json()
+    training = {"epochs": 5, "optimizer": "sgd", "learning_rate": 10.0}
+    mixed = await start(
+        client,
+        dataset_id=ds["id"],
+        training=training,
+        search={"space": {"standardize": [False, True]}},
+    )
+    done = await wait_sweep(client, mixed["id"])
+    assert [t["status"] for t in done["trials"]] == ["failed", "succeeded"]
+    assert done["trials"][0]["score"] is None and done["leaderboard"] == [1]
+    assert done["status"] == "succeeded" and done["best"]["trial"] == 1
+    failing = await start(
+        client,
+        dataset_id=ds["id"],
+        training={**training, "standardize": False},
+        search={"space": {"learning_rate": [10.0, 20.0]}},
+        cv_folds=2,
+    )
+    done = await wait_sweep(client, failing["id"])
+    assert done["status"] == "failed" and done["best"] is None and done["leaderboard"] == []
+    job = (await client.get(f"/v1/jobs/{done['trials'][0]['job_ids'][0]}")).json()
+    assert job["error"]["code"] == "diverged"
