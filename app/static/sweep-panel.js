@@ -350,7 +350,9 @@ function render() {
   el.sweepProgressBar.max = doc.trials.length;
   el.sweepProgressBar.value = ended;
   const total = doc.trials.length;
-  el.sweepProgress.textContent = `${ended} of ${total} trials ended · ${statusWord(doc)}`;
+  const progress = `${ended} of ${total} trials ended · ${statusWord(doc)}`;
+  // A live region: rewriting the same words would have them read out again.
+  if (el.sweepProgress.textContent !== progress) el.sweepProgress.textContent = progress;
   // Rows are rebuilt as trials end: keep the keyboard focus on the same trial's button.
   const focused = document.activeElement?.closest?.(".sweep-row")?.dataset.trial;
   el.sweepRows.replaceChildren(...rowOrder(doc).map((index) => trialRow(doc, doc.trials[index])));

@@ -189,8 +189,28 @@ def test_a_cross_validated_sweep_shows_folds_and_the_refit(
     assert problems.errors == []
 
 
-def test_cancel_stops_a_running_sweep(open_page: OpenPage, server: Any) -> None:
+def refused(page: Any) -> None:
+    """Values the page cannot read stop it before any request; a 422 is shown, not thrown."""
+    page.fill("#sweep-values-0", "0.05, fast")
+    page.click("#sweep-start")
+    message = page.eval_on_selector("#sweep-values-0", "input => input.validationMessage")
+    assert "“fast” is not a number" in message
+    page.fill("#sweep-values-0", "0.05")
+    page.select_option("#sweep-metric", "r2")  # a regression metric: the API says no
+    page.click("#sweep-start")
+    wait_until(page, "!document.getElementById('error').hidden", "the refusal")
+    assert "The sweep was not started" in page.inner_text("#error")
+    assert "is not a classification metric" in page.inner_text("#error")
+    assert "sweepId" not in page.evaluate("() => ({...document.body.dataset})")
+    assert page.is_enabled("#sweep-start")
+    page.click("#error-close")
+
+
+def test_cancel_stops_a_running_random_sweep(open_page: OpenPage, server: Any) -> None:
     page, problems = open_xor_page(open_page, DESKTOP, epochs=3000)
+    refused(page)
+    page.select_option("#sweep-strategy", "random")
+    page.fill("#sweep-max-trials", "3")
     sweep_id = start_sweep(page)
     wait_until(
         page,
@@ -203,6 +223,7 @@ def test_cancel_stops_a_running_sweep(open_page: OpenPage, server: Any) -> None:
     assert wait_for_end(page) == "cancelled"
     doc = sweep_doc(server, sweep_id)
     assert doc["status"] == "cancelled"
+    assert doc["strategy"] == "random" and len(doc["trials"]) == 3
     for trial in doc["trials"]:
         assert trial["status"] in ("cancelled", "succeeded"), trial
         for job_id in trial["job_ids"]:
