@@ -57,8 +57,8 @@ wirePredict();
 wireModels();
 wireEvaluation();
 wireTestSplit();
-wireSweeps();
 wireApiKey();
+wireSweeps(); // after the key: it looks for a sweep still running
 applyPreset(PRESETS.fast);
 updateNetwork();
 start();

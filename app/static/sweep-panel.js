@@ -196,15 +196,29 @@ async function preparedDataset() {
   return meta;
 }
 
-function follow(doc) {
+function follow(doc, what = "started") {
   sweep?.controller.abort();
   sweep = { id: doc.id, doc, controller: new AbortController(), done: false };
   shown = null;
   document.body.dataset.sweepId = doc.id;
+  setBusy(true);
   render();
-  setStatus(`Sweep ${doc.id} started: ${doc.trials.length} trials.`);
+  setStatus(`Sweep ${doc.id} ${what}: ${doc.trials.length} trials.`);
   followEvents(sweep);
   watchRunning(sweep);
+}
+
+/** A sweep still running from before the page was (re)loaded: follow it again. */
+async function resume() {
+  let newest;
+  try {
+    [newest] = (await getJSON("/v1/sweeps?limit=1")).data;
+  } catch {
+    return; // e.g. the server needs a key: the page asks for it already
+  }
+  if (!newest || TERMINAL.includes(newest.status) || sweep) return;
+  el.sweepPanel.open = true;
+  follow(newest, "still running from before");
 }
 
 /** The stream tells when trials end; this shows which ones are running meanwhile. */
@@ -261,7 +275,10 @@ async function refresh(run) {
       const doc = await getJSON(`/v1/sweeps/${encodeURIComponent(run.id)}`, {
         signal: run.controller.signal,
       });
-      if (run === sweep && !run.done) {
+      if (run !== sweep || run.done) break;
+      if (TERMINAL.includes(doc.status)) {
+        finish(run, doc); // it ended before the stream said so
+      } else {
         run.doc = doc;
         render();
       }
@@ -291,7 +308,7 @@ async function pollSweep(run) {
 }
 
 function finish(run, doc) {
-  if (run !== sweep) return;
+  if (run !== sweep || run.done) return;
   run.done = true;
   run.doc = doc;
   run.controller.abort();
@@ -493,4 +510,5 @@ export function wireSweeps() {
   el.sweepForm.addEventListener("submit", start);
   el.sweepCancel.addEventListener("click", cancel);
   subscribe("model", onModel);
+  resume();
 }

@@ -3,8 +3,8 @@
 A 2 x 2 grid (learning rate x hidden layers) on the XOR data with a few epochs, without and with
 2-fold cross-validation, at 1280 x 800 and 390 x 844: the leaderboard fills in from the sweep's
 event stream while it runs, its order is the API's ``leaderboard``, a row (by pointer or by
-keyboard) puts that trial's model on the map, and Cancel stops a sweep. Screenshots go to
-``test-artifacts/playground-sweep-*.png`` (git-ignored).
+keyboard) puts that trial's model on the map, a reloaded page follows a running sweep again,
+and Cancel stops it. Screenshots go to ``test-artifacts/playground-sweep-*.png`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -216,6 +216,18 @@ def test_cancel_stops_a_running_random_sweep(open_page: OpenPage, server: Any) -
         page,
         "document.querySelector('#sweep-rows tr[data-status=\"running\"]')",
         "a trial running",
+        SWEEP_TIMEOUT,
+    )
+    assert page.is_enabled("#sweep-cancel") and page.is_disabled("#sweep-start")
+    # A reloaded page follows the sweep that is still running (and can still cancel it).
+    page.reload()
+    wait_until(page, f"document.body.dataset.sweepId === '{sweep_id}'", "the sweep followed again")
+    assert page.get_attribute("#sweep-panel", "open") is not None
+    assert "still running from before" in page.inner_text("#status")
+    wait_until(
+        page,
+        "document.querySelector('#sweep-rows tr[data-status=\"running\"]')",
+        "the running trial after the reload",
         SWEEP_TIMEOUT,
     )
     assert page.is_enabled("#sweep-cancel") and page.is_disabled("#sweep-start")
