@@ -199,7 +199,7 @@ async function preparedDataset() {
 function follow(doc, what = "started") {
   sweep?.controller.abort();
   sweep = { id: doc.id, doc, controller: new AbortController(), done: false };
-  shown = null;
+  clearShown();
   document.body.dataset.sweepId = doc.id;
   setBusy(true);
   render();
@@ -489,7 +489,10 @@ async function showSweepDataset(datasetId) {
 
 /** Another model on the map (a new run, a stored model): no row is the one shown any more. */
 function onModel(model) {
-  if (!shown || model?.id === shown.modelId) return;
+  if (shown && model?.id !== shown.modelId) clearShown();
+}
+
+function clearShown() {
   shown = null;
   delete map.canvas.dataset.sweepTrial;
   el.sweepShown.textContent = SHOWN_HINT;
