@@ -34,6 +34,7 @@ def _sklearn_counts(y: np.ndarray, k: int) -> list[list[int]]:
     ("counts", "k"),
     [((50, 50), 3), ((90, 10), 5), ((7, 13, 30), 4), ((3, 3, 100), 10), ((5, 6), 2)],
 )
+@pytest.mark.filterwarnings("ignore:The least populated class")  # classes smaller than k
 def test_stratified_folds_balance_classes_as_sklearn(counts: tuple[int, ...], k: int) -> None:
     y = np.repeat(np.arange(len(counts)), counts)
     np.random.default_rng(1).shuffle(y)
