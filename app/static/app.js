@@ -12,6 +12,7 @@ import { clearErrors, showError, wireNotices } from "./notices.js";
 import { map } from "./output-panel.js";
 import { wirePredict } from "./predict-panel.js";
 import { PRESETS, applyPreset, wirePresets } from "./presets.js";
+import { wireSweeps } from "./sweep-panel.js";
 import { wireTestSplit } from "./test-split.js";
 import { wireTraining } from "./training-panel.js";
 
@@ -57,6 +58,7 @@ wireModels();
 wireEvaluation();
 wireTestSplit();
 wireApiKey();
+wireSweeps(); // after the key: it looks for a sweep still running
 applyPreset(PRESETS.fast);
 updateNetwork();
 start();

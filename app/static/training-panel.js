@@ -36,7 +36,7 @@ function trainingControls() {
 const fieldOf = (control) => control.dataset.field.slice("training.".length);
 
 /** The `training` object of a job request (empty number fields are left to the API). */
-function trainingSettings() {
+export function trainingSettings() {
   const training = {};
   for (const control of trainingControls()) {
     if (control.type === "checkbox") training[fieldOf(control)] = control.checked;
