@@ -15,8 +15,9 @@ import { map, wireCharts } from "./output-panel.js";
 import { wirePredict } from "./predict-panel.js";
 import { PRESETS, applyPreset, markPreset, wirePresets } from "./presets.js";
 import { wireReplay } from "./replay.js";
-import { wireTestSplit } from "./test-split.js";
 import { isTraining } from "./state.js";
+import { wireSweeps } from "./sweep-panel.js";
+import { wireTestSplit } from "./test-split.js";
 import { resumeJob, wireTraining } from "./training-panel.js";
 
 const KEY_STORAGE = "mlp-api-key";
@@ -65,6 +66,7 @@ wireCharts();
 wireReplay();
 wireNeurons();
 wireApiKey();
+wireSweeps(); // after the key: it looks for a sweep still running
 applyPreset(PRESETS.fast);
 applyHash(); // a shared link's setup, over the defaults
 markPreset();

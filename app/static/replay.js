@@ -14,6 +14,7 @@ import {
   setSource,
   showModelBoundary,
 } from "./output-panel.js";
+import { subscribe } from "./state.js";
 import { sleep } from "./util.js";
 
 const FRAME_RESOLUTION = 64; // grid points per axis of a replayed frame (cheap, drawn often)
@@ -222,6 +223,10 @@ function start(source) {
 }
 
 export function wireReplay() {
+  // Another model chosen elsewhere (a sweep's trial, a new dataset) takes the frames away.
+  subscribe("model", (model) => {
+    if (player.source?.kind === "models" && model?.id !== player.source.id) start(null);
+  });
   ui.replayPlay.addEventListener("click", () => {
     if (player.playing) {
       pause();

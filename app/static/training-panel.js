@@ -56,7 +56,7 @@ export function trainingValues() {
 }
 
 /** The `training` object of a job request (empty number fields are left to the API). */
-function trainingSettings() {
+export function trainingSettings() {
   const training = trainingValues();
   // Options at their defaults are left out (the API's defaults; older servers lack them).
   if (!training.test_fraction) delete training.test_fraction;

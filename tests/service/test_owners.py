@@ -223,9 +223,7 @@ async def test_sweeps_and_their_jobs_belong_to_their_key(client: httpx.AsyncClie
     sweep = response.json()["id"]
 
     async def ended() -> dict[str, Any] | None:
-        doc: dict[str, Any] = (
-            await client.get(f"/v1/sweeps/{sweep}", headers=auth(ALICE))
-        ).json()
+        doc: dict[str, Any] = (await client.get(f"/v1/sweeps/{sweep}", headers=auth(ALICE))).json()
         return doc if doc["status"] in TERMINAL else None
 
     doc = await wait_for_async(ended, 60, f"sweep {sweep} to end", 0.05)
