@@ -319,6 +319,7 @@ function describeDataset(meta, data) {
 /** Put a dataset on the map (points only) and fit the network sketch to it. */
 export function showDataset(meta, data) {
   const changed = state.dataset?.id !== meta.id;
+  ui.generateNote.textContent = "";
   plotDataset(meta, data);
   map.setGrid(null);
   map.setMarker(null);
