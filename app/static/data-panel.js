@@ -28,7 +28,7 @@ const GENERATORS = {
   notebook: {
     noise: [0, 3, 0.05, 1],
     n: 1000,
-    help: "A factor on the notebook's scales (1 = the notebook's own).",
+    help: "A factor on the spread of the points (1 = the standard set).",
   },
   xor: { noise: [0, 0.5, 0.01, 0.05], n: 400, help: "Standard deviation of the jitter." },
   circles: { noise: [0, 0.3, 0.01, 0.08], n: 400, help: "Standard deviation of the jitter." },

@@ -465,3 +465,45 @@ def test_a_full_queue_is_worded_honestly(open_page: OpenPage) -> None:
     assert "32 running or waiting jobs" in message and "about 40 s" in message
     assert "estimate" in message
     assert problems.errors == []
+
+
+TEXT_EXTENTS = """async ([module, name, width]) => {
+    const classes = await import(module);
+    const canvas = document.createElement("canvas");
+    canvas.style.cssText = `width: ${width}px; height: 170px; display: block`;
+    document.body.append(canvas);
+    const chart = new classes[name](canvas, {});
+    const texts = [];
+    const fillText = chart.ctx.fillText.bind(chart.ctx);
+    chart.ctx.fillText = (text, x, y, ...rest) => {
+        const w = chart.ctx.measureText(text).width;
+        const align = chart.ctx.textAlign;
+        const left = align === "center" ? x - w / 2 : align === "right" ? x - w : x;
+        texts.push([text, left, left + w]);
+        fillText(text, x, y, ...rest);
+    };
+    return { chart, canvas, texts };
+}"""
+
+
+@pytest.mark.parametrize("width", [180, 260, 333])
+def test_tick_labels_fit_inside_the_chart(open_page: OpenPage, width: int) -> None:
+    """Every label a curve chart draws (the last x tick among them) lies inside its canvas."""
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    texts = page.evaluate(
+        f"""async (args) => {{
+            const {{ chart, canvas, texts }} = await ({TEXT_EXTENTS})(args);
+            const points = [[1, 2.5], [1000, 0.01]];
+            chart.setSeries([{{ label: "train", colour: "#000", points }}], 1000);
+            chart.renderNow();
+            canvas.remove();
+            return texts;
+        }}""",
+        ["/static/charts.js", "LineChart", width],
+    )
+    labels = [text for text, _, _ in texts]
+    assert "1000" in labels  # the last x tick is drawn...
+    for text, left, right in texts:
+        assert left >= 0 and right <= width, f"{text!r} spans {left:.1f}..{right:.1f} of {width}"
+    assert problems.errors == []
