@@ -27,7 +27,8 @@ export function setupParams() {
     params.set(key, Array.isArray(value) ? value.join(",") : String(value));
   }
   for (const [key, id] of Object.entries(VIEW_SWITCHES)) {
-    params.set(key, ui[id].checked ? "1" : "0");
+    // A disabled switch (no test rows yet) is unticked whatever the user's choice: left out.
+    if (!ui[id].disabled) params.set(key, ui[id].checked ? "1" : "0");
   }
   return params;
 }
