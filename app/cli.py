@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from app.http_protocol import HTTP_PROTOCOL
 from app.logging import configure_logging, log_config
 from app.settings import Settings, get_settings
 
@@ -47,7 +48,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.http_workers,
         "loop": "uvloop" if has_uvloop else "asyncio",
-        "http": "httptools" if has_httptools else "h11",
+        "http": HTTP_PROTOCOL if has_httptools else "h11",
         "log_config": log_config(settings.log_level, settings.log_json),
         "log_level": settings.log_level,
         "access_log": False,

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    # One access line per request (app.access, with its request ID); off behind a proxy that logs.
+    access_log: bool = True
     # Comma-separated bearer keys; empty means the API is open.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
