@@ -20,7 +20,10 @@ with the same bounds stands in (slower: its own CPU use lowers both figures). Th
 6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%);
 7. V2 (Open Inference Protocol) infer of one row, JSON, against ``/v1`` predict of the same row,
    rounds back to back: requests/s ratio (>= 70%; the same model call, but V2 goes through
-   FastAPI's routing while ``/v1`` predict has its own fast path).
+   FastAPI's routing while ``/v1`` predict has its own fast path);
+8. a 10,000-row table predict (``instances``, and ``columns``/``data``; 3 categorical columns)
+   against the same rows as the encoded numbers ``X`` to a model of the same shape: time per
+   request, end to end and the server's (<= 3x; bench/_http_tables.py says how).
 
 Prints Markdown tables (docs/benchmarks.md, HTTP) and writes bench/results/http.json. The machine
 is shared and noisy: every figure is a median over rounds, and ratios compare runs made
@@ -61,6 +64,7 @@ import httpx
 import numpy as np
 import orjson
 from _common import machine, median_time, print_table, write_json
+from _http_tables import TablePredict
 
 import mlp_engine
 
@@ -494,6 +498,32 @@ class Bench:
             ratio >= 0.70,
         )
 
+    def table_predict(self) -> None:
+        """Figure 8: 10,000 rows by column name against the same rows as numbers."""
+
+        def train(dataset: dict[str, Any]) -> str:
+            dataset_id = check(self.client.post("/v1/datasets", json=dataset), 201)["id"]
+            job_id = submit(self.client, job_body(dataset_id, [16, 16], epochs=5, batch_size=64))
+            job = wait_job(self.client, job_id, TERMINAL, poll=0.05)
+            if job["status"] != "succeeded":
+                raise RuntimeError(f"training a table benchmark model failed: {job}")
+            return str(job["model_id"])
+
+        result = TablePredict(self.client, self.data_dir, train).run(self.plan.big_repeats)
+        self.results["table_predict"] = result
+        ms, ratio = result["median_ms"], result["median_ratio"]
+        for form, label in (("instances", "`instances`"), ("split", "`columns`/`data`")):
+            self.target(
+                f"8. predict, 10,000 table rows as {label} vs as numeric X",
+                f"end to end {ms[form]['e2e']:.1f} vs {ms['X']['e2e']:.1f} ms = "
+                f"{ratio[form + '/e2e']:.2f}x (server {ms[form]['server']:.1f} vs "
+                f"{ms['X']['server']:.1f} ms = {ratio[form + '/server']:.2f}x; bodies "
+                f"{result['body_bytes'][form] / 2**20:.2f} vs "
+                f"{result['body_bytes']['X'] / 2**20:.2f} MiB, X {result['encoded_width']} wide)",
+                "<= 3x",
+                ratio[form + "/e2e"] <= 3,
+            )
+
     def job_turnaround(self) -> None:
         times = [turnaround(self.client, self.small_ds) for _ in range(self.plan.turnaround_jobs)]
         p50 = median(times)
@@ -672,6 +702,7 @@ def main() -> None:
                 ("warm-up", bench.warm_up),
                 ("1. predict throughput", bench.predict_throughput),
                 ("7. V2 infer vs predict", bench.v2_infer),
+                ("8. table predict", bench.table_predict),
                 ("5. job turnaround", bench.job_turnaround),
                 ("6. memory", bench.memory),
                 ("2. large predicts", bench.big_predicts),
