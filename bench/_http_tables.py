@@ -137,3 +137,23 @@ class TablePredict:
             },
             "median_ratio": {key: statistics.median(v) for key, v in ratios.items()},
         }
+
+
+def target_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure 8's rows of bench/http.py's table (target: the end-to-end ratio at most 3x)."""
+    ms, ratio, size = result["median_ms"], result["median_ratio"], result["body_bytes"]
+    rows = []
+    for form, label in (("instances", "`instances`"), ("split", "`columns`/`data`")):
+        rows.append(
+            {
+                "figure": f"8. predict, 10,000 table rows as {label} vs as numeric X",
+                "measured": f"end to end {ms[form]['e2e']:.1f} vs {ms['X']['e2e']:.1f} ms = "
+                f"{ratio[form + '/e2e']:.2f}x (server {ms[form]['server']:.1f} vs "
+                f"{ms['X']['server']:.1f} ms = {ratio[form + '/server']:.2f}x; bodies "
+                f"{size[form] / 2**20:.2f} vs {size['X'] / 2**20:.2f} MiB, "
+                f"X {result['encoded_width']} wide)",
+                "target": "<= 3x",
+                "met": "yes" if ratio[form + "/e2e"] <= 3 else "NO",
+            }
+        )
+    return rows
