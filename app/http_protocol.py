@@ -9,7 +9,11 @@ the event loop's current iteration (a streamed response whose body comes later, 
 any body) is written on its own then, so nothing waits longer than that iteration.
 
 Everything else (parsing, flow control, keep-alive, pipelining, ``Expect: 100-continue``) is
-uvicorn's own: the subclass changes which bytes go into which ``write()`` and nothing else.
+uvicorn's own: the subclass changes which bytes go into which ``write()`` and nothing else. One
+difference remains: an app that fails after ``http.response.start`` and before any body, in
+the same loop iteration, has its connection closed by uvicorn with the head still held, so the
+client sees the connection close without a response rather than a head and then the close (a
+failed response either way).
 Selected by ``app.cli.uvicorn_options`` when httptools is installed (``HTTP_PROTOCOL``).
 """
 
