@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` for the service (the HTTP benchmark's bare-app
-    ceiling runs under the same ones): uvloop and httptools when installed, uvicorn's own access
-    log off (the app writes one JSON line per request, with its ID), no ``Server`` header."""
+    ceiling runs under the same ones): uvloop and httptools when installed (httptools through
+    ``app.http_protocol``: one ``write()`` per response), uvicorn's own access log off (the app
+    writes one JSON line per request, with its ID; ``MLP_ACCESS_LOG``), no ``Server`` header."""
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
     return {
