@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    # One access line per request (app.access, with its request ID); off behind a proxy that logs.
+    access_log: bool = True
     # Comma-separated bearer keys, each `name:key` or a bare key (its owner identity is then
     # `sha256:` + 16 hex digits of its hash); empty (and no admin keys) means the API is open.
     # With keys, each dataset, job and model belongs to the key (name) that created it.
