@@ -41,7 +41,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` for the service (the HTTP benchmark's bare-app
     ceiling runs under the same ones): uvloop and httptools when installed (httptools through
     ``app.http_protocol``: one ``write()`` per response), uvicorn's own access log off (the app
-    writes one JSON line per request, with its ID; ``MLP_ACCESS_LOG``), no ``Server`` header."""
+    writes one JSON line per request, with its ID; ``MLP_ACCESS_LOG``), no ``Server`` header,
+    idle connections kept ``MLP_KEEP_ALIVE_SECONDS``."""
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
     return {
@@ -54,6 +55,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_level": settings.log_level,
         "access_log": False,
         "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "server_header": False,
     }
 
