@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from app.http_protocol import HTTP_PROTOCOL
 from app.logging import configure_logging, log_config
 from app.settings import Settings, get_settings
 
@@ -38,8 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` for the service (the HTTP benchmark's bare-app
-    ceiling runs under the same ones): uvloop and httptools when installed, uvicorn's own access
-    log off (the app writes one JSON line per request, with its ID), no ``Server`` header."""
+    ceiling runs under the same ones): uvloop and httptools when installed (httptools through
+    ``app.http_protocol``: one ``write()`` per response), uvicorn's own access log off (the app
+    writes one JSON line per request, with its ID; ``MLP_ACCESS_LOG``), no ``Server`` header,
+    idle connections kept ``MLP_KEEP_ALIVE_SECONDS``."""
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
     return {
@@ -47,11 +50,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.http_workers,
         "loop": "uvloop" if has_uvloop else "asyncio",
-        "http": "httptools" if has_httptools else "h11",
+        "http": HTTP_PROTOCOL if has_httptools else "h11",
         "log_config": log_config(settings.log_level, settings.log_json),
         "log_level": settings.log_level,
         "access_log": False,
         "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "server_header": False,
     }
 

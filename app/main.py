@@ -231,6 +231,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InferFastPath, routes=v2.router.routes)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, admin_keys=settings.admin_keys)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     _customise_openapi(app, settings)
     return app

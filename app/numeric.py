@@ -33,6 +33,9 @@ __all__ = [
 Loc = tuple[str | int, ...]
 
 _FLOAT_LIMIT = 2**1024  # integers at least this large do not fit a float64
+# Matrices up to this many numbers are checked in plain Python (a one-row predict): cheaper than
+# NumPy's per-call costs at that size.
+_SMALL_MATRIX = 64
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 # json.loads joins a surrogate pair into one character, so any surrogate left is a lone one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -151,6 +154,28 @@ def as_matrix(
     if len(value) > max_rows:
         name = field_name(loc)
         raise InvalidInput(loc, f"{name} has {len(value)} rows; at most {max_rows} are allowed")
+    array = _small_matrix(value)  # a few rows: checked in Python, finite already
+    checked = array is not None
+    if array is None:
+        array = _parsed_matrix(value, loc, raw)
+    width = array.shape[1]
+    problem = None
+    if n_features is not None and width != n_features:
+        problem = f"rows have {width} features; the model expects {n_features}"
+    elif max_features is not None and width > max_features:
+        problem = f"rows have {width} features; at most {max_features} are allowed"
+    elif width == 0:
+        problem = "rows must hold at least one number"
+    if problem is not None:
+        raise InvalidInput(loc, f"{field_name(loc)} {problem}")
+    if not checked:
+        check_finite(array, loc)
+    return array
+
+
+def _parsed_matrix(value: list[Any], loc: Loc, raw: bytes | None) -> np.ndarray:
+    """A non-empty list of rows as a C-contiguous float64 matrix (finiteness not checked yet);
+    a 422 naming the first malformed element."""
     # Only a ``true``/``false`` literal (or a key or string) puts a "t" or an "f" in the body:
     # JSON numbers are digits, signs, "." and "e"/"E". One-byte searches run at memory speed,
     # far faster than searching for the words; a body that has these letters for another
@@ -167,19 +192,31 @@ def as_matrix(
     if array is None or array.ndim != 2 or array.dtype.kind not in "iuf":
         _diagnose(value, loc)  # always raises for bad input
         array = np.asarray(value, dtype=np.float64)  # well-formed after all
-    width = array.shape[1]
-    problem = None
-    if n_features is not None and width != n_features:
-        problem = f"rows have {width} features; the model expects {n_features}"
-    elif max_features is not None and width > max_features:
-        problem = f"rows have {width} features; at most {max_features} are allowed"
-    elif width == 0:
-        problem = "rows must hold at least one number"
-    if problem is not None:
-        raise InvalidInput(loc, f"{field_name(loc)} {problem}")
-    result = np.ascontiguousarray(array, dtype=np.float64)
-    check_finite(result, loc)
-    return result
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _small_matrix(rows: list[Any]) -> np.ndarray | None:
+    """``rows`` as a finite float64 matrix when they are a few equally long lists of finite
+    ``int``/``float`` (``bool`` is not one: the type is checked exactly); else None (the
+    general path decides and names any bad element)."""
+    first = rows[0]
+    if type(first) is not list or not first or len(rows) * len(first) > _SMALL_MATRIX:
+        return None
+    width = len(first)
+    for row in rows:
+        if type(row) is not list or len(row) != width:
+            return None
+        for item in row:
+            kind = type(item)
+            if kind is float:
+                if not math.isfinite(item):
+                    return None
+            elif kind is not int or not -_FLOAT_LIMIT < item < _FLOAT_LIMIT:
+                return None
+    try:
+        return np.array(rows, dtype=np.float64)
+    except OverflowError:  # an integer just below 2**1024 that rounds up to it
+        return None
 
 
 def _numbers_only(rows: list[Any], raw: bytes) -> np.ndarray | None:
@@ -224,11 +261,20 @@ def _diagnose(value: list[Any], loc: Loc) -> None:
                     (*loc, i, j),
                     f"{field_name((*loc, i, j))} must be a number, got {_json_type(item)}",
                 )
-            if isinstance(item, int) and abs(item) >= _FLOAT_LIMIT:
+            if isinstance(item, int) and not _fits_float(item):
                 raise InvalidInput(
                     (*loc, i, j),
                     f"{field_name((*loc, i, j))} must be a finite number (it overflows float64)",
                 )
+
+
+def _fits_float(item: int) -> bool:
+    """Whether an integer converts to a finite float64 (2**1024 - 1 rounds up to infinity)."""
+    try:
+        float(item)
+    except OverflowError:
+        return False
+    return True
 
 
 def as_labels(value: Any, loc: Loc, *, n_rows: int) -> np.ndarray:

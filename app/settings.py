@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    # One access line per request (app.access, with its request ID); off behind a proxy that logs.
+    access_log: bool = True
+    # An idle keep-alive connection is closed after this many seconds. Longer than clients' own
+    # idle expiry (httpx and mlp_client: 5 s), so a client never sends a request on a
+    # connection the server is closing at that moment (uvicorn's 5 s made that race a reset).
+    keep_alive_seconds: int = Field(30, ge=1, le=3600)
     # Comma-separated bearer keys, each `name:key` or a bare key (its owner identity is then
     # `sha256:` + 16 hex digits of its hash); empty (and no admin keys) means the API is open.
     # With keys, each dataset, job and model belongs to the key (name) that created it.

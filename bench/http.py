@@ -20,7 +20,10 @@ with the same bounds stands in (slower: its own CPU use lowers both figures). Th
 6. the server's RSS after >= 10,000 predicts and 100 jobs against after warm-up (<= +10%);
 7. V2 (Open Inference Protocol) infer of one row, JSON, against ``/v1`` predict of the same row,
    rounds back to back: requests/s ratio (>= 70%; the same model call, but V2 goes through
-   FastAPI's routing while ``/v1`` predict has its own fast path).
+   FastAPI's routing while ``/v1`` predict has its own fast path);
+8. a 10,000-row table predict (``instances``, and ``columns``/``data``; 3 categorical columns)
+   against the same rows as the encoded numbers ``X`` to a model of the same shape: time per
+   request, end to end and the server's (<= 3x; bench/_http_tables.py says how).
 
 Prints Markdown tables (docs/benchmarks.md, HTTP) and writes bench/results/http.json. The machine
 is shared and noisy: every figure is a median over rounds, and ratios compare runs made
@@ -61,6 +64,7 @@ import httpx
 import numpy as np
 import orjson
 from _common import machine, median_time, print_table, write_json
+from _http_tables import TablePredict, target_rows
 
 import mlp_engine
 
@@ -158,7 +162,7 @@ class Proc:
             os.killpg(self.process.pid, signal.SIGKILL)  # job processes, the fork server
 
 
-def service_env(data_dir: Path) -> dict[str, str]:
+def service_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
     env.update(
         {
@@ -167,6 +171,7 @@ def service_env(data_dir: Path) -> dict[str, str]:
             "MLP_WORKERS": "1",
             "MLP_MAX_CONCURRENT_JOBS": "2",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            **(extra or {}),
         }
     )
     return env
@@ -370,8 +375,9 @@ def median(values: list[float]) -> float:
 
 
 class Bench:
-    def __init__(self, plan: Plan, workdir: Path) -> None:
+    def __init__(self, plan: Plan, workdir: Path, settings: dict[str, str] | None = None) -> None:
         self.plan = plan
+        self.settings = settings or {}  # MLP_* variables for the service (not the ceiling)
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.load = Load(workdir, plan.connections)
@@ -382,7 +388,10 @@ class Bench:
     def servers(self) -> Iterator[None]:
         py = sys.executable
         self.service = Proc(
-            "service", [py, "-m", "app", "serve"], service_env(self.data_dir), self.workdir
+            "service",
+            [py, "-m", "app", "serve"],
+            service_env(self.data_dir, self.settings),
+            self.workdir,
         )
         self.bare = Proc(
             "bare", [py, str(_HERE / "_bare_app.py")], service_env(self.data_dir), self.workdir
@@ -493,6 +502,21 @@ class Bench:
             ">= 70%",
             ratio >= 0.70,
         )
+
+    def table_predict(self) -> None:
+        """Figure 8: 10,000 rows by column name against the same rows as numbers."""
+
+        def train(dataset: dict[str, Any]) -> str:
+            dataset_id = check(self.client.post("/v1/datasets", json=dataset), 201)["id"]
+            job_id = submit(self.client, job_body(dataset_id, [16, 16], epochs=5, batch_size=64))
+            job = wait_job(self.client, job_id, TERMINAL, poll=0.05)
+            if job["status"] != "succeeded":
+                raise RuntimeError(f"training a table benchmark model failed: {job}")
+            return str(job["model_id"])
+
+        result = TablePredict(self.client, self.data_dir, train).run(self.plan.big_repeats)
+        self.results["table_predict"] = result
+        self.rows.extend(target_rows(result))
 
     def job_turnaround(self) -> None:
         times = [turnaround(self.client, self.small_ds) for _ in range(self.plan.turnaround_jobs)]
@@ -653,7 +677,15 @@ def main() -> None:
     parser.add_argument(
         "--only", help="comma-separated figure numbers to run, e.g. 1,7 (setup always runs)"
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="MLP_X=VALUE",
+        help="a setting for the service only, e.g. MLP_ACCESS_LOG=false (repeatable)",
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.service_env)
     only = {part.strip() for part in args.only.split(",")} if args.only else None
     plan = QUICK if args.quick else FULL
     overrides = {
@@ -664,7 +696,7 @@ def main() -> None:
     plan = Plan(**{**plan.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
 
     with tempfile.TemporaryDirectory(prefix="mlp-bench-http-") as tmp:
-        bench = Bench(plan, Path(tmp))
+        bench = Bench(plan, Path(tmp), settings)
         print(f"load generator: {bench.load.tool}; plan: {plan}", flush=True)
         with bench.servers():
             steps = [
@@ -672,6 +704,7 @@ def main() -> None:
                 ("warm-up", bench.warm_up),
                 ("1. predict throughput", bench.predict_throughput),
                 ("7. V2 infer vs predict", bench.v2_infer),
+                ("8. table predict", bench.table_predict),
                 ("5. job turnaround", bench.job_turnaround),
                 ("6. memory", bench.memory),
                 ("2. large predicts", bench.big_predicts),
@@ -695,6 +728,7 @@ def main() -> None:
             "machine": machine(),
             "load_generator": bench.load.tool,
             "plan": plan.__dict__,
+            "service_env": settings,
             "targets": bench.rows,
             "results": bench.results,
         },

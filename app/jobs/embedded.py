@@ -445,14 +445,7 @@ class EmbeddedRunner(RunnerCore):
     def _keep(self, job_id: str) -> str | None:
         """``cancel?keep=true`` of a run killed after the grace period: its latest snapshot
         becomes the job's model (the model ID; None without keep or without a snapshot)."""
-        record = self.store.get(job_id)
-        if record is None or not record.cancel_keep:
-            return None
-        try:
-            return frames.keep_snapshot(self.data_dir, job_id, record.spec)
-        except Exception:
-            logger.exception("job %s: its snapshot could not be kept as a model", job_id)
-            return None
+        return frames.keep_if_asked(self.data_dir, job_id, self.store.get(job_id))
 
     @staticmethod
     def _kill(child: _Child, now: float) -> None:

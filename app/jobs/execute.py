@@ -42,10 +42,9 @@ from app.jobs.base import (
 )
 from app.jobs.core import FinalState, Progress, Report, Rows, snapshot_path
 from app.jobs.folds import fit_job
-from app.jobs.frames import JobFrames, job_frames_path
+from app.jobs.frames import JobFrames, job_frames_path, save_job_model
 from app.jobs.sqlite_store import DB_FILENAME, SQLiteJobStore
 from app.storage.datasets import DatasetMeta, DatasetStore
-from app.storage.models import ModelStore
 
 __all__ = [
     "MSG_CANCEL",
@@ -292,15 +291,7 @@ def _save(
 ) -> Outcome:
     """Save the trained model under the job's model ID, then end the job ``status``."""
     try:
-        ModelStore(data_dir, clean_temp=False).save(
-            estimator,
-            model_id=spec.model_id,
-            name=spec.name,
-            job_id=job_id,
-            dataset_id=spec.dataset_id,
-            label=label,
-            owner=spec.owner,
-        )
+        save_job_model(data_dir, job_id, spec, estimator, label)
     except JobTimeout as exc:
         return _fail(store, job_id, run_id, ERROR_TIMEOUT, _message(exc), reporter)
     except Exception as exc:

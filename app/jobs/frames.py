@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import mlp_engine
-from app.jobs.base import JobSpec
+from app.jobs.base import JobRecord, JobSpec
 from app.jobs.core import snapshot_path
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
@@ -140,6 +140,35 @@ class JobFrames:
         self.path.unlink(missing_ok=True)
 
 
+def save_job_model(
+    data_dir: Path, job_id: str, spec: JobSpec, model: Any, label: str | None
+) -> None:
+    """Save a job's model under the job's model ID, name, dataset and owner (the one place a
+    job's model file is written: a finished run, or a kept cancelled one)."""
+    ModelStore(data_dir, clean_temp=False).save(
+        model,
+        model_id=spec.model_id,
+        name=spec.name,
+        job_id=job_id,
+        dataset_id=spec.dataset_id,
+        label=label,
+        owner=spec.owner,
+    )
+
+
+def keep_if_asked(data_dir: Path, job_id: str, record: JobRecord | None) -> str | None:
+    """``cancel?keep=true`` of a run killed after the grace period (either runner): its latest
+    snapshot becomes the job's model. The model ID; None without a keep request, without a
+    snapshot, or when keeping fails (logged)."""
+    if record is None or not (record.cancel_requested and record.cancel_keep):
+        return None
+    try:
+        return keep_snapshot(data_dir, job_id, record.spec)
+    except Exception:
+        logger.exception("job %s: its snapshot could not be kept as a model", job_id)
+        return None
+
+
 def keep_snapshot(data_dir: Path, job_id: str, spec: JobSpec) -> str | None:
     """``cancel?keep=true`` for a run that could not save its model itself (killed after the
     cancel's grace period): its latest snapshot becomes the job's model, its live frames the
@@ -168,14 +197,7 @@ def keep_snapshot(data_dir: Path, job_id: str, spec: JobSpec) -> str | None:
         label = DatasetStore(data_dir, clean_temp=False).get(spec.dataset_id).label
     except Exception:  # the dataset may be gone; the model is kept all the same
         label = None
-    ModelStore(data_dir, clean_temp=False).save(
-        model,
-        model_id=spec.model_id,
-        name=spec.name,
-        job_id=job_id,
-        dataset_id=spec.dataset_id,
-        label=label,
-    )
+    save_job_model(data_dir, job_id, spec, model, label)
     logger.info(
         "job %s: cancelled with keep; its latest snapshot is model %s", job_id, spec.model_id
     )

@@ -336,14 +336,7 @@ class RQTrainingWorker(Worker):
     def _keep(self, store: RedisJobStore, job_id: str) -> str | None:
         """``cancel?keep=true`` of a run stopped after the grace period: its latest snapshot
         becomes the job's model (the model ID; None without keep or without a snapshot)."""
-        record = store.get(job_id, history=False)
-        if record is None or not (record.cancel_requested and record.cancel_keep):
-            return None
-        try:
-            return frames.keep_snapshot(self.data_dir, job_id, record.spec)
-        except Exception:
-            logger.exception("job %s: its snapshot could not be kept as a model", job_id)
-            return None
+        return frames.keep_if_asked(self.data_dir, job_id, store.get(job_id, history=False))
 
     def subscribe(self) -> None:
         """RQ's subscription to the worker's command channel, with a pub/sub thread that waits

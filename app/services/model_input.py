@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -104,18 +104,28 @@ def instances_rows(value: Any, model: Estimator, max_rows: int) -> Table:
     if len(value) > max_rows:
         raise InvalidInput(loc, f"instances has {len(value)} rows; at most {max_rows} are allowed")
     kinds = input_kinds(model)
+    # Passes in C over the rows: every row a dict of as many keys as the model has columns,
+    # each of which it holds (so no other key). Only a failure walks the rows in Python.
+    cells: dict[str, Sequence[Any]] | None = None
+    if set(map(type, value)) == {dict} and set(map(len, value)) == {len(kinds)}:
+        try:
+            cells = {name: list(map(itemgetter(name), value)) for name in kinds}
+        except KeyError:
+            cells = None
+    if cells is None:
+        _row_problem(value, kinds, loc)
+    return table_rows(cells, model, lambda i: (*loc, i))
+
+
+def _row_problem(rows: list[Any], kinds: Mapping[str, str], loc: Loc) -> NoReturn:
+    """Raise the 422 for the first row that is not an object with exactly the model's columns."""
     wanted = kinds.keys()
-    for i, row in enumerate(value):
+    for i, row in enumerate(rows):
         if type(row) is not dict:
             raise InvalidInput((*loc, i), f"instances[{i}] must be an object {{column: value}}")
         if row.keys() != wanted:
             raise _key_problem(row, kinds, (*loc, i))
-    names = list(kinds)
-    if len(names) == 1:
-        cells: dict[str, Sequence[Any]] = {names[0]: [row[names[0]] for row in value]}
-    else:
-        cells = dict(zip(names, zip(*map(itemgetter(*names), value), strict=True), strict=True))
-    return table_rows(cells, model, lambda i: (*loc, i))
+    raise AssertionError("no row has a problem")  # unreachable: the caller found one
 
 
 def _key_problem(row: Mapping[str, Any], kinds: Mapping[str, str], loc: Loc) -> InvalidInput:
@@ -215,19 +225,27 @@ def decode_column(
                 return values
         raise _bad_cell(cells, kind, name, where)
     if types <= _TEXT_TYPES:
-        if type(None) in types:
-            objects = np.array(cells, dtype=object)
-            objects[objects == None] = ""  # noqa: E711  # elementwise
-            text = objects.astype(str)
-        else:
-            text = np.array(cells, dtype=str)
-        return np.strings.strip(text, _ASCII_SPACE)
+        return _text_column(cells)
     for i, cell in enumerate(cells):
         if not (cell is None or isinstance(cell, str | int | float)) or (
             isinstance(cell, float) and not math.isfinite(cell)
         ):
             raise _bad_cell(cells, kind, name, where, start=i)
     return np.array([cell_text(cell) for cell in cells], dtype=str)
+
+
+def _text_column(cells: Sequence[str | None]) -> np.ndarray:
+    """Strings and nulls -> unicode ``(n,)``, stripped of ASCII spaces, ``""`` for null.
+
+    A categorical column holds few distinct values: they are converted and stripped once, and
+    the column is built by indexing their array with one code per cell (a dictionary look-up in
+    C), not by converting and stripping every cell in NumPy (the same values: each distinct
+    cell goes through the same ``np.array(..., dtype=str)`` and ``np.strings.strip``).
+    """
+    index = {value: i for i, value in enumerate(dict.fromkeys(cells))}
+    texts = np.array(["" if value is None else value for value in index], dtype=str)
+    codes = np.fromiter(map(index.__getitem__, cells), dtype=np.intp, count=len(cells))
+    return np.strings.strip(texts, _ASCII_SPACE)[codes]
 
 
 def _finite_or_null(values: np.ndarray, cells: Sequence[Any]) -> bool:

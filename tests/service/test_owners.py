@@ -441,3 +441,24 @@ def test_the_sqlite_store_keeps_and_filters_by_owner(tmp_path: Path) -> None:
     assert [r.id for r in store.list(owner="alice", limit=1)] == ["job_3"]
     assert [store.get(f"job_{i}").owner for i in range(4)] == owners  # type: ignore[union-attr]
     assert store.queue_order() == ["job_0", "job_1", "job_2", "job_3"]
+
+
+def test_a_kept_snapshot_belongs_to_the_job_owner(tmp_path: Path) -> None:
+    """``cancel?keep=true`` of a run killed after the grace period saves its snapshot as the
+    job's model: under the job's owner, as a finished run's model is."""
+    from app.jobs.core import snapshot_path
+    from app.jobs.frames import keep_snapshot
+
+    dataset = DatasetStore(tmp_path).create(
+        np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]] * 3), [0, 1, 1, 0] * 3,
+        name="xor", task="classification",
+    )  # fmt: skip
+    spec = replace(make_spec(dataset.id, model_id="mdl_kept"), owner="alice")
+    model = MLPClassifier(hidden_layers=(3,), epochs=2).fit(
+        np.array([[0.0, 0.0], [1.0, 1.0]] * 3), [0, 1] * 3
+    )
+    path = snapshot_path(tmp_path, "job_kept")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    assert keep_snapshot(tmp_path, "job_kept", spec) == "mdl_kept"
+    assert ModelStore(tmp_path).get("mdl_kept").owner == "alice"
