@@ -10,6 +10,7 @@ import { refreshModels } from "./models-panel.js";
 import { architecture } from "./network-panel.js";
 import { clearErrors, setStatus, showError } from "./notices.js";
 import { resetReadouts, revealMap, showMetrics, showModelBoundary, map } from "./output-panel.js";
+import { remember } from "./runs.js";
 import { isTraining, setModel, state, subscribe } from "./state.js";
 import { showTestSplit } from "./test-split.js";
 import { trainingSettings } from "./training-panel.js";
@@ -314,7 +315,10 @@ function finish(run, doc) {
   run.controller.abort();
   render();
   setBusy(false);
-  refreshModels(); // the trials' models are stored models too
+  // The trials' models are stored models too, made by this browser: listed under "My runs".
+  for (const trial of doc.trials ?? []) remember("models", trial.model_id);
+  remember("models", doc.best?.model_id);
+  refreshModels();
   const best = doc.best;
   if (doc.status === "succeeded" && best) {
     const score = `${doc.metric} ${decimal(best.score)}`;
