@@ -71,9 +71,15 @@ applyPreset(PRESETS.fast);
 applyHash(); // a shared link's setup, over the defaults
 markPreset();
 updateNetwork();
-wireHash(() => {
+wireHash(async () => {
   markPreset();
   updateNetwork();
-  if (!isTraining()) refreshDataset();
+  if (isTraining()) return;
+  try {
+    await loadDatasets(); // a stored dataset the link names is looked up
+  } catch (error) {
+    showError(error, "The datasets could not be listed");
+  }
+  refreshDataset();
 });
 start();

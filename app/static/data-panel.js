@@ -143,7 +143,9 @@ export function dataControls() {
 /** Set the data controls from `dataControls()`'s form (unknown kinds are ignored). */
 export function applyDataControls(values) {
   if (values.stored) {
-    pendingStored = values.stored;
+    const known = state.datasets.get(values.stored);
+    if (known) selectStored(known);
+    else pendingStored = values.stored; // selected by the next loadDatasets()
     return;
   }
   if (!GENERATORS[values.kind]) return;

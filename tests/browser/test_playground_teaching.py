@@ -189,6 +189,24 @@ def test_a_shared_url_reproduces_the_setup(open_page: OpenPage) -> None:
     assert problems.errors == [] and shared_problems.errors == []
 
 
+def test_a_link_can_name_a_stored_dataset(open_page: OpenPage, server: Any) -> None:
+    """A link holding a stored dataset's id shows it, though this browser did not make it."""
+    with httpx.Client(base_url=server.base_url) as api:
+        body = {"name": "shared set", "X": [[0, 0], [1, 1], [0, 1], [1, 0]] * 5, "y": [0, 1] * 10}
+        dataset_id = api.post("/v1/datasets", json=body).raise_for_status().json()["id"]
+    page, problems = open_page(DESKTOP)
+    wait_for_data(page)
+    page.goto(f"{server.base_url}/#dataset={dataset_id}&layers=4&activation=relu")  # pasted
+    for reload in (False, True):  # in the open tab, then as a fresh load
+        if reload:
+            page.reload()
+        wait_until(page, f"{text_of('dataset-info')}.includes('20 rows')", "the shared dataset")
+        assert page.input_value("#dataset") == f"stored:{dataset_id}"
+        units = page.eval_on_selector_all("#layers input", "inputs => inputs.map(i => i.value)")
+        assert units == ["4"] and page.input_value("#activation") == "relu"
+    assert problems.errors == []
+
+
 def test_reload_reattaches_to_the_running_job(open_page: OpenPage, server: Any) -> None:
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
