@@ -25,7 +25,7 @@ from mlp_engine.crosses import Crosses, check_width, cross_names
 from mlp_engine.errors import ConfigError, DivergedError
 from mlp_engine.inputs import FitInputs, column_bounds, encode, features, read_fit_inputs
 from mlp_engine.losses import Output
-from mlp_engine.network import Network, with_ones
+from mlp_engine.network import Network, Prepare, with_ones
 from mlp_engine.persistence import save_model_file
 from mlp_engine.preprocessing import Plan, fit_crosses, fit_plan, standardization
 from mlp_engine.restore import restore_fitted_state
@@ -378,6 +378,21 @@ class _BaseMLP:
         # Any memory order: training copies its rows anyway and the lean forward pass reads X.T.
         return np.asarray(X, dtype=self._network().dtype)
 
+    def _chunk_preparer(self) -> Prepare | None:
+        """``_prepare`` for the lean pass, which applies it to one chunk of rows at a time
+        (the same arithmetic, so the same values, while the chunk is in cache), or None when
+        ``_prepare`` only casts (the network does that itself)."""
+        if self.mean_ is None or self.scale_ is None:
+            return None
+        mean, scale, dtype = self.mean_, self.scale_, self._network().dtype
+
+        def prepare(block: FloatArray) -> FloatArray:
+            shifted = np.subtract(block, mean)
+            shifted /= scale
+            return shifted.astype(dtype, copy=False)
+
+        return prepare
+
     @property
     def features(self) -> list[dict[str, Any]]:
         """The input signature: ``[{"name", "type": "numeric" | "categorical", "missing",
@@ -406,9 +421,15 @@ class _BaseMLP:
     def _forward(self, X: Any) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X`` (array or table)."""
         net = self._network()
-        network_input = self._network_input(X)
-        with np.errstate(all="ignore"):
-            out = net.predict(network_input)
+        if self.crosses_ is not None and self.plan_ is None:  # crosses of the raw X: whole
+            with np.errstate(all="ignore"):
+                out = net.predict(self._network_input(X))
+        else:
+            encoded = _float32_rows(X, net) if self.plan_ is None else None
+            if encoded is None:
+                encoded = encode(X, self.plan_, self.feature_names_in_, self.n_features_in_)
+            with np.errstate(all="ignore"):
+                out = net.predict(encoded, self._chunk_preparer())
         if not np.isfinite(out).all():
             raise ValueError("X is too large for this model: its output overflowed")
         return out
@@ -463,6 +484,20 @@ class _BaseMLP:
             "best_epoch": self.best_epoch_,
             "stop_reason": self.stop_reason_,
         }
+
+
+def _float32_rows(X: Any, net: Network) -> FloatArray | None:
+    """``X`` itself when it is a valid float32 input of a float32 network, else None.
+
+    The float32 inference path: ``check_X`` would copy the rows to float64 (exactly), only for
+    the network to cast them back; a finite float32 array of the right shape goes in as it is.
+    Anything else (None) takes the general path, which also reports what is wrong.
+    """
+    if not (isinstance(X, np.ndarray) and X.dtype == np.float32 and net.dtype == np.float32):
+        return None
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] != net.layers[0]:
+        return None
+    return X if np.isfinite(X).all() else None
 
 
 def split_record(
