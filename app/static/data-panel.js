@@ -49,6 +49,7 @@ const GENERATORS = {
 
 let shownKind = null; // the generator whose defaults the sliders show
 let previewToken = 0; // only the latest refreshDataset() may show its dataset
+const STARTING = ui.status.textContent; // the status line's text as the page loads
 let showAll = false; // list every stored dataset, not only this browser's
 const alsoListed = new Set(); // datasets shown here though not made here (a shared model's)
 
@@ -366,13 +367,17 @@ export const refreshDataset = debounce(async () => {
   const token = ++previewToken;
   ui.generateNote.textContent = "";
   const sel = selection();
-  setStatus(sel.type === "generate" ? `Generating the ${sel.kind} dataset…` : "Loading…");
+  // The status line is claimed only when there is something to say: a known dataset shows
+  // quietly, so what another panel said (e.g. a sweep followed again) stays.
+  const known = sel.type === "stored" || knownGenerated(sel);
+  const saying = known ? null : `Generating the ${sel.kind} dataset…`;
+  if (saying) setStatus(saying);
   try {
     const meta = await ensureDataset(sel);
     const data = await loadData(meta);
     if (token !== previewToken || isTraining()) return;
     showDataset(meta, data);
-    setStatus("Ready: press Train.");
+    if ([saying, STARTING].includes(ui.status.textContent)) setStatus("Ready: press Train.");
   } catch (error) {
     if (token === previewToken) showError(error, "The dataset could not be loaded", "gen.");
   }
