@@ -79,8 +79,12 @@ class Settings(BaseSettings):
     # weights (least recently used evicted first; a model larger than the byte bound is not kept).
     model_cache_size: int = Field(32, ge=1)
     model_cache_bytes: int = Field(256 * 2**20, ge=0)
-    # rows x parameters x epochs; about a few minutes of training on one core.
+    # A job's estimated time: rows x parameters x epochs plus update steps (epochs x
+    # ceil(rows / batch_size)) x the step cost; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)
+    # One update step's fixed overhead in parameter x row units: bench/engine.py measures ~9 us
+    # per step of the notebook's tiny network (batch 1), where a parameter x row costs ~3-15 ns.
+    compute_step_cost: int = Field(1000, ge=0)
     # Sweeps: trials per sweep, and the compute budget of all its jobs together (trials x folds
     # + the refit; 50 single-job budgets); how often the API advances running sweeps.
     sweep_max_trials: int = Field(1000, ge=1)
