@@ -292,6 +292,15 @@ class ModelStore:
     def _ids(self) -> builtins.list[str]:
         return stored_ids(self.root, _SUFFIX)
 
+    def load_bytes(self, data: bytes) -> Estimator:
+        """A model from file bytes (a job's weights snapshot) under the import limits: members
+        may declare at most ``max_model_bytes``. ``ModelFormatError`` otherwise."""
+        limit = self.max_model_bytes
+        weights, biases, config = load_model_file(
+            io.BytesIO(data), max_member_bytes=limit, max_total_bytes=limit
+        )
+        return from_config(weights, biases, config)
+
     def _read(self, path: Path, model_id: str) -> tuple[FileIdentity, Estimator]:
         """Load a stored model file; identity comes from the open file (no stat/read race)."""
         try:
