@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # (its `n_categories` is always there).
     max_listed_categories: int = Field(1000, ge=1)
     max_model_bytes: int = Field(64 * 2**20, ge=1024)
+    # Bytes of datasets and models (with their frames files) per owner (each API key; everything
+    # without keys) and in all; a write that would pass either is a 507. 0 = no quota.
+    storage_quota_bytes: int = Field(2 * 2**30, ge=0)
+    storage_total_quota_bytes: int = Field(20 * 2**30, ge=0)
     # Loaded models kept in memory per process: at most this many, and at most this many bytes of
     # weights (least recently used evicted first; a model larger than the byte bound is not kept).
     model_cache_size: int = Field(32, ge=1)

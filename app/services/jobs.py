@@ -115,6 +115,8 @@ def create_job(
     inline ``X`` + ``y`` are stored as a dataset first. The job (and inline data) belong to
     ``owner``; another key's dataset is not found."""
     _check_caps(job.architecture, job.training, settings)
+    if datasets.quota is not None:  # its model (and frames) will need room: none left is a 507
+        datasets.quota.check(owner.name, 1)
     data = _training_data(job, settings, datasets, owner)
     architecture, training, _ = check_run(job.architecture, job.training, data, settings)
     spec = JobSpec(

@@ -55,7 +55,7 @@ _CREATE_BODY = {
     "",
     status_code=201,
     response_model=DatasetPublic,
-    responses=error_responses(413, 415, 422),
+    responses=error_responses(413, 415, 422, 507),
     openapi_extra=_CREATE_BODY,
     summary="Upload a dataset (JSON arrays, JSON table or CSV)",
 )
@@ -126,7 +126,7 @@ def _names(value: str | None) -> tuple[str, ...]:
     "/generate",
     status_code=201,
     response_model=DatasetPublic,
-    responses=error_responses(413, 422),
+    responses=error_responses(413, 422, 507),
     summary="Generate a toy dataset",
 )
 def generate_dataset(

@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJSONRoute
             "description": "Accepted; `Location` is the job's URL.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **error_responses(409, 413, 422, 429),
+        **error_responses(409, 413, 422, 429, 507),
     },
 )
 def create_job(
