@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     # Input limits (each is inclusive: a value at the cap is accepted, cap + 1 is a 422).
     max_body_bytes: int = Field(64 * 2**20, ge=1024)
+    # /v1/datasets and /v1/jobs read at most max_rows x (max_features + 1) x this + 64 KiB
+    # (and never more than max_body_bytes): the JSON text one value and its separator may take.
+    body_bytes_per_value: int = Field(32, ge=2)
     max_rows: int = Field(100_000, ge=1)
     max_features: int = Field(1024, ge=1)
     max_hidden_layers: int = Field(10, ge=1)
