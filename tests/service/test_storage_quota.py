@@ -78,7 +78,9 @@ async def test_generate_until_507_then_a_delete_frees_room(tmp_path: Path) -> No
         assert again.status_code == 201, again.text
 
 
-async def test_a_job_is_refused_while_its_owner_is_over_the_quota(tmp_path: Path) -> None:
+async def test_jobs_and_sweeps_are_refused_while_the_owner_is_over_the_quota(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     async with serve(make_settings(data_dir, storage_quota_bytes=40_000)) as client:
         stored = await fill(client)
@@ -90,7 +92,11 @@ async def test_a_job_is_refused_while_its_owner_is_over_the_quota(tmp_path: Path
         response = await client.post("/v1/jobs", json=job)
         assert response.status_code == 507, response.text
         assert "storage quota full" in response.json()["detail"]
+        sweep = {"dataset_id": stored[0], "search": {"space": {"l2": [0.0, 0.1]}}}
+        response = await client.post("/v1/sweeps", json=sweep)
+        assert response.status_code == 507, response.text
         assert (await client.get("/v1/jobs")).json()["count"] == 0
+        assert (await client.get("/v1/sweeps")).json()["count"] == 0
 
 
 async def test_each_key_has_its_own_quota_and_all_share_the_total(tmp_path: Path) -> None:
