@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 __all__ = [
     "BodyTooLarge",
     "Conflict",
+    "InsufficientStorage",
     "InvalidInput",
     "NotFound",
     "NotReady",
@@ -104,6 +105,13 @@ class UnsupportedMediaType(ServiceError):
 
     status_code = 415
     code = "unsupported_media_type"
+
+
+class InsufficientStorage(ServiceError):
+    """A write that would pass a storage quota (``MLP_STORAGE_QUOTA_BYTES``): 507."""
+
+    status_code = 507
+    code = "storage_quota_full"
 
 
 class NotReady(ServiceError):

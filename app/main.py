@@ -24,7 +24,7 @@ from app.api.routes import datasets, health, jobs, models, playground, sweeps
 from app.api.v2 import routes as v2
 from app.api.v2.fast_path import InferFastPath
 from app.jobs.base import JobRunner
-from app.metrics import Metrics, StateCollector
+from app.metrics import Metrics, StateCollector, StorageCollector
 from app.middleware import (
     ApiKeyMiddleware,
     BodySizeLimitMiddleware,
@@ -37,6 +37,7 @@ from app.services.sweeps import start_sweeps
 from app.settings import Settings, get_settings
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
+from app.storage.quota import attach_quota
 
 __all__ = ["build_runner", "create_app"]
 
@@ -102,6 +103,7 @@ def _open_stores(app: FastAPI, settings: Settings) -> None:
         cache_bytes=settings.model_cache_bytes,
         max_model_bytes=settings.max_model_bytes,
     )
+    app.state.storage_quota = attach_quota(settings, app.state.dataset_store, app.state.model_store)
 
 
 def _freeze_startup_objects() -> None:
@@ -211,6 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sweeps = None
     app.state.metrics = metrics = Metrics(by_owner=settings.keys_enabled)
     metrics.watch(StateCollector(lambda: app.state.jobs, partial(_count_models, app)))
+    metrics.watch(StorageCollector(lambda: getattr(app.state, "storage_quota", None)))
 
     register_exception_handlers(app)
     app.include_router(health.router)

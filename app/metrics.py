@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from app.jobs.base import JobRunner
 
-__all__ = ["CONTENT_TYPE", "Metrics", "StateCollector"]
+__all__ = ["CONTENT_TYPE", "Metrics", "StateCollector", "StorageCollector"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -57,6 +57,37 @@ class StateCollector(Collector):
         # Declared up front so registering does not call collect() (the stores may not exist yet).
         yield GaugeMetricFamily("mlp_jobs", "Training jobs by state.", labels=["state"])
         yield GaugeMetricFamily("mlp_models_stored", "Models in the model store.")
+
+
+class StorageCollector(Collector):
+    """Bytes of datasets and models stored, per owner (``none``: no key), and the quotas."""
+
+    _USED = ("mlp_storage_used_bytes", "Bytes of datasets and models stored, by owner.")
+    _QUOTA = ("mlp_storage_quota_bytes", "Storage quota in bytes (0: none), per owner or total.")
+
+    def __init__(self, quota: Callable[[], Any]) -> None:
+        self._quota = quota  # the app's StorageQuota once the lifespan has built it, else None
+
+    def collect(self) -> Iterator[Metric]:
+        used = GaugeMetricFamily(*self._USED, labels=["owner"])
+        limits = GaugeMetricFamily(*self._QUOTA, labels=["scope"])
+        quota = self._quota()
+        if quota is not None:
+            try:
+                usage = quota.usage()
+            except Exception:
+                logger.exception("could not measure storage for /metrics")
+            else:
+                for owner, nbytes in sorted(usage.by_owner.items(), key=lambda i: str(i[0])):
+                    used.add_metric(["none" if owner is None else owner], float(nbytes))
+            limits.add_metric(["owner"], float(quota.per_owner))
+            limits.add_metric(["total"], float(quota.total))
+        yield used
+        yield limits
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(*self._USED, labels=["owner"])
+        yield GaugeMetricFamily(*self._QUOTA, labels=["scope"])
 
 
 class Metrics:

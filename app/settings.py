@@ -67,6 +67,9 @@ class Settings(BaseSettings):
 
     # Input limits (each is inclusive: a value at the cap is accepted, cap + 1 is a 422).
     max_body_bytes: int = Field(64 * 2**20, ge=1024)
+    # /v1/datasets and /v1/jobs read at most max_rows x (max_features + 1) x this + 64 KiB
+    # (and never more than max_body_bytes): the JSON text one value and its separator may take.
+    body_bytes_per_value: int = Field(32, ge=2)
     max_rows: int = Field(100_000, ge=1)
     max_features: int = Field(1024, ge=1)
     max_hidden_layers: int = Field(10, ge=1)
@@ -81,12 +84,20 @@ class Settings(BaseSettings):
     # (its `n_categories` is always there).
     max_listed_categories: int = Field(1000, ge=1)
     max_model_bytes: int = Field(64 * 2**20, ge=1024)
+    # Bytes of datasets and models (with their frames files) per owner (each API key; everything
+    # without keys) and in all; a write that would pass either is a 507. 0 = no quota.
+    storage_quota_bytes: int = Field(2 * 2**30, ge=0)
+    storage_total_quota_bytes: int = Field(20 * 2**30, ge=0)
     # Loaded models kept in memory per process: at most this many, and at most this many bytes of
     # weights (least recently used evicted first; a model larger than the byte bound is not kept).
     model_cache_size: int = Field(32, ge=1)
     model_cache_bytes: int = Field(256 * 2**20, ge=0)
-    # rows x parameters x epochs; about a few minutes of training on one core.
+    # A job's estimated time: rows x parameters x epochs plus update steps (epochs x
+    # ceil(rows / batch_size)) x the step cost; about a few minutes of training on one core.
     compute_budget: float = Field(2e10, gt=0)
+    # One update step's fixed overhead in parameter x row units: bench/engine.py measures ~9 us
+    # per step of the notebook's tiny network (batch 1), where a parameter x row costs ~3-15 ns.
+    compute_step_cost: int = Field(1000, ge=0)
     # Sweeps: trials per sweep, and the compute budget of all its jobs together (trials x folds
     # + the refit; 50 single-job budgets); how often the API advances running sweeps.
     sweep_max_trials: int = Field(1000, ge=1)

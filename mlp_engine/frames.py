@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from .errors import ModelFormatError
 from .fileio import write_atomic
+from .network import Network
 from .npz import index_members, read_archive, read_npy, write_members
 
 __all__ = [
@@ -173,11 +174,9 @@ def at_frame(model: Any, params: NDArray[np.floating[Any]]) -> Any:
     net = model._network()
     if params.shape != (net.n_parameters,):
         raise ValueError(f"params must have shape ({net.n_parameters},), got {params.shape}")
-    frame_net = copy.copy(net)
-    frame_net.params = np.array(params, dtype=net.dtype, copy=True)
-    frame_net.blocks = frame_net.block_views(frame_net.params)
-    frame_net.weights = [block[:-1] for block in frame_net.blocks]
-    frame_net.biases = [block[-1] for block in frame_net.blocks]
+    # A new network (not a copy): its views, the lean pass's operands included, are its own.
+    frame_net = Network(net.layers, net.activation, net.output, net.dtype)
+    frame_net.params[:] = params
     frame = copy.copy(model)
     frame._net = frame_net
     frame.weights_, frame.biases_ = frame_net.weights, frame_net.biases

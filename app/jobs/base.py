@@ -160,8 +160,9 @@ class JobRunner(Protocol):
         """Progress events for every reported epoch (from the start), then one final status
         event; ends when the job is terminal. Raises :class:`JobNotFound` before yielding."""
 
-    def snapshot(self, job_id: str) -> bytes | None:
-        """The latest weights snapshot of a running job as model-file bytes (``.npz``), if any."""
+    def snapshot(self, job_id: str, max_bytes: int | None = None) -> bytes | None:
+        """The latest weights snapshot of a running job as model-file bytes (``.npz``), if any;
+        at most ``max_bytes + 1`` bytes (more than ``max_bytes``: the file is over the limit)."""
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status (for /metrics)."""

@@ -258,15 +258,17 @@ class RunnerCore:
         """Number of jobs per status."""
         return self.store.counts()
 
-    def snapshot(self, job_id: str) -> bytes | None:
-        """The latest weights snapshot of a running job (model-file bytes), if any.
+    def snapshot(self, job_id: str, max_bytes: int | None = None) -> bytes | None:
+        """The latest weights snapshot of a running job (model-file bytes), if any; at most
+        ``max_bytes + 1`` bytes are read (a longer answer means the file is over the limit).
 
         Only while the job is running: a run records its final state before it deletes its
         snapshot, and a finished job's picture comes from its model."""
         if not ID_RE.fullmatch(job_id) or self.store.status(job_id) != "running":
             return None
         try:
-            return snapshot_path(self.data_dir, job_id).read_bytes()
+            with snapshot_path(self.data_dir, job_id).open("rb") as fh:
+                return fh.read(-1 if max_bytes is None else max_bytes + 1)
         except OSError:
             return None
 

@@ -96,6 +96,7 @@ _DESCRIPTIONS: dict[int, str] = {
     422: "Invalid input; each error names the offending field or element.",
     429: "The job queue is full; retry after `Retry-After` seconds.",
     503: "The service is not ready.",
+    507: "Storage quota full (`MLP_STORAGE_QUOTA_BYTES` per key, `MLP_STORAGE_TOTAL_QUOTA_BYTES`).",
 }
 
 

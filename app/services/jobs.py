@@ -6,6 +6,7 @@ Every check runs before anything is stored or queued, so a refused job leaves no
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ __all__ = [
     "n_parameters",
     "owned_job",
     "stored_data",
+    "update_steps",
 ]
 
 _ARCHITECTURE_KEYS = ("hidden_layers", "activation")
@@ -49,9 +51,17 @@ def n_parameters(layers: list[int]) -> int:
     return sum(a * b + b for a, b in itertools.pairwise(layers))
 
 
-def compute_cost(rows: int, layers: list[int], epochs: int) -> int:
-    """The compute budget's measure of a training run: rows x parameters x epochs."""
-    return rows * n_parameters(layers) * epochs
+def compute_cost(rows: int, layers: list[int], epochs: int, batch_size: int, step_cost: int) -> int:
+    """The compute budget's measure of a training run, an estimate of its time in units of one
+    parameter x row: rows x parameters x epochs (the arithmetic) plus epochs x
+    ceil(rows / batch_size) x ``step_cost`` (each update step's fixed overhead, which dominates
+    small batches: see ``MLP_COMPUTE_STEP_COST``)."""
+    return rows * n_parameters(layers) * epochs + update_steps(rows, epochs, batch_size) * step_cost
+
+
+def update_steps(rows: int, epochs: int, batch_size: int) -> int:
+    """The optimizer steps of a run: ``ceil(rows / batch_size)`` per epoch."""
+    return epochs * math.ceil(rows / batch_size)
 
 
 def encoded_width(meta: DatasetMeta, max_categories: int) -> int:
@@ -105,6 +115,8 @@ def create_job(
     inline ``X`` + ``y`` are stored as a dataset first. The job (and inline data) belong to
     ``owner``; another key's dataset is not found."""
     _check_caps(job.architecture, job.training, settings)
+    if datasets.quota is not None:  # its model (and frames) will need room: none left is a 507
+        datasets.quota.check(owner.name, 1)
     data = _training_data(job, settings, datasets, owner)
     architecture, training, _ = check_run(job.architecture, job.training, data, settings)
     spec = JobSpec(
@@ -135,11 +147,11 @@ def check_run(
     crossed = crossed_width(data.numeric, training.feature_crosses)
     layers = _layers(data, architecture.hidden_layers, crossed)
     rows = data.rows if rows is None else rows
-    _check_budget(rows, layers, training.epochs, settings)
+    cost = _check_budget(rows, layers, training, settings)
     resolved_architecture = architecture.model_dump()
     resolved_training = resolve_training(training, table=data.table)
     _engine_check(resolved_architecture, resolved_training)
-    return resolved_architecture, resolved_training, compute_cost(rows, layers, training.epochs)
+    return resolved_architecture, resolved_training, cost
 
 
 def stored_data(meta: DatasetMeta, max_categories: int) -> RunData:
@@ -177,16 +189,42 @@ def _check_caps(architecture: Architecture, training: Training, settings: Settin
         )
 
 
-def _check_budget(rows: int, layers: list[int], epochs: int, settings: Settings) -> None:
-    cost = compute_cost(rows, layers, epochs)
-    if cost > settings.compute_budget:
-        raise InvalidInput(
-            ("body",),
-            f"this run would cost rows x parameters x epochs = {rows:,} x "
-            f"{n_parameters(layers):,} x {epochs:,} = {cost:,} ({layers[0]:,} inputs after "
-            f"encoding), over the compute budget of {settings.compute_budget:,.0f} "
-            "(MLP_COMPUTE_BUDGET); use fewer epochs, rows, units or categories",
-        )
+def _check_budget(rows: int, layers: list[int], training: Training, settings: Settings) -> int:
+    """The run's :func:`compute_cost`; a 422 stating both parts and how to fit it if it is over
+    ``MLP_COMPUTE_BUDGET``."""
+    epochs, batch, step_cost = training.epochs, training.batch_size, settings.compute_step_cost
+    cost = compute_cost(rows, layers, epochs, batch, step_cost)
+    budget = settings.compute_budget
+    if cost <= budget:
+        return cost
+    per_epoch = rows * n_parameters(layers)
+    steps = update_steps(rows, epochs, batch)
+    raise InvalidInput(
+        ("body",),
+        f"this run would cost {cost:,}: rows x parameters x epochs = {rows:,} x "
+        f"{n_parameters(layers):,} x {epochs:,} = {per_epoch * epochs:,} ({layers[0]:,} inputs "
+        f"after encoding) plus update steps x step cost = {epochs:,} x ceil({rows:,} / "
+        f"{batch:,}) x {step_cost:,} = {steps * step_cost:,} (MLP_COMPUTE_STEP_COST), over the "
+        f"compute budget of {budget:,.0f} (MLP_COMPUTE_BUDGET); to fit it, "
+        f"{_how_to_fit(rows, per_epoch, training, settings)}",
+    )
+
+
+def _how_to_fit(rows: int, per_epoch: int, training: Training, settings: Settings) -> str:
+    """What would bring a run over the budget under it: the most epochs that fit at this
+    batch_size, and the smallest batch_size that fits these epochs (if any does)."""
+    budget, step_cost = settings.compute_budget, settings.compute_step_cost
+    epoch_cost = per_epoch + math.ceil(rows / training.batch_size) * step_cost
+    advice = []
+    if epoch_cost <= budget:
+        advice.append(f"use at most {int(budget // epoch_cost):,} epochs")
+    spare = budget / training.epochs - per_epoch  # what the steps of one epoch may cost
+    if step_cost and spare >= step_cost and training.batch_size < rows:
+        batch = math.ceil(rows / int(spare // step_cost))
+        advice.append(f"a batch_size of at least {batch:,}")
+    if not advice:
+        return "use fewer epochs, rows, units or categories"
+    return " or ".join(advice) + " (or fewer rows, units or categories)"
 
 
 def _check_class_weight(training: Training, data: _TrainingData) -> None:

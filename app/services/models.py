@@ -3,7 +3,6 @@ running job's weights snapshot) with the training rows to draw on it."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,20 +134,30 @@ def job_network(
     404 for an unknown job (or another key's), 409 while there is neither."""
     record = jobs.get(job_id)  # 404 for an unknown job
     require_visible(owner, record.owner, "job", job_id)
-    data = jobs.snapshot(job_id)
+    data = jobs.snapshot(job_id, max_bytes=models.max_model_bytes)
     if data is not None:
-        return _snapshot_model(job_id, data), record
+        return _snapshot_model(job_id, data, models), record
     record = jobs.get(job_id)  # the job may have ended since: its snapshot is then gone
     if record.model_id is None:  # succeeded, or cancelled with keep=true, have a model
         raise _no_snapshot(record)
     return models.load(record.model_id), record
 
 
-def _snapshot_model(job_id: str, data: bytes) -> Estimator:
+def _snapshot_model(job_id: str, data: bytes, models: ModelStore) -> Estimator:
+    """The snapshot read under the model files' limits (``MLP_MAX_MODEL_BYTES`` on the file and
+    on what its members declare): a planted huge file or zip bomb is a 409, never allocated."""
+    limit = models.max_model_bytes
+    if len(data) > limit:
+        raise Conflict(
+            f"job {job_id!r}: its weights snapshot is larger than {limit} bytes "
+            "(MLP_MAX_MODEL_BYTES), so it is not read"
+        )
     try:
-        return mlp_engine.load(io.BytesIO(data))
-    except ModelFormatError:  # written atomically, so only a foreign or future file gets here
-        raise Conflict(f"job {job_id!r}: its weights snapshot cannot be read; retry") from None
+        return models.load_bytes(data)
+    except ModelFormatError as exc:  # written atomically: only a foreign or planted file
+        raise Conflict(
+            f"job {job_id!r}: its weights snapshot cannot be read ({exc}); retry"
+        ) from None
 
 
 def _no_snapshot(record: JobRecord) -> Conflict:

@@ -56,7 +56,8 @@ def plan_sweep(body: SweepCreate, meta: DatasetMeta, settings: Settings) -> dict
     if cost > settings.sweep_compute_budget:
         raise InvalidInput(
             ("body",),
-            f"this sweep would cost {cost:,} (rows x parameters x epochs over every trial"
+            f"this sweep would cost {cost:,} (rows x parameters x epochs plus update steps x "
+            f"MLP_COMPUTE_STEP_COST, over every trial"
             f"{' and fold' if body.cv_folds else ''}), over the sweep compute budget of "
             f"{settings.sweep_compute_budget:,.0f} (MLP_SWEEP_COMPUTE_BUDGET); use fewer "
             "trials, folds, epochs or units",

@@ -89,6 +89,8 @@ class SweepService:
         """Check and store a new sweep, then submit its first jobs -> its public view. The
         sweep and its jobs belong to ``owner``; another key's dataset is not found (404)."""
         meta = owned_dataset(self.datasets, owner, body.dataset_id)
+        if self.datasets.quota is not None:  # its models will need room: none left is a 507
+            self.datasets.quota.check(owner.name, 1)
         doc = plan_sweep(body, meta, self.settings)
         doc["owner"] = owner.name
         self.store.create(doc)

@@ -33,6 +33,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.numeric import check_finite
 from app.storage.files import FileIdentity, delete_file, file_identity, newest_first, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
+from app.storage.quota import StorageQuota
 from mlp_engine.persistence import remove_stale_temp_files, write_atomic
 
 __all__ = ["DatasetMeta", "DatasetStore", "Layout", "Task", "array_features"]
@@ -137,6 +138,7 @@ class DatasetStore:
             remove_stale_temp_files(self.root)
         self._lock = threading.Lock()
         self._meta_cache: dict[str, tuple[FileIdentity, DatasetMeta]] = {}
+        self.quota: StorageQuota | None = None  # the API's (app.storage.quota.attach_quota)
 
     def create(
         self,
@@ -271,6 +273,8 @@ class DatasetStore:
         delete_file(self._path(check_id(_RESOURCE, dataset_id)), _RESOURCE, dataset_id)
         with self._lock:
             self._meta_cache.pop(dataset_id, None)
+        if self.quota is not None:
+            self.quota.removed()
 
     def exists(self, dataset_id: str) -> bool:
         """True if a dataset with this (well-formed) ID is stored."""
@@ -300,12 +304,19 @@ class DatasetStore:
         return X, columns, y, meta
 
     def _write(self, meta: DatasetMeta, arrays: dict[str, np.ndarray]) -> None:
+        """Write the file atomically, within the storage quota (507 before writing)."""
         meta_bytes = np.frombuffer(orjson.dumps(meta.to_json()), dtype=np.uint8)
+        if self.quota is not None:  # an uncompressed .npz: its arrays plus headers
+            size = sum(a.nbytes for a in arrays.values()) + meta_bytes.nbytes
+            self.quota.check(meta.owner, size + 256 * (len(arrays) + 1))
 
         def write(fh: BinaryIO) -> None:
             np.savez(fh, **arrays, meta=meta_bytes)  # type: ignore[arg-type]  # (numpy stubs)
 
-        write_atomic(self._path(meta.id), write)
+        path = self._path(meta.id)
+        write_atomic(path, write)
+        if self.quota is not None:
+            self.quota.added(meta.owner, path.stat().st_size)
 
     def _path(self, dataset_id: str) -> Path:
         return self.root / f"{dataset_id}{_SUFFIX}"

@@ -27,6 +27,7 @@ import mlp_engine
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from app.storage.files import FileIdentity, delete_file, file_identity, newest_first, stored_ids
 from app.storage.ids import ID_RE, check_id, new_id
+from app.storage.quota import StorageQuota
 from mlp_engine import MLPClassifier, MLPRegressor
 from mlp_engine.estimators import from_config
 from mlp_engine.persistence import load_model_file, remove_stale_temp_files, write_atomic
@@ -101,6 +102,7 @@ class ModelStore:
         self.cache_bytes = max(0, cache_bytes)
         self._cached_bytes = 0
         self.max_model_bytes = max_model_bytes
+        self.quota: StorageQuota | None = None  # the API's (app.storage.quota.attach_quota)
         self._lock = threading.Lock()
         # id -> (file identity, estimator, its arrays' bytes), least recently used first
         self._models: OrderedDict[str, tuple[FileIdentity, Estimator, int]] = OrderedDict()
@@ -140,6 +142,8 @@ class ModelStore:
 
         write_atomic(path, write)
         identity = file_identity(path, _RESOURCE, model_id)
+        if self.quota is not None:
+            self.quota.added(owner, identity[2])
         meta = _build_meta(model_id, model, metadata, identity)
         with self._lock:
             self._metas[model_id] = (identity, meta)
@@ -152,6 +156,8 @@ class ModelStore:
             raise PayloadTooLarge(
                 f"the model file has {len(data)} bytes; at most {self.max_model_bytes} are allowed"
             )
+        if self.quota is not None:
+            self.quota.check(owner, len(data))
         try:
             # Limits as tight as the upload: a deflated member cannot expand past the size a
             # stored (uncompressed) model file of the allowed size could hold.
@@ -283,6 +289,8 @@ class ModelStore:
             if entry is not None:
                 self._cached_bytes -= entry[2]
             self._metas.pop(model_id, None)
+        if self.quota is not None:
+            self.quota.removed()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -291,6 +299,15 @@ class ModelStore:
 
     def _ids(self) -> builtins.list[str]:
         return stored_ids(self.root, _SUFFIX)
+
+    def load_bytes(self, data: bytes) -> Estimator:
+        """A model from file bytes (a job's weights snapshot) under the import limits: members
+        may declare at most ``max_model_bytes``. ``ModelFormatError`` otherwise."""
+        limit = self.max_model_bytes
+        weights, biases, config = load_model_file(
+            io.BytesIO(data), max_member_bytes=limit, max_total_bytes=limit
+        )
+        return from_config(weights, biases, config)
 
     def _read(self, path: Path, model_id: str) -> tuple[FileIdentity, Estimator]:
         """Load a stored model file; identity comes from the open file (no stat/read race)."""

@@ -310,7 +310,7 @@ async def test_the_compute_budget_is_inclusive_and_its_422_states_it(tmp_path: P
     X = np.random.default_rng(5).normal(size=(20, 3)).round(3).tolist()
     y = [k % 2 for k in range(20)]
     hidden, epochs = [7, 5], 9
-    budget = compute_cost(20, [3, *hidden, 1], epochs)
+    budget = compute_cost(20, [3, *hidden, 1], epochs, 32, 1000)  # the default batch and step
     settings_ = make_settings(tmp_path / "data", compute_budget=float(budget), max_epochs=1000)
     async with serve(settings_) as client:
         body = {"X": X, "y": y, "architecture": {"hidden_layers": hidden}}

@@ -96,7 +96,10 @@ def test_api_defaults_equal_the_engine_defaults() -> None:
 
 def test_compute_cost_counts_weights_and_biases() -> None:
     assert n_parameters([2, 5, 3, 1]) == (2 * 5 + 5) + (5 * 3 + 3) + (3 * 1 + 1)
-    assert compute_cost(1000, [2, 5, 3, 1], 200) == 1000 * 37 * 200
+    steps = 200 * 1000  # batch 1: one update step per row per epoch
+    assert compute_cost(1000, [2, 5, 3, 1], 200, 1, 0) == 1000 * 37 * 200
+    assert compute_cost(1000, [2, 5, 3, 1], 200, 1, 1000) == 1000 * 37 * 200 + steps * 1000
+    assert compute_cost(1000, [2, 5, 3, 1], 200, 32, 1000) == 1000 * 37 * 200 + 200 * 32 * 1000
 
 
 # -- create and follow --------------------------------------------------------------------------
@@ -398,13 +401,22 @@ async def test_inline_row_and_feature_caps(client: httpx.AsyncClient) -> None:
 
 
 async def test_compute_budget_is_inclusive_and_its_422_states_it(app_client: Any, gen: Any) -> None:
-    # 40 rows x (2*4 + 4 + 4*1 + 1 = 17 parameters) x 10 epochs = 6,800
-    async with app_client(compute_budget=6800) as client:
+    # 40 rows x (2*4 + 4 + 4*1 + 1 = 17 parameters) x 10 epochs = 6,800, plus 10 x ceil(40 / 16)
+    # = 30 update steps x 1,000 = 30,000
+    async with app_client(compute_budget=36_800, compute_step_cost=1000) as client:
         dataset = await gen(client, "xor", n_samples=40)
         response = await client.post("/v1/jobs", json=job_body(dataset["id"], epochs=10))
         assert response.status_code == 202, response.text
         response = await client.post("/v1/jobs", json=job_body(dataset["id"], epochs=11))
-        assert_422(response, ["body"], "compute budget of 6,800", "40 x 17 x 11 = 7,480")
+        assert_422(
+            response,
+            ["body"],
+            "would cost 40,480",
+            "compute budget of 36,800",
+            "40 x 17 x 11 = 7,480",
+            "11 x ceil(40 / 16) x 1,000 = 33,000",
+            "at most 10 epochs",
+        )
 
 
 # -- IDs -----------------------------------------------------------------------------------------
@@ -582,7 +594,7 @@ async def test_budget_counts_the_one_hot_width(app_client: Any) -> None:
     lines = ["code,x,y"] + [f"c{i % 30},{i},{i % 2}" for i in range(60)]
     # max_categories 20: 20 + 1 inputs -> 60 x (21*4 + 4 + 4 + 1 = 93) x 1 = 5,580
     # max_categories 2: 2 + 1 inputs -> 60 x (3*4 + 4 + 4 + 1 = 21) x 1 = 1,260
-    async with app_client(compute_budget=5000) as client:
+    async with app_client(compute_budget=5000, compute_step_cost=0) as client:
         dataset = await table_dataset(client, "\n".join(lines))
         body = job_body(dataset["id"], epochs=1)
         response = await client.post("/v1/jobs", json=body)

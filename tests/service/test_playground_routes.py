@@ -280,7 +280,7 @@ class FakeRunner:
             raise JobNotFound(job_id)
         return self.record
 
-    def snapshot(self, job_id: str) -> bytes | None:
+    def snapshot(self, job_id: str, max_bytes: int | None = None) -> bytes | None:
         return self.data if job_id == self.record.id else None
 
 

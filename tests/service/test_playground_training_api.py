@@ -153,7 +153,7 @@ async def test_the_budget_counts_the_crossed_columns(app_client: Any, gen: Any) 
     assert crossed_width(2, ["square"]) == 2
     body_of = {"architecture": {"hidden_layers": [4]}}
     training = {"epochs": 10, "batch_size": 16, "seed": 1, "feature_crosses": ["square"]}
-    async with app_client(compute_budget=9999) as client:
+    async with app_client(compute_budget=9999, compute_step_cost=0) as client:
         dataset = await gen(client, "xor", n_samples=40)
         body = {"dataset_id": dataset["id"], **body_of, "training": training}
         response = await client.post("/v1/jobs", json=body)

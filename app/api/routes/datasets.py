@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 
+from app.api.bodies import DataBodyRoute
 from app.api.deps import DatasetStoreDep, OwnerDep, SettingsDep
-from app.api.json_route import StrictJSONRoute
 from app.api.routes import DELETE_ROUTE
 from app.api.uploads import media_type
 from app.numeric import ORJSONResponse
@@ -27,7 +27,7 @@ from app.services import datasets as service
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=StrictJSONRoute)
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=DataBodyRoute)
 
 
 _CREATE_BODY = {
@@ -55,7 +55,7 @@ _CREATE_BODY = {
     "",
     status_code=201,
     response_model=DatasetPublic,
-    responses=error_responses(413, 415, 422),
+    responses=error_responses(413, 415, 422, 507),
     openapi_extra=_CREATE_BODY,
     summary="Upload a dataset (JSON arrays, JSON table or CSV)",
 )
@@ -126,7 +126,7 @@ def _names(value: str | None) -> tuple[str, ...]:
     "/generate",
     status_code=201,
     response_model=DatasetPublic,
-    responses=error_responses(413, 422),
+    responses=error_responses(413, 422, 507),
     summary="Generate a toy dataset",
 )
 def generate_dataset(

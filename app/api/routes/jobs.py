@@ -16,9 +16,9 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app.api.bodies import DataBodyRoute
 from app.api.boundary import BOUNDARY_RESPONSES, BoundaryQueryDep, boundary_response
 from app.api.deps import DatasetStoreDep, JobsDep, ModelStoreDep, OwnerDep, SettingsDep
-from app.api.json_route import StrictJSONRoute
 from app.jobs.base import JobRecord, JobStatus
 from app.numeric import ORJSONResponse
 from app.owners import owner_filter
@@ -30,7 +30,7 @@ from app.services import replay
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJSONRoute)
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=DataBodyRoute)
 
 
 @router.post(
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJSONRoute
             "description": "Accepted; `Location` is the job's URL.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **error_responses(409, 413, 422, 429),
+        **error_responses(409, 413, 422, 429, 507),
     },
 )
 def create_job(

@@ -80,7 +80,7 @@ _IMPORT_BODY = {
     "/import",
     status_code=201,
     response_model=ModelPublic,
-    responses=error_responses(413, 422),
+    responses=error_responses(413, 422, 507),
     openapi_extra={"requestBody": _IMPORT_BODY},
 )
 async def import_model(

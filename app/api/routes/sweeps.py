@@ -48,7 +48,7 @@ SweepsDep = Annotated[SweepService, Depends(get_sweeps)]
             "description": "Accepted; `Location` is the sweep's URL.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **error_responses(404, 413, 422),
+        **error_responses(404, 413, 422, 507),
     },
 )
 def create_sweep(
