@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.jobs.base import JobStatus
-from app.schemas.common import FiniteFloat, ResourceId
+from app.schemas.common import FiniteFloat, JsonInt, ResourceId
 from app.schemas.jobs import Architecture, Training
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 Bounds = Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)]
-IntBounds = Annotated[list[Annotated[int, Field(strict=True)]], Field(min_length=2, max_length=2)]
+IntBounds = Annotated[list[JsonInt], Field(min_length=2, max_length=2)]
 
 
 class Uniform(BaseModel):
