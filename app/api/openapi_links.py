@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.api.v2.infer import MODEL_VERSION
+
 __all__ = ["LINKS", "Link", "add_links"]
 
 Operation = tuple[str, str]  # (method, path template)
@@ -39,7 +41,10 @@ def _targets(prefix: str, param: str, expression: str, routes: list[Operation]) 
     for method, path in routes:
         words = [part for part in path.split("/") if part and not part.startswith("{")]
         name = "_".join([prefix, method.lower(), *words])
-        links.append(Link(name, (method, path), {param: expression}))
+        parameters = {param: expression}
+        if "{version}" in path:  # a model's one version (Open Inference Protocol routes)
+            parameters["version"] = MODEL_VERSION
+        links.append(Link(name, (method, path), parameters))
     return links
 
 
@@ -67,6 +72,9 @@ _MODEL_ROUTES: list[Operation] = [
     ("GET", "/v2/models/{model_id}"),
     ("GET", "/v2/models/{model_id}/ready"),
     ("POST", "/v2/models/{model_id}/infer"),
+    ("GET", "/v2/models/{model_id}/versions/{version}"),
+    ("GET", "/v2/models/{model_id}/versions/{version}/ready"),
+    ("POST", "/v2/models/{model_id}/versions/{version}/infer"),
     ("DELETE", "/v1/models/{model_id}"),
 ]
 _SWEEP_ROUTES: list[Operation] = [

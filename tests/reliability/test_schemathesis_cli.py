@@ -15,15 +15,19 @@ generator's per-kind parameters, query lengths the HTTP server refuses, seeds, l
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from helpers.inprocess import make_settings
+from helpers.server import wait_for_job
 from helpers.soak import examples
+from helpers.waiting import TERMINAL, wait_for
 from jsonschema_rs import Draft202012Validator
 
 from app.api.openapi_links import LINKS
@@ -164,12 +168,66 @@ def test_the_config_relaxes_only_the_unstatable_operations() -> None:
     assert "POST /v1/datasets/generate" not in relaxed
 
 
+def _seed(client: httpx.Client) -> dict[str, str]:
+    """A dataset, a succeeded job and its model, and a finished sweep, made through the API:
+    ``{path parameter name: ID}``."""
+    dataset = client.post("/v1/datasets/generate", json={"kind": "gaussians"})
+    assert dataset.status_code == 201, dataset.text
+    dataset_id = dataset.json()["id"]
+    job = client.post("/v1/jobs", json={"dataset_id": dataset_id, "training": {"epochs": 5}})
+    assert job.status_code == 202, job.text
+    record = wait_for_job(client, job.json()["id"])
+    assert record["status"] == "succeeded", record
+    body = {"dataset_id": dataset_id, "training": {"epochs": 5}}
+    sweep = client.post("/v1/sweeps", json={**body, "search": {"space": {"l2": [0.0]}}})
+    assert sweep.status_code == 202, sweep.text
+    sweep_id = sweep.json()["id"]
+
+    def sweep_ended() -> bool:
+        return client.get(f"/v1/sweeps/{sweep_id}").json()["status"] in TERMINAL
+
+    wait_for(sweep_ended, 90, "the seed sweep to end")
+    return {
+        "dataset_id": dataset_id,
+        "job_id": record["id"],
+        "model_id": record["model_id"],
+        "sweep_id": sweep_id,
+    }
+
+
+def _toml(value: Any) -> str:
+    """``value`` (str, number, list, dict) as a TOML value (inline tables for dicts)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def _config_with_ids(schema: dict[str, Any], ids: dict[str, str], path: Path) -> Path:
+    """``schemathesis.toml`` plus the seeded IDs: every operation (but ``DELETE``, so they
+    survive) that takes one gets it for half of its cases (a dictionary bound to the path
+    parameter), the other half generated. Written to ``path``."""
+    entries = {e["include-name"]: e for e in tomllib.loads(CONFIG.read_text())["operations"]}
+    for route, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            names = {p["name"] for p in operation.get("parameters", [])} & set(ids)
+            if method == "delete" or not names:
+                continue
+            name = f"{method.upper()} {route}"
+            entry = entries.setdefault(name, {"include-name": name})
+            entry["parameters"] = {n: {"dictionary": n, "probability": 0.5} for n in names}
+    lines = [f"dictionaries = {_toml({n: {'values': [v]} for n, v in ids.items()})}"]
+    for entry in entries.values():
+        lines += ["", "[[operations]]", *(f"{k} = {_toml(v)}" for k, v in entry.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _failures(output: str) -> str:
     """The FAILURES and ERRORS sections of schemathesis' output (or its tail)."""
-    start = min(
-        (i for i in (output.find("= ERRORS ="), output.find("= FAILURES =")) if i >= 0),
-        default=max(0, len(output) - 20_000),
-    )
+    marks = [i for i in (output.find("= ERRORS ="), output.find("= FAILURES =")) if i >= 0]
+    start = min(marks, default=max(0, len(output) - 20_000))
     return output[start:][:40_000]
 
 
@@ -177,15 +235,19 @@ def _failures(output: str) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(900 + 20 * examples(15))
 def test_schemathesis_cli_finds_no_failure(start_server: Any, tmp_path: Path) -> None:
-    """``schemathesis run`` (every check, every phase) against ``python -m app serve``: exit
-    status 0. One worker: CPython 3.11's ``ast.parse`` (which hypothesis calls to describe
-    filters) can fail with "recursion depth mismatch" when threads run it at once."""
+    """``schemathesis run`` (every check, every phase) against ``python -m app serve``, with
+    a seeded dataset, job, model and sweep among the IDs: exit status 0. One worker: CPython
+    3.11's ``ast.parse`` (which hypothesis calls to describe filters) can fail with "recursion
+    depth mismatch" when threads run it at once."""
     server = start_server(**SERVER_ENV)
+    with server.client() as client:
+        ids = _seed(client)
+        schema = client.get("/openapi.json").json()
+    config = _config_with_ids(schema, ids, tmp_path / "schemathesis.toml")
     n = examples(15)
     command = [
         str(SCHEMATHESIS),
-        "--config-file",
-        str(CONFIG),
+        f"--config-file={config}",
         "run",
         f"{server.base_url}/openapi.json",
         "--checks=all",
@@ -205,6 +267,7 @@ def test_schemathesis_cli_finds_no_failure(start_server: Any, tmp_path: Path) ->
         check=False,
     )
     output = result.stdout + result.stderr
+    print(output[-8000:])  # shown with -s or on failure: phases, links covered, warnings
     summary = output[output.find("= SUMMARY =") :] if "= SUMMARY =" in output else ""
     assert result.returncode == 0, (
         f"schemathesis exited {result.returncode}:\n{_failures(output)}\n{summary}"
