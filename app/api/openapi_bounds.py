@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.schemas.datasets import DEFAULT_ROWS
 from app.settings import Settings
 
 __all__ = ["apply_settings_bounds"]
@@ -30,7 +31,22 @@ def _cap_property(node: Any, name: str, cap: int) -> None:
             _cap_property(value, name, cap)
 
 
+def _rows_required_over_cap(generate: dict[str, Any], max_rows: int) -> None:
+    """A kind whose default row count is over ``max_rows`` needs ``n_samples`` (its branches
+    of the union on ``kind`` drop the ``null`` alternative and require it)."""
+    for branch in generate.get("oneOf", []):
+        props = branch["properties"]
+        if DEFAULT_ROWS[props["kind"]["const"]] <= max_rows:
+            continue
+        rows = props["n_samples"]
+        props["n_samples"] = next(b for b in rows["anyOf"] if b.get("type") != "null")
+        branch["required"] = sorted({*branch.get("required", []), "n_samples"})
+
+
 def apply_settings_bounds(schema: dict[str, Any], settings: Settings) -> None:
-    """Write the settings' caps into ``schema`` (in place)."""
-    components = schema.get("components", {}).get("schemas", {})
-    _cap_property(components.get("DatasetGenerate"), "n_samples", settings.max_rows)
+    """Write the settings' caps into ``schema`` (in place): ``n_samples`` at most
+    ``MLP_MAX_ROWS``, and required for a kind whose default is more."""
+    generate = schema.get("components", {}).get("schemas", {}).get("DatasetGenerate")
+    if generate is not None:
+        _cap_property(generate, "n_samples", settings.max_rows)
+        _rows_required_over_cap(generate, settings.max_rows)

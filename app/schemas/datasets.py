@@ -26,6 +26,8 @@ from app.schemas.common import (
 )
 
 __all__ = [
+    "CLASS_KINDS",
+    "DEFAULT_ROWS",
     "DatasetBounds",
     "DatasetCreate",
     "DatasetData",
@@ -150,9 +152,18 @@ class DatasetMetaFields(BaseModel):
     task: Task = "classification"
 
 
-# ``mlp_engine.datasets``' per-kind rules, for the schema: which kinds take ``n_classes`` (and
+# ``mlp_engine.datasets``' per-kind rules, for the schema (tests check they match the engine):
+# the rows of each kind when ``n_samples`` is absent, the kinds that take ``n_classes`` (and
 # their default), its bounds, and the rows each class needs.
-_CLASS_KINDS = {"spirals": 2, "gaussians": 3}
+DEFAULT_ROWS = {
+    "notebook": 1000,
+    "xor": 400,
+    "circles": 400,
+    "moons": 400,
+    "spirals": 400,
+    "gaussians": 300,
+}
+CLASS_KINDS = {"spirals": 2, "gaussians": 3}
 _N_CLASSES = range(2, 11)
 _MIN_ROWS_PER_CLASS = 2
 
@@ -165,33 +176,23 @@ def _rows_for(schema: dict[str, Any], n_classes: int) -> dict[str, Any]:
 
 def _generate_variants(schema: dict[str, Any]) -> None:
     """Add the per-kind alternatives of :class:`DatasetGenerate` to its ``schema``, a union
-    on ``kind``: kinds without classes take no ``n_classes``; ``spirals`` and ``gaussians``
-    take one in 2..10, and ``n_samples`` is then at least two rows per class (the default
-    count when absent)."""
-    others = [kind for kind in get_args(DatasetKind) if kind not in _CLASS_KINDS]
-    variants: list[dict[str, Any]] = [
-        {
-            "properties": {
-                "kind": {"enum": others},
-                "n_classes": NULL,
-                "n_samples": _rows_for(schema, 2),
-            }
-        }
-    ]
-    for kind, default in _CLASS_KINDS.items():
-        props = {
-            "kind": {"const": kind},
-            "n_classes": NULL,
-            "n_samples": _rows_for(schema, default),
-        }
+    on ``kind`` (one branch per kind and class count): kinds without classes take no
+    ``n_classes``; ``spirals`` and ``gaussians`` take one in 2..10, and ``n_samples`` is then
+    at least two rows per class (the default count when absent)."""
+    variants: list[dict[str, Any]] = []
+    for kind in get_args(DatasetKind):
+        rows = _rows_for(schema, CLASS_KINDS.get(kind, 2))
+        props = {"kind": {"const": kind}, "n_classes": NULL, "n_samples": rows}
         variants.append({"properties": props})
-    for k in _N_CLASSES:
-        props = {
-            "kind": {"enum": list(_CLASS_KINDS)},
-            "n_classes": present(schema, "n_classes", const=k),
-            "n_samples": _rows_for(schema, k),
-        }
-        variants.append({"required": ["n_classes"], "properties": props})
+        if kind not in CLASS_KINDS:
+            continue
+        for k in _N_CLASSES:
+            props = {
+                "kind": {"const": kind},
+                "n_classes": present(schema, "n_classes", const=k),
+                "n_samples": _rows_for(schema, k),
+            }
+            variants.append({"required": ["n_classes"], "properties": props})
     schema["oneOf"] = variants
 
 

@@ -61,7 +61,8 @@ BYTES_PER_QUERY_CHAR = 12
 
 
 def _schema(tmp_path: Path) -> dict[str, Any]:
-    schema: dict[str, Any] = create_app(make_settings(tmp_path)).openapi()
+    """The app's schema with ``MLP_MAX_ROWS=500`` (under ``notebook``'s default 1000 rows)."""
+    schema: dict[str, Any] = create_app(make_settings(tmp_path, max_rows=500)).openapi()
     return schema
 
 
@@ -84,7 +85,10 @@ def test_the_schema_states_the_bodies_the_server_refuses(tmp_path: Path) -> None
     assert not generate.is_valid({"kind": "notebook", "n_classes": 2})  # a kind without classes
     assert not generate.is_valid({"kind": "spirals", "n_classes": 5, "n_samples": 9})
     assert not generate.is_valid({"kind": "gaussians", "n_samples": 5})  # 3 classes by default
-    assert not generate.is_valid({"kind": "xor", "n_samples": 100_001})  # MLP_MAX_ROWS
+    assert not generate.is_valid({"kind": "xor", "n_samples": 501})  # MLP_MAX_ROWS
+    assert not generate.is_valid({"kind": "notebook"})  # 1000 rows by default: over the cap
+    assert generate.is_valid({"kind": "notebook", "n_samples": 500})
+    assert generate.is_valid({"kind": "xor"})  # 400 by default
     for body in (
         {"kind": "spirals", "n_classes": 5, "n_samples": 10},
         {"kind": "gaussians", "n_samples": 6.0},  # JSON's integers include 6.0
@@ -94,6 +98,21 @@ def test_the_schema_states_the_bodies_the_server_refuses(tmp_path: Path) -> None
     assert not generate.is_valid({"kind": "xor", "seed": 2**53})  # beyond a double's integers
     assert not training.is_valid({"early_stopping": True})
     assert training.is_valid({"early_stopping": True, "validation_fraction": 0.2})
+
+
+def test_the_schemas_per_kind_defaults_are_the_engines() -> None:
+    """``DEFAULT_ROWS`` and ``CLASS_KINDS`` (which the union on ``kind`` is built from) say
+    what ``mlp_engine.datasets.make`` does when ``n_samples``/``n_classes`` are absent."""
+    from app.schemas.datasets import CLASS_KINDS, DEFAULT_ROWS
+    from mlp_engine import datasets as engine_datasets
+
+    assert set(DEFAULT_ROWS) == set(engine_datasets.KINDS)
+    for kind in engine_datasets.KINDS:
+        X, y = engine_datasets.make(kind)
+        assert X.shape[0] == DEFAULT_ROWS[kind], kind
+        assert len(set(y.tolist())) == CLASS_KINDS.get(kind, 2), kind
+    with pytest.raises(ValueError, match="n_classes"):
+        engine_datasets.make("xor", n_classes=2)
 
 
 def test_the_server_accepts_what_the_schema_calls_an_integer(tmp_path: Path) -> None:
