@@ -59,6 +59,9 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+_SEARCHABLE_NAMES = sorted({*Architecture.model_fields, *Training.model_fields})
+
+
 class SearchSpace(BaseModel):
     """What to try: every combination (``grid``) or ``max_trials`` random draws (``random``)."""
 
@@ -73,6 +76,8 @@ class SearchSpace(BaseModel):
             "bare name. A grid takes lists only, in the given order (the last varies fastest)."
         ),
         examples=[{"learning_rate": {"log_uniform": [0.0001, 0.1]}, "l2": [0, 0.001, 0.01]}],
+        # The params a space may name (``app.services.sweep_plan.SEARCHABLE``), for the schema.
+        json_schema_extra={"propertyNames": {"enum": list[JsonValue](_SEARCHABLE_NAMES)}},
     )
     max_trials: int | None = Field(
         None,

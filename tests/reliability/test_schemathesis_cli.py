@@ -33,6 +33,7 @@ from jsonschema_rs import Draft202012Validator
 
 from app.api.openapi_links import LINKS
 from app.main import create_app
+from app.services.sweep_plan import SEARCHABLE
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -99,6 +100,11 @@ def test_the_schema_states_the_bodies_the_server_refuses(tmp_path: Path) -> None
         assert generate.is_valid(body), body
     assert not generate.is_valid({"kind": "xor", "seed": 2**53})  # beyond a double's integers
     assert not training.is_valid({"early_stopping": True})
+    sweep = _validator(schema, "SweepCreate")
+    assert not sweep.is_valid({"dataset_id": "ds_a", "search": {"space": {"nope": [1]}}})
+    assert sweep.is_valid({"dataset_id": "ds_a", "search": {"space": {"l2": [0.0]}}})
+    names = schema["components"]["schemas"]["SearchSpace"]["properties"]["space"]
+    assert set(names["propertyNames"]["enum"]) == SEARCHABLE
     assert training.is_valid({"early_stopping": True, "validation_fraction": 0.2})
 
 
