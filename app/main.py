@@ -19,6 +19,8 @@ from fastapi import Depends, FastAPI
 
 from app.api.deps import check_query_parameters
 from app.api.errors import register_exception_handlers
+from app.api.openapi_bounds import apply_settings_bounds
+from app.api.openapi_links import add_links
 from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground, sweeps
 from app.api.v2 import routes as v2
@@ -188,6 +190,8 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
                 _json_error_content(operation)
                 if settings.keys_enabled and requires_key(path):
                     operation["security"] = [{"bearerAuth": []}]
+        add_links(schema)
+        apply_settings_bounds(schema, settings)
         app.openapi_schema = schema
         return schema
 

@@ -5,30 +5,72 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from app.storage.ids import ID_RE
 
 __all__ = [
     "BINARY_SCHEMA",
     "ID_PATTERN",
+    "MAX_SEED",
+    "NULL",
     "ClassLabel",
     "DatasetId",
     "ErrorResponse",
     "FiniteFloat",
     "JobId",
+    "JsonInt",
     "Label",
     "ModelId",
     "ResourceId",
     "Task",
     "ValidationErrorResponse",
+    "WholeNumber",
     "error_responses",
+    "present",
 ]
 
 # The OpenAPI schema of a binary body (a model file, a PNG picture).
 BINARY_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
 
 ID_PATTERN = ID_RE.pattern  # the one spelling of an ID, shared with the stores
+# The largest seed: every integer up to it is exact as a double, so a client or tool that reads
+# JSON numbers as doubles (JavaScript, schema fuzzers) agrees with the server on the bound.
+MAX_SEED = 2**53 - 1
+
+
+def present(schema: dict[str, Any], name: str, **constraints: Any) -> dict[str, Any]:
+    """Property ``name`` of a model's JSON ``schema`` without its ``null`` branch (and its
+    title, default, description, examples), with ``constraints`` added.
+
+    For the branches of a ``oneOf``/``anyOf`` on a model: a branch restates the whole property
+    rather than only what it narrows, since tools (schemathesis among them) may take a branch's
+    property in place of the model's instead of applying both.
+    """
+    prop = schema["properties"][name]
+    branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+    base = dict(branches[0]) if len(branches) == 1 else {"anyOf": branches}
+    kept = {k: v for k, v in base.items() if k not in _ANNOTATIONS}
+    return {**kept, **constraints}
+
+
+_ANNOTATIONS = ("title", "default", "description", "examples")
+NULL: dict[str, Any] = {"type": "null"}
+
+
+def _whole_number_as_int(value: Any) -> Any:
+    """``5.0`` -> ``5``: JSON (and JSON Schema's ``integer``) does not tell them apart."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer of a strict model: a JSON number without a fractional part (``5`` or ``5.0``),
+# never ``true`` or ``"5"``; exactly what the schema's ``"type": "integer"`` admits.
+# Constraints go before it (``Annotated[int, Field(ge=1), WholeNumber]``), so the schema states
+# them as ``minimum``/``maximum``.
+WholeNumber = BeforeValidator(_whole_number_as_int)
+JsonInt = Annotated[int, Field(strict=True), WholeNumber]
 
 # A JSON number that is neither NaN nor +-Infinity (pydantic accepts both unless told not to);
 # strict, so ``true`` or ``"1.5"`` are not silently turned into numbers.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -14,9 +14,20 @@ from pydantic import (
     model_serializer,
 )
 
-from app.schemas.common import ClassLabel, FiniteFloat, Label, Task
+from app.schemas.common import (
+    MAX_SEED,
+    NULL,
+    ClassLabel,
+    FiniteFloat,
+    Label,
+    Task,
+    WholeNumber,
+    present,
+)
 
 __all__ = [
+    "CLASS_KINDS",
+    "DEFAULT_ROWS",
     "DatasetBounds",
     "DatasetCreate",
     "DatasetData",
@@ -141,10 +152,58 @@ class DatasetMetaFields(BaseModel):
     task: Task = "classification"
 
 
-class DatasetGenerate(BaseModel):
-    """Generate one of the engine's 2-D toy datasets (``mlp_engine.datasets.make``)."""
+# ``mlp_engine.datasets``' per-kind rules, for the schema (tests check they match the engine):
+# the rows of each kind when ``n_samples`` is absent, the kinds that take ``n_classes`` (and
+# their default), its bounds, and the rows each class needs.
+DEFAULT_ROWS = {
+    "notebook": 1000,
+    "xor": 400,
+    "circles": 400,
+    "moons": 400,
+    "spirals": 400,
+    "gaussians": 300,
+}
+CLASS_KINDS = {"spirals": 2, "gaussians": 3}
+_N_CLASSES = range(2, 11)
+_MIN_ROWS_PER_CLASS = 2
 
-    model_config = ConfigDict(strict=True)
+
+def _rows_for(schema: dict[str, Any], n_classes: int) -> dict[str, Any]:
+    """``n_samples`` when there are ``n_classes`` classes: absent, or at least two per class."""
+    low = max(4, _MIN_ROWS_PER_CLASS * n_classes)
+    return {"anyOf": [present(schema, "n_samples", minimum=low), NULL]}
+
+
+def _generate_variants(schema: dict[str, Any]) -> None:
+    """Add the per-kind alternatives of :class:`DatasetGenerate` to its ``schema``, a union
+    on ``kind`` (one branch per kind and class count): kinds without classes take no
+    ``n_classes``; ``spirals`` and ``gaussians`` take one in 2..10, and ``n_samples`` is then
+    at least two rows per class (the default count when absent)."""
+    variants: list[dict[str, Any]] = []
+    for kind in get_args(DatasetKind):
+        rows = _rows_for(schema, CLASS_KINDS.get(kind, 2))
+        props = {"kind": {"const": kind}, "n_classes": NULL, "n_samples": rows}
+        variants.append({"properties": props})
+        if kind not in CLASS_KINDS:
+            continue
+        for k in _N_CLASSES:
+            props = {
+                "kind": {"const": kind},
+                "n_classes": present(schema, "n_classes", const=k),
+                "n_samples": _rows_for(schema, k),
+            }
+            variants.append({"required": ["n_classes"], "properties": props})
+    schema["oneOf"] = variants
+
+
+class DatasetGenerate(BaseModel):
+    """Generate one of the engine's 2-D toy datasets (``mlp_engine.datasets.make``).
+
+    The schema states the per-kind rules as a union on ``kind`` (``oneOf``); the body is
+    validated by the engine's rules, so a request outside it gets the engine's 422 message.
+    """
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_generate_variants)
 
     kind: DatasetKind = Field(
         description=(
@@ -152,10 +211,8 @@ class DatasetGenerate(BaseModel):
             "two blobs of class 1 (1000 rows by default, unshuffled)."
         )
     )
-    n_samples: int | None = Field(
+    n_samples: Annotated[int, Field(ge=4, le=1_000_000), WholeNumber] | None = Field(
         None,
-        ge=4,
-        le=1_000_000,
         description=(
             "Rows, at least two per class and at most `MLP_MAX_ROWS`; default per kind "
             "(notebook 1000, gaussians 300, else 400)."
@@ -170,13 +227,11 @@ class DatasetGenerate(BaseModel):
             "(default: the notebook's exact scales)."
         ),
     )
-    seed: int | None = Field(
-        None, ge=0, le=2**63 - 1, description="Random seed; default 0, so runs are reproducible."
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), WholeNumber] | None = Field(
+        None, description="Random seed; default 0, so runs are reproducible."
     )
-    n_classes: int | None = Field(
+    n_classes: Annotated[int, Field(ge=2, le=10), WholeNumber] | None = Field(
         None,
-        ge=2,
-        le=10,
         description="Only for `spirals` (default 2) and `gaussians` (default 3).",
     )
     name: str | None = Field(

@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.jobs.base import JobRecord, JobStatus
-from app.schemas.common import FiniteFloat, Label, ResourceId, Task
+from app.schemas.common import (
+    MAX_SEED,
+    NULL,
+    FiniteFloat,
+    JsonInt,
+    Label,
+    ResourceId,
+    Task,
+    WholeNumber,
+    present,
+)
 
 __all__ = [
     "ActivationName",
@@ -53,7 +63,7 @@ class Architecture(BaseModel):
     # Strict: ``"5"`` or ``"yes"`` are not silently coerced into numbers and flags.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    hidden_layers: list[Annotated[int, Field(ge=1)]] = Field(
+    hidden_layers: list[Annotated[int, Field(ge=1), WholeNumber]] = Field(
         default=[16, 16],
         description=(
             "Units per hidden layer, e.g. `[5, 3]` (the notebook); `[]` is logistic regression. "
@@ -73,14 +83,30 @@ TABLE_DEFAULT_L2 = 0.01
 "Tables": the unpenalised default over-fits noisy tables and defeats balanced class weights)."""
 
 
+# For the schema: early stopping needs a validation split (the model validator below).
+def _early_stopping_needs_validation(schema: dict[str, Any]) -> None:
+    """For the schema: early stopping needs a validation split (the model validator below)."""
+    schema["anyOf"] = [
+        {"properties": {"early_stopping": present(schema, "early_stopping", const=False)}},
+        {
+            "required": ["validation_fraction"],
+            "properties": {
+                "validation_fraction": present(schema, "validation_fraction", exclusiveMinimum=0)
+            },
+        },
+    ]
+
+
 class Training(BaseModel):
     """Training settings; each maps 1:1 onto the engine's keyword of the same name."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=_early_stopping_needs_validation
+    )
 
-    epochs: int = Field(200, ge=1, description="Passes over the data (<= `MLP_MAX_EPOCHS`).")
+    epochs: JsonInt = Field(200, ge=1, description="Passes over the data (<= `MLP_MAX_EPOCHS`).")
     learning_rate: FiniteFloat = Field(0.01, gt=0, description="Step size.")
-    batch_size: int = Field(
+    batch_size: JsonInt = Field(
         32, ge=1, description="Rows per update; 1 = the notebook's per-sample SGD."
     )
     optimizer: Optimizer = Field(
@@ -133,11 +159,9 @@ class Training(BaseModel):
     early_stopping: bool = Field(
         False, description="Stop when `val_loss` stops improving (needs validation_fraction)."
     )
-    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
-    seed: int | None = Field(
+    patience: JsonInt = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED, strict=True), WholeNumber] | None = Field(
         None,
-        ge=0,
-        le=2**63 - 1,
         description="Random seed; if omitted the server draws one and records it in `training`.",
     )
     shuffle: bool = Field(True, description="Shuffle rows every epoch (the notebook does not).")
@@ -161,7 +185,7 @@ class Training(BaseModel):
         ),
         examples=["balanced", {"1": 5.0}],
     )
-    max_categories: int = Field(
+    max_categories: JsonInt = Field(
         20,
         ge=1,
         le=10_000,
@@ -178,6 +202,18 @@ class Training(BaseModel):
         return self
 
 
+def _job_create_schema(schema: dict[str, Any]) -> None:
+    """For the schema: the two data sources of a job, ``dataset_id`` or inline ``X`` and ``y``
+    (the model validator below), and an example."""
+    stored = {"dataset_id": present(schema, "dataset_id"), "X": NULL, "y": NULL}
+    inline = {"dataset_id": NULL, "X": present(schema, "X"), "y": present(schema, "y")}
+    schema["oneOf"] = [
+        {"title": "A stored dataset", "required": ["dataset_id"], "properties": stored},
+        {"title": "Inline data", "required": ["X", "y"], "properties": inline},
+    ]
+    schema["examples"] = [_NOTEBOOK_EXAMPLE]
+
+
 class JobCreate(BaseModel):
     """Start training: on a stored dataset (``dataset_id``) **or** on inline ``X`` + ``y``.
 
@@ -185,7 +221,10 @@ class JobCreate(BaseModel):
     can be re-run after a crash and the model's decision boundary can show the training points.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_NOTEBOOK_EXAMPLE]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_job_create_schema,
+    )
 
     dataset_id: ResourceId | None = Field(None, description="A stored dataset to train on.")
     X: list[list[FiniteFloat]] | None = Field(

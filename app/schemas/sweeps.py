@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.jobs.base import JobStatus
-from app.schemas.common import FiniteFloat, ResourceId
+from app.schemas.common import FiniteFloat, JsonInt, ResourceId
 from app.schemas.jobs import Architecture, Training
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 Bounds = Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)]
-IntBounds = Annotated[list[Annotated[int, Field(strict=True)]], Field(min_length=2, max_length=2)]
+IntBounds = Annotated[list[JsonInt], Field(min_length=2, max_length=2)]
 
 
 class Uniform(BaseModel):
@@ -59,6 +59,9 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+_SEARCHABLE_NAMES = sorted({*Architecture.model_fields, *Training.model_fields})
+
+
 class SearchSpace(BaseModel):
     """What to try: every combination (``grid``) or ``max_trials`` random draws (``random``)."""
 
@@ -73,6 +76,8 @@ class SearchSpace(BaseModel):
             "bare name. A grid takes lists only, in the given order (the last varies fastest)."
         ),
         examples=[{"learning_rate": {"log_uniform": [0.0001, 0.1]}, "l2": [0, 0.001, 0.01]}],
+        # The params a space may name (``app.services.sweep_plan.SEARCHABLE``), for the schema.
+        json_schema_extra={"propertyNames": {"enum": list[JsonValue](_SEARCHABLE_NAMES)}},
     )
     max_trials: int | None = Field(
         None,

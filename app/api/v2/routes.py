@@ -158,12 +158,31 @@ def model_version_ready(
 # --------------------------------------------------------------------------------- infer
 
 
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` with each ``{"$ref": "#/$defs/X"}`` replaced by ``defs["X"]`` (the models
+    are not recursive): in an OpenAPI document ``#/$defs/...`` would point at its root."""
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+    return {key: _inlined(value, defs) for key, value in schema.items() if key != "$defs"}
+
+
+def _request_body_schema() -> Any:
+    """The JSON schema of an inference request, self-contained."""
+    schema = InferRequestBody.model_json_schema()
+    return _inlined(schema, schema.get("$defs", {}))
+
+
 _INFER_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "JSON, or JSON followed by binary tensor data.",
         "content": {
-            "application/json": {"schema": InferRequestBody.model_json_schema()},
+            "application/json": {"schema": _request_body_schema()},
             "application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"},
                 "description": BINARY_BODY_DESCRIPTION,
