@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 import time
 from contextvars import ContextVar
 from functools import lru_cache
@@ -59,6 +60,14 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every C0/C1 control character (newlines and ESC included) as an escape."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
     """Human-readable lines for a terminal (``MLP_LOG_JSON=false``)."""
 
@@ -68,7 +77,15 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
-        line = super().format(record)
+        # A message carries user text (a decoded path, a name): its control characters are
+        # written as escapes, so "%0a" or an ANSI sequence cannot forge or colour a line. The
+        # traceback, if any, is appended below as it is.
+        saved = record.msg, record.args
+        record.msg, record.args = escape_controls(record.getMessage()), None
+        try:
+            line = super().format(record)
+        finally:
+            record.msg, record.args = saved
         extras = {
             k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and k[:1] != "_"
         }

@@ -116,3 +116,21 @@ def test_the_setting_reads_mlp_access_log(monkeypatch: pytest.MonkeyPatch) -> No
     assert Settings(_env_file=None).access_log is True  # type: ignore[call-arg]
     monkeypatch.setenv("MLP_ACCESS_LOG", "false")
     assert Settings(_env_file=None).access_log is False  # type: ignore[call-arg]
+
+
+def test_text_logs_escape_control_characters_from_user_text() -> None:
+    """Issue 18, finding 9: with ``MLP_LOG_JSON=false`` a path holding ``%0a`` or an ANSI
+    escape was printed raw: a forged second log line, or a coloured terminal."""
+    import logging
+
+    from app.logging import TextFormatter
+
+    path = "/v1/models/x\n2026-12-04 00:00:00 INFO    app.access [forged] GET / 200\x1b[31m"
+    record = logging.LogRecord(
+        "app.access", logging.INFO, __file__, 1, "GET %s %d", (path, 404), None
+    )
+    record.route = "<unmatched>\r"
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert "x\\n2026-12-04" in line and "\\x1b[31m" in line
+    assert record.getMessage() == f"GET {path} 404"  # the record itself is left as it was
