@@ -12,13 +12,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from fastapi import FastAPI
+from helpers.fast_path import fast_and_route_clients
 
 from app.api import predict_fast
-from app.api.deps import get_app_settings
-from app.main import create_app
-from app.settings import Settings
-from app.storage import DatasetStore, ModelStore
 from mlp_engine import MLPClassifier
 
 pytestmark = pytest.mark.anyio
@@ -36,28 +32,12 @@ def model() -> MLPClassifier:
     return MLPClassifier(hidden_layers=(4,), epochs=10, seed=0).fit(X, (X[:, 0] > 0).astype(int))
 
 
-def _app(tmp_path: Path, model: MLPClassifier, *, route_only: bool) -> FastAPI:
-    settings = Settings(_env_file=None, data_dir=tmp_path, max_rows=20, api_keys=[])
-    app = create_app(settings)
-    app.state.dataset_store = DatasetStore(tmp_path)
-    app.state.model_store = store = ModelStore(tmp_path)
-    store.save(model, model_id="mdl_fast", name="fast", job_id=None, dataset_id=None)
-    if route_only:  # any override makes the fast path step aside for the route
-        app.dependency_overrides[get_app_settings] = lambda: settings
-    return app
-
-
 @pytest.fixture
 async def clients(
     tmp_path: Path, model: MLPClassifier
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
-    fast = _app(tmp_path / "fast", model, route_only=False)
-    route = _app(tmp_path / "route", model, route_only=True)
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=fast), base_url="http://t") as a,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=route), base_url="http://t") as b,
-    ):
-        yield a, b
+    async with fast_and_route_clients(tmp_path, model, "mdl_fast", max_rows=20) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize(
