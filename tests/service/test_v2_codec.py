@@ -297,7 +297,7 @@ def test_a_lying_header_length() -> None:
     _expect("JSON object", body, None)  # binary bytes after the JSON
 
 
-@pytest.mark.parametrize("value", ["-5", "abc", "1e3", "", "\u0663"])
+@pytest.mark.parametrize("value", ["-5", "abc", "1e3", "", "\u0663", "9" * 5000, "0" * 4990 + "1"])
 def test_header_length_must_be_a_plain_integer(value: str) -> None:
     with pytest.raises(V2Error, match=HEADER_LENGTH):
         parse_header_length(value)

@@ -62,6 +62,8 @@ MAX_DIMS = 8
 """Most dimensions a tensor may have."""
 
 _LENGTH = struct.Struct("<I")
+_MAX_LENGTH_DIGITS = 19
+"""Most digits a header length may have (10**19 bytes is past any body; leading zeros count)."""
 _NONE = type(None)
 # The Python types JSON data may hold, per datatype family.
 _TEXT_KINDS = frozenset({str, _NONE})
@@ -145,6 +147,9 @@ def parse_header_length(value: str | None) -> int | None:
     text = value.strip()
     if not text.isascii() or not text.isdigit():
         raise V2Error(f"{HEADER_LENGTH} must be a non-negative integer, got {value[:40]!r}")
+    if len(text) > _MAX_LENGTH_DIGITS:
+        # Larger than any body; and int() refuses over 4300 digits with a ValueError (a 500).
+        raise V2Error(f"{HEADER_LENGTH} has {len(text):,} digits: it is larger than any body")
     return int(text)
 
 
