@@ -45,15 +45,16 @@ def _imputed_numeric(g: _Graph, steps: Sequence[ColumnStep], matrix: str) -> str
     """A table's numeric columns ``(N, d)`` with NaN replaced by each one's median.
 
     ``matrix``: the single ``(N, n_columns)`` input when every column is numeric, else ``""``
-    (one ``(N, 1)`` input per column, named after it).
+    (one ``(N, 1)`` input per column, ``g.column_inputs[column]``).
     """
     numeric = [step for step in steps if step.kind == "numeric"]
     if matrix:
         values = matrix
     elif len(numeric) == 1:
-        values = numeric[0].column
+        values = g.column_inputs[numeric[0].column]
     else:
-        values = g.op("Concat", [step.column for step in numeric], "numeric_columns", axis=1)
+        inputs = [g.column_inputs[step.column] for step in numeric]
+        values = g.op("Concat", inputs, "numeric_columns", axis=1)
     medians = [float(step.state["median"]) for step in numeric]
     gaps = g.op("IsNaN", [values], "numeric_gaps")
     return g.op("Where", [gaps, g.const("numeric_median", medians), values], "numeric_filled")

@@ -23,7 +23,8 @@ Preprocessing comes in two forms, each a list of steps that are plain data:
   by ``add_preprocessing`` to the single input, one writer per record type in ``_STEP_WRITERS``;
 - a table model: the engine's plan, one ``ColumnStep`` (column, kind, state arrays) per column,
   applied by ``add_table_preprocessing``: one ``(N, 1)`` input per column (float32 or string;
-  NaN / ``""`` = missing), median fill, scaling, missing indicators and one-hot blocks side by
+  NaN / ``""`` = missing; a column named like an output is ``<column>_input``, listed in the
+  ``inputs`` metadata), median fill, scaling, missing indicators and one-hot blocks side by
   side, one writer per kind in ``_COLUMN_WRITERS``. A plan whose columns are all numeric keeps
   the single ``input`` matrix. ``preprocessing_to_onnx`` exports a plan alone.
 """
@@ -60,6 +61,7 @@ __all__ = [
     "Standardize",
     "add_preprocessing",
     "add_table_preprocessing",
+    "column_inputs",
     "preprocessing_steps",
     "preprocessing_to_onnx",
     "to_onnx",
@@ -101,6 +103,7 @@ class _Graph:
         self.outputs: list[onnx.ValueInfoProto] = []
         self.domains: dict[str, int] = {"": OPSET}
         self._names: set[str] = {*OUTPUT_NAMES, "features"}  # only ever an explicit ``output``
+        self.column_inputs: dict[str, str] = {}  # a table's column -> the input that carries it
 
     def name(self, hint: str) -> str:
         """``hint``, or ``hint_1``, ``hint_2``, ... if that name is taken."""
@@ -133,11 +136,13 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name, **attrs))
         return out
 
-    def declare(self, kind: str, name: str, elem_type: int, shape: Sequence[int | str]) -> None:
+    def declare(
+        self, kind: str, name: str, elem_type: int, shape: Sequence[int | str], doc: str = ""
+    ) -> None:
         """Declare a graph ``input`` or ``output``; a ``str`` dimension is dynamic ("N")."""
         from onnx import helper
 
-        info = helper.make_tensor_value_info(name, elem_type, list(shape))
+        info = helper.make_tensor_value_info(name, elem_type, list(shape), doc_string=doc)
         (self.inputs if kind == "input" else self.outputs).append(info)
         self._names.add(name)
 
@@ -288,23 +293,41 @@ _COLUMN_WRITERS: dict[str, tuple[int, Callable[[_Graph, str, Any], str]]] = {
 """Per column kind: the ONNX element type of its ``(N, 1)`` input and its block writer."""
 
 
-def add_table_preprocessing(g: _Graph, steps: Sequence[ColumnStep]) -> str:
+def column_inputs(columns: Sequence[str], taken: Sequence[str] = OUTPUT_NAMES) -> dict[str, str]:
+    """The input name of each table column: the column's own, unless an output of the graph
+    (``taken``) has it; then ``<column>_input`` (``_input2``, ... if a column has that too)."""
+    used = {*taken, *columns}
+    names: dict[str, str] = {}
+    for column in columns:
+        name, k = column, 1
+        while name in taken or (name != column and name in used):
+            k += 1
+            name = f"{column}_input" if k == 2 else f"{column}_input{k - 1}"
+        used.add(name)
+        names[column] = name
+    return names
+
+
+def add_table_preprocessing(
+    g: _Graph, steps: Sequence[ColumnStep], taken: Sequence[str] = OUTPUT_NAMES
+) -> str:
     """Declare the inputs of a table plan and apply its steps; their blocks side by side.
 
     All columns numeric: one float32 input ``input`` ``(N, n_columns)``, NaN = missing.
-    Otherwise one ``(N, 1)`` input per column, float32 or string, named after it. Returns the
-    name of the float32 ``(N, width)`` tensor the first layer reads. Raises ``ValueError`` for
-    an unknown kind or a column named like an output.
+    Otherwise one ``(N, 1)`` input per column, float32 or string, named after it (see
+    ``column_inputs`` for a column named like an output in ``taken``; ``g.column_inputs``
+    records the names, each input's doc string its column). Returns the name of the float32
+    ``(N, width)`` tensor the first layer reads. Raises ``ValueError`` for an unknown kind.
     """
     if steps and all(step.kind == "numeric" for step in steps):
         return _numeric_matrix(g, steps)
+    g.column_inputs = column_inputs([step.column for step in steps], taken)
     for step in steps:
-        if step.column in OUTPUT_NAMES:
-            raise ValueError(f"a column named {step.column!r} clashes with an ONNX output")
         if step.kind not in _COLUMN_WRITERS:
             raise ValueError(f"ONNX export does not know the column kind {step.kind!r}")
-        g.declare("input", step.column, _COLUMN_WRITERS[step.kind][0], ["N", 1])
-    blocks = [_COLUMN_WRITERS[s.kind][1](g, s.column, s.state) for s in steps]
+        name, elem_type = g.column_inputs[step.column], _COLUMN_WRITERS[step.kind][0]
+        g.declare("input", name, elem_type, ["N", 1], doc=f"column {step.column}")
+    blocks = [_COLUMN_WRITERS[s.kind][1](g, g.column_inputs[s.column], s.state) for s in steps]
     return blocks[0] if len(blocks) == 1 else g.op("Concat", blocks, "joined", axis=1)
 
 
@@ -339,13 +362,11 @@ def preprocessing_to_onnx(steps: Sequence[ColumnStep]) -> bytes:
         from onnx import TensorProto
     except ImportError as exc:
         raise OnnxUnavailable() from exc
-    if any(step.column == "features" for step in steps):
-        raise ValueError("a column named 'features' clashes with this graph's output")
     g = _Graph()
-    x = add_table_preprocessing(g, steps)
+    x = add_table_preprocessing(g, steps, taken=("features",))
     g.op("Identity", [x], output="features")
     g.declare("output", "features", TensorProto.FLOAT, ["N", "width"])
-    return g.to_model("mlp_preprocessing", "mlp_engine table preprocessing", {})
+    return g.to_model("mlp_preprocessing", "mlp_engine table preprocessing", _renamed(g))
 
 
 # -------------------------------------------------------------------- network
@@ -541,4 +562,11 @@ def to_onnx(model: MLPClassifier | MLPRegressor) -> bytes:
         raise ValueError(f"ONNX export does not know the output activation {spec.output!r}")
     head(g, logits, spec)
     doc = f"mlp_engine {spec.task} model, layers {_layers(spec)}"
-    return g.to_model(f"mlp_{spec.task}", doc, _metadata(spec))
+    return g.to_model(f"mlp_{spec.task}", doc, {**_metadata(spec), **_renamed(g)})
+
+
+def _renamed(g: _Graph) -> dict[str, str]:
+    """``{"inputs": JSON {column: input}}`` when some column's input is not named after it."""
+    if all(column == name for column, name in g.column_inputs.items()):
+        return {}
+    return {"inputs": json.dumps(g.column_inputs)}

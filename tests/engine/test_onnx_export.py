@@ -26,6 +26,7 @@ from mlp_engine.onnx_export import (
     INPUT_NAME,
     OnnxUnavailable,
     Standardize,
+    column_inputs,
     preprocessing_steps,
     preprocessing_to_onnx,
     to_onnx,
@@ -356,9 +357,27 @@ def test_table_preprocessing_by_hand() -> None:
     assert features.dtype == np.float32
 
 
-def test_table_preprocessing_refuses_clashing_names_and_unknown_kinds() -> None:
-    with pytest.raises(ValueError, match="clashes"):
-        preprocessing_to_onnx([_categorical("label", ["a"], [], False)])
+def test_a_column_named_like_an_output_gets_its_own_input_name() -> None:
+    assert column_inputs(["label", "colour", "label_input"]) == {
+        "label": "label_input2",
+        "colour": "colour",
+        "label_input": "label_input",
+    }
+    assert column_inputs(["features", "label"], taken=("features",)) == {
+        "features": "features_input",
+        "label": "label",
+    }
+    proto = onnx.load_from_string(
+        preprocessing_to_onnx([_categorical("features", ["a"], [], False)])
+    )
+    assert [(i.name, i.doc_string) for i in proto.graph.input] == [
+        ("features_input", "column features")
+    ]
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(props["inputs"]) == {"features": "features_input"}
+
+
+def test_table_preprocessing_refuses_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="column kind 'text'"):
         preprocessing_to_onnx([_Step("notes", "text", {})])
 
