@@ -14,8 +14,8 @@ hidden activation; no hidden layer; float32 parameters; no standardisation; L1 a
 feature cross, on arrays and on tables; categorical columns (with the rarest grouped as
 "other", forced categorical numbers, non-ASCII names and values, a column named ``label`` like
 the classifier's output, whose input the ``inputs`` metadata renames), missing values in
-training or only at predict time. All jobs train in one in-process app (the real embedded runner), all at
-once; one table kind is also trained and compared against a real uvicorn server.
+training or only at predict time. All jobs train in one in-process app (the real embedded
+runner), all at once; one table kind is also trained and compared against a real uvicorn server.
 """
 
 from __future__ import annotations

@@ -342,6 +342,31 @@ def _datatype_lies() -> dict[str, Lie]:
     }
 
 
+def _value_lies() -> dict[str, Lie]:
+    infinite = np.array([[np.inf, 1.0], [0.0, 0.0]], dtype="<f8").tobytes()
+    table_doc = {
+        "inputs": [
+            _tensor("size", "FP32", [2, 1], binary_data_size=8),
+            _tensor("colour", "BYTES", [2], binary_data_size=len(COLOURS)),
+        ]
+    }
+    return {
+        "value-binary-infinity": Lie(
+            "numeric",
+            _framed({"inputs": [_tensor("input", "FP64", [2, 2], binary_data_size=32)]}, infinite),
+            "infinity",
+        ),
+        "value-binary-infinity-in-a-column": Lie(
+            "table",
+            _framed(table_doc, np.array([np.inf, 1.0], dtype="<f4").tobytes(), COLOURS),
+            "'size'",
+        ),
+        "value-json-nested-5000-deep": Lie(
+            "numeric", (b'{"inputs":' + b"[" * 5000 + b"]" * 5000 + b"}", {}), "JSON"
+        ),
+    }
+
+
 def _output_lies() -> dict[str, Lie]:
     return {
         "output-unknown-name-binary": Lie(
@@ -388,6 +413,7 @@ LIES: dict[str, Lie] = {
     **_shape_lies(),
     **_bytes_lies(),
     **_datatype_lies(),
+    **_value_lies(),
     **_output_lies(),
 }
 
