@@ -311,6 +311,7 @@ def _training_data(
         max_features=settings.max_features,
         raw=b"",
     )
+    numeric.release(job.X)  # the rows as lists are done with: freed in slices, not at once
     if job.y is not None:
         check_label_lengths(job.y, ("body", "y"), settings.max_label_chars)
     y = numeric.as_labels(job.y, ("body", "y"), n_rows=X.shape[0])
