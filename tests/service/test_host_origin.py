@@ -375,6 +375,11 @@ def test_defaults_are_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLP_ALLOWED_ORIGINS", raising=False)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert (settings.allowed_hosts, settings.allowed_origins) == ([], [])
+    # what the compose files pass when .env leaves them empty
+    monkeypatch.setenv("MLP_ALLOWED_HOSTS", "")
+    monkeypatch.setenv("MLP_ALLOWED_ORIGINS", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.allowed_hosts, settings.allowed_origins) == ([], [])
 
 
 @pytest.mark.parametrize(
