@@ -40,6 +40,8 @@ __all__ = [
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_GUARDED_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site"})
+_MAX_SEEN = 64
 # Sec-Fetch-Site values that mean another origin started the request.
 _FOREIGN_SITES = frozenset({b"cross-site", b"same-site"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -148,9 +150,9 @@ class HostGuardMiddleware:
     """400 for a ``Host`` that is not allowed (or missing on HTTP/1.1, or given twice), 403
     for a cross-origin state-changing request; everything else passes untouched.
 
-    The settings are turned into sets once; a request costs one pass over its headers, a
-    cached parse of its ``Host`` and set lookups (``Origin`` is parsed only on writes from a
-    browser). ``*`` in ``allowed_hosts`` / ``allowed_origins`` turns that check off.
+    The settings are turned into sets once; a request costs one pass over its headers and set
+    lookups (a ``Host`` value seen before is not parsed again; ``Origin`` is parsed only on
+    writes from a browser). ``*`` in ``allowed_hosts`` / ``allowed_origins`` turns that check off.
     """
 
     def __init__(
@@ -163,6 +165,8 @@ class HostGuardMiddleware:
         self.hosts = frozenset(LOCAL_HOSTS | hosts)
         self.any_origin = "*" in origins
         self.origins = frozenset(origins)
+        # Raw Host values already found in ``hosts`` (bounded: a client may send many values).
+        self.seen: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -173,13 +177,16 @@ class HostGuardMiddleware:
         fetch_site: bytes | None = None
         hosts = 0
         for key, value in scope["headers"]:
-            if key == b"host":
-                host, hosts = value, hosts + 1
-            elif key == b"origin":
-                origin = value
-            elif key == b"sec-fetch-site":
-                fetch_site = value
-        problem = self._host_problem(scope, host, hosts)
+            if key in _GUARDED_HEADERS:  # one set lookup for each of the other headers
+                if key == b"host":
+                    host, hosts = value, hosts + 1
+                elif key == b"origin":
+                    origin = value
+                else:
+                    fetch_site = value
+        problem = (
+            None if hosts == 1 and host in self.seen else self._host_problem(scope, host, hosts)
+        )
         if problem is not None:
             await _refuse(scope, send, 400, "host_not_allowed", problem)
         elif scope["method"] in _UNSAFE_METHODS and not self._origin_allowed(
@@ -199,7 +206,11 @@ class HostGuardMiddleware:
         if self.any_host:
             return None
         name = host_name(host)
-        if name is not None and (name in self.hosts or name == _arrival_host(scope)):
+        if name is not None and name in self.hosts:
+            if len(self.seen) < _MAX_SEEN:
+                self.seen.add(host)  # the next request with this exact header: one lookup
+            return None
+        if name is not None and name == _arrival_host(scope):
             return None
         return f"Host not allowed: {_HOST_HINT}"
 

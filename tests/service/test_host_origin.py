@@ -174,6 +174,17 @@ async def test_the_address_a_connection_arrived_on_is_accepted_wherever_bound() 
     # no server address (a Unix socket): loopback names and the allow-list only
     assert (await call(guard, [(b"host", b"192.168.1.5")], server=None))[0] == 400
     assert (await call(guard, [(b"host", b"localhost")], server=None))[0] == 204
+    # an address accepted because a connection arrived on it is not remembered for others
+    other = ("10.0.0.2", 8000)
+    assert (await call(guard, [(b"host", b"192.168.1.5:8000")], server=other))[0] == 400
+
+
+async def test_remembered_host_values_are_bounded() -> None:
+    guard = HostGuardMiddleware(_nothing)
+    for port in range(1, 200):
+        assert (await call(guard, [(b"host", b"localhost:%d" % port)]))[0] == 204
+    assert 0 < len(guard.seen) <= 64
+    assert (await call(guard, [(b"host", EVIL.encode())]))[0] == 400
 
 
 async def test_missing_or_repeated_host() -> None:
