@@ -25,6 +25,7 @@ from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground, sweeps
 from app.api.v2 import routes as v2
 from app.api.v2.fast_path import InferFastPath
+from app.host_guard import HostGuardMiddleware
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector, StorageCollector
 from app.middleware import (
@@ -232,12 +233,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(playground.router)
     app.include_router(v2.router)  # /v2: the Open Inference Protocol
 
-    # Added innermost first: RequestContext wraps ApiKey wraps BodySizeLimit wraps the V2 infer
-    # and predict fast paths, which wrap FastAPI's own stack and the routes.
+    # Added innermost first: RequestContext wraps HostGuard (400 for a foreign Host, 403 for a
+    # cross-origin write: counted and logged like any error) wraps ApiKey wraps BodySizeLimit
+    # wraps the V2 infer and predict fast paths, which wrap FastAPI's own stack and the routes.
     app.add_middleware(PredictFastPath, routes=models.router.routes)
     app.add_middleware(InferFastPath, routes=v2.router.routes)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, admin_keys=settings.admin_keys)
+    app.add_middleware(
+        HostGuardMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     _customise_openapi(app, settings)
     return app

@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no ``BaseHTTPMiddleware``, so streamed and SSE responses pass unbuffered).
 
 Order, outermost first: :class:`RequestContextMiddleware` (request ID, access log, metrics),
+``app.host_guard.HostGuardMiddleware`` (400 for a foreign Host, 403 for a cross-origin write),
 :class:`ApiKeyMiddleware` (401 before any body is read), :class:`BodySizeLimitMiddleware` (413).
 """
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.host_guard import normalise_host, normalise_origin
 from app.jobs.base import PROGRESS_INTERVAL_SECONDS, SNAPSHOT_EVERY_EPOCHS
 from app.owners import keyring, parse_key
 
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys in the same format that see and act on every key's datasets, jobs and models.
     admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Comma-separated host names or addresses accepted in `Host` (ports not needed), besides
+    # localhost, 127.0.0.1, ::1 and the address a connection arrived on; `*` accepts any (and
+    # gives up the DNS-rebinding protection). Others get 400.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Comma-separated origins (`https://app.example`) whose pages may send POST, PUT, PATCH and
+    # DELETE besides the service's own; `*`: any. Other browser origins get 403.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Jobs.
     job_backend: Literal["embedded", "rq"] = "embedded"
@@ -104,7 +112,7 @@ class Settings(BaseSettings):
     sweep_compute_budget: float = Field(1e12, gt=0)
     sweep_poll_seconds: float = Field(0.5, gt=0, le=60)
 
-    @field_validator("api_keys", "admin_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -117,6 +125,16 @@ class Settings(BaseSettings):
         for entry in value:
             parse_key(entry)  # ValueError naming the expected `name:key` form
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        return [normalise_host(entry) for entry in value]  # ValueError for a malformed one
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        return [normalise_origin(entry) for entry in value]
 
     @model_validator(mode="after")
     def _check_keyring(self) -> Settings:
