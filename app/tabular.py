@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.csv_cells import MISSING_TOKENS, bytes_column, missing_bytes
+from app.csv_cells import MISSING_TOKENS, bytes_column, missing_bytes, without_quotes
 from app.errors import InvalidInput
 
 __all__ = ["MISSING_TOKENS", "ParsedTable", "cell_text", "features_of", "parse_csv", "parse_split"]
@@ -58,13 +57,13 @@ MAX_TEXT_BYTES = 2**30
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 _IS_SPACE = np.zeros(256, dtype=bool)
 _IS_SPACE[list(_ASCII_SPACE.encode())] = True
-_IS_SEP = np.zeros(256, dtype=bool)
-_IS_SEP[list(b",\n\r")] = True
 _COMMA, _NEWLINE, _LF = ord(","), ord("\n"), b"\n"
 _JSON_CELL = (str, int, float, type(None))  # bool is an int
 _EXACT_INT = 2**53  # integers beyond this are not all exact in a float64
 _NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
 PIECE_BYTES = 4 * 2**20
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
+_BATCH_CELLS = 2**18  # quoted CSV: cells turned from Python strings to bytes at a time
 """CSV bytes split at a time (whole lines): bounds the split's offsets to ~80 MB."""
 
 
@@ -336,26 +335,13 @@ def _read_csv(data: bytes, opts: _Options) -> tuple[list[str], list[np.ndarray],
         line = data.count(_LF, 0, data.index(b"\x00")) + 1
         raise InvalidInput(("body",), f"the CSV contains a NUL byte (line {line})")
     if b'"' in data:
-        unquoted = _without_quotes(data)
+        unquoted = without_quotes(data)
         if unquoted is None:
             return _quoted_cells(data.decode("utf-8"), opts)
         data = unquoted
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return _plain_cells(data if data.endswith(b"\n") else data + b"\n", opts)
-
-
-def _without_quotes(data: bytes) -> bytes | None:
-    """``data`` minus its quotes if every quote opens or closes a field that holds no separator
-    or quote (as R and Excel quote text): the csv module's cells, faster. Else None."""
-    buf = np.frombuffer(b"\n" + data + b"\n", dtype=np.uint8)
-    quotes = np.flatnonzero(buf == ord('"'))
-    opens, closes = quotes[::2], quotes[1::2]
-    if quotes.size % 2 or not (_IS_SEP[buf[opens - 1]].all() and _IS_SEP[buf[closes + 1]].all()):
-        return None
-    seps = np.flatnonzero(_IS_SEP[buf])
-    first_after = seps[np.searchsorted(seps, opens)]  # must be the one just after the closing
-    return None if np.any(first_after != closes + 1) else data.translate(None, b'"')
 
 
 def _check_header(header: list[str], opts: _Options) -> None:
@@ -522,30 +508,53 @@ def _gather(
 
 
 def _quoted_cells(text: str, opts: _Options) -> tuple[list[str], list[np.ndarray], np.ndarray]:
-    """The ``csv`` module's reading of a file that uses quotes, as in :func:`_plain_cells`."""
-    reader = csv.reader(io.StringIO(text, newline=""))  # csv sees CR, LF and CRLF alike
-    rows, lines = [], []
+    """The ``csv`` module's reading of a file that uses quotes, as in :func:`_plain_cells`: the
+    header is checked first, and the rows are counted and turned into bytes cells a batch of
+    ``_BATCH_CELLS`` at a time (a Python string per cell costs ~50 bytes)."""
+    # Lines as io.StringIO(text, newline="") gives them (CR, LF and CRLF), but one at a time:
+    # a StringIO holds a second copy of the text at 4 bytes a character.
+    reader = csv.reader(line.group() for line in _LINE.finditer(text))
+    header: list[str] | None = None
+    batch: list[list[str]] = []
+    lines: list[int] = []
+    pieces: list[list[np.ndarray]] = []
     try:
         for row in reader:
-            if len(row) > 1 or (row and row[0].strip(_ASCII_SPACE)):
-                rows.append(row)
-                lines.append(reader.line_num)
+            if not (len(row) > 1 or (row and row[0].strip(_ASCII_SPACE))):
+                continue  # a blank line
+            if header is None:
+                header = [name.strip(_ASCII_SPACE) for name in row]
+                _check_header(header, opts)
+                continue
+            if len(row) != len(header):
+                raise _ragged(len(lines), reader.line_num, len(row), len(header))
+            batch.append(row)
+            lines.append(reader.line_num)
+            _check_rows(len(lines), opts, ("body",), counted=False)
+            if len(batch) * len(header) >= _BATCH_CELLS:
+                pieces.append(_batch_cells(batch, header, lines))
+                batch = []
     except csv.Error as exc:
         message = f"the CSV is malformed at line {reader.line_num}: {exc}"
         raise InvalidInput(("body",), message) from None
-    if not rows:
+    if header is None:
         raise InvalidInput(("body",), "the CSV is empty; it needs a header row")
-    header = [name.strip(_ASCII_SPACE) for name in rows[0]]
-    _check_shape(header, len(rows) - 1, opts)
-    for i, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise _ragged(i, lines[i + 1], len(row), len(header))
-    line_numbers = np.array(lines[1:], dtype=np.int64)
+    _check_shape(header, len(lines), opts)
+    if batch:
+        pieces.append(_batch_cells(batch, header, lines))
+    columns = [np.concatenate([piece[j] for piece in pieces]) for j in range(len(header))]
+    return header, columns, np.array(lines, dtype=np.int64)
+
+
+def _batch_cells(batch: list[list[str]], header: list[str], lines: list[int]) -> list[np.ndarray]:
+    """The last ``len(batch)`` rows read (``lines``: every row's line so far) as bytes cells."""
+    first_row = len(lines) - len(batch)
     # One buffer of NUL-terminated cells, row after row (no cell holds a NUL: checked before)
-    cells = ("\x00".join(map("\x00".join, rows[1:])) + "\x00").encode()
+    cells = ("\x00".join(map("\x00".join, batch)) + "\x00").encode()
     ends = np.flatnonzero(np.frombuffer(cells, dtype=np.uint8) == 0).reshape(-1, len(header))
     starts = np.concatenate(([0], ends.ravel()[:-1] + 1)).reshape(ends.shape)
-    return header, _gather(_windows(cells), starts, ends, header, line_numbers), line_numbers
+    line_numbers = np.array(lines[first_row:], dtype=np.int64)
+    return _gather(_windows(cells), starts, ends, header, line_numbers, first_row)
 
 
 # --- JSON split form --------------------------------------------------------------------------

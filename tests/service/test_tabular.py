@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import tabular
+from app import csv_cells, tabular
 from app.errors import InvalidInput
 from app.tabular import (
     MAX_CELL_BYTES,
@@ -163,6 +163,13 @@ def test_a_csv_split_in_small_pieces_reads_the_same(monkeypatch: pytest.MonkeyPa
     cell = "1," + "x" * (MAX_CELL_BYTES + 1) + ",2"
     long = csv_error(csv_of([*rows[:270], cell, *rows[271:]]))
     assert "data row 268 (line 274)" in long.message, long.message
+    quoted = csv_of(
+        [f'"{row.split(",")[0]}",{row.split(",", 1)[1]}' if row.strip() else row for row in rows]
+    )
+    monkeypatch.setattr(csv_cells, "_PIECE_BYTES", 16)
+    assert csv_cells.without_quotes(quoted.encode()) is not None  # the fast path, piece by piece
+    for name in whole.columns:
+        np.testing.assert_array_equal(csv_table(quoted).columns[name], whole.columns[name])
     many = csv_error(text, max_rows=100)
     assert "more than 100 rows" in many.message and "MLP_MAX_ROWS" in many.message
 
