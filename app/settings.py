@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # A categorical column's categories are listed in the dataset's metadata up to this many
     # (its `n_categories` is always there).
     max_listed_categories: int = Field(1000, ge=1)
+    # A model learns at most this many distinct values of one categorical column (the kept ones
+    # and the rare ones grouped as "other", all stored in its file): a job or sweep on a dataset
+    # column with more is a 422 naming it (an ID-like column: drop it with `ignore=`).
+    max_column_categories: int = Field(10_000, ge=1)
     max_model_bytes: int = Field(64 * 2**20, ge=1024)
     # Bytes of datasets and models (with their frames files) per owner (each API key; everything
     # without keys) and in all; a write that would pass either is a 507. 0 = no quota.

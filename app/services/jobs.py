@@ -30,6 +30,7 @@ from mlp_engine.errors import ConfigError
 
 __all__ = [
     "RunData",
+    "check_column_categories",
     "check_run",
     "compute_cost",
     "create_job",
@@ -79,6 +80,21 @@ def encoded_width(meta: DatasetMeta, max_categories: int) -> int:
         else:
             width += min(int(feature["n_categories"]), max_categories) + gaps
     return width
+
+
+def check_column_categories(meta: DatasetMeta, limit: int) -> None:
+    """422 naming the first categorical column with more than ``limit`` distinct values
+    (``MLP_MAX_COLUMN_CATEGORIES``): a model stores every one of them (kept or "other")."""
+    for feature in meta.features if meta.layout == "table" else ():
+        n_categories = int(feature.get("n_categories", 0))
+        if n_categories > limit:
+            raise InvalidInput(
+                ("body", "dataset_id"),
+                f"column {feature['name'][:80]!r} of dataset {meta.id!r} has {n_categories:,} "
+                f"distinct values; a model learns at most {limit:,} per column "
+                "(MLP_MAX_COLUMN_CATEGORIES): upload the dataset without it (ignore=) or with "
+                "fewer distinct values",
+            )
 
 
 def owned_job(jobs: JobRunner, owner: Owner, job_id: str) -> JobRecord:
@@ -301,6 +317,7 @@ def _training_data(
                 ("body", "dataset_id"),
                 f"dataset {job.dataset_id!r} not found (create it first)",
             ) from None
+        check_column_categories(meta, settings.max_column_categories)
         return stored_data(meta, job.training.max_categories)
     task: Task = job.task or "classification"
     # pydantic has checked every value is a finite number (no booleans): take the fast path.

@@ -239,7 +239,15 @@ def _stored_input(
             raise InvalidInput(
                 loc, f"dataset {dataset_id!r} has no column {absent[0]!r}, which the model needs"
             )
-        rows = {name: rows[name] for name in input_kinds(model)}
+        kinds = input_kinds(model)
+        rows = {name: rows[name] for name in kinds}
+        for name, kind in kinds.items():
+            if kind == "numeric" and rows[name].dtype.kind != "f":
+                raise InvalidInput(
+                    loc,
+                    f"dataset {dataset_id!r} has column {name!r} as text (categorical); the "
+                    "model takes numbers there",
+                )
     elif categorical_columns(model):
         raise InvalidInput(
             loc, f"dataset {dataset_id!r} has no named columns; this model takes a table"

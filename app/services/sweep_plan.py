@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from app.errors import InvalidInput
 from app.schemas.jobs import Architecture, Training
 from app.schemas.sweeps import SweepCreate
-from app.services.jobs import RunData, check_run, stored_data
+from app.services.jobs import RunData, check_column_categories, check_run, stored_data
 from app.settings import Settings
 from app.storage.datasets import DatasetMeta
 from app.storage.ids import new_id
@@ -51,6 +51,7 @@ def plan_sweep(body: SweepCreate, meta: DatasetMeta, settings: Settings) -> dict
             f"{meta.n_samples}",
         )
     params = _draw(body, settings, seed)
+    check_column_categories(meta, settings.max_column_categories)
     data = stored_data(meta, body.training.max_categories)
     trials, cost = _check_trials(body, params, data, settings, seed)
     if cost > settings.sweep_compute_budget:

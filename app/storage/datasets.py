@@ -377,7 +377,7 @@ def _encode_column(
     if values.dtype.kind == "f":
         if np.isinf(values).any():
             raise InvalidInput(("body", "columns", name), f"column {name!r} holds infinity")
-        arrays[f"f{j}"] = values.astype(np.float64)
+        arrays[f"f{j}"] = values.astype(np.float64, copy=False)  # not a second copy
         missing = int(np.isnan(values).sum())
         present = values[~np.isnan(values)]
         low, high = (float(present.min()), float(present.max())) if present.size else (None, None)

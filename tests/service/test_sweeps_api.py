@@ -283,3 +283,35 @@ async def test_failed_trials_leave_the_leaderboard_and_all_failed_fails_the_swee
     assert done["status"] == "failed" and done["best"] is None and done["leaderboard"] == []
     job = (await client.get(f"/v1/jobs/{done['trials'][0]['job_ids'][0]}")).json()
     assert job["error"]["code"] == "diverged"
+
+
+async def test_a_column_over_max_column_categories_is_a_422_for_jobs_and_sweeps(
+    app_client: Any,
+) -> None:
+    """A model stores every distinct value of a categorical column (kept or "other"): a job or
+    sweep on a column with more than ``MLP_MAX_COLUMN_CATEGORIES`` of them is refused up front."""
+    text = "s,x,y\n" + "".join(f"v{i},{i % 3},{i % 2}\n" for i in range(5))
+    async with app_client(max_column_categories=4) as client:
+        upload = await client.post(
+            "/v1/datasets", content=text, headers={"content-type": "text/csv"}
+        )
+        assert upload.status_code == 201, upload.text
+        ds = upload.json()["id"]
+        job = await client.post("/v1/jobs", json={"dataset_id": ds, "training": FAST})
+        sweep = await client.post(
+            "/v1/sweeps",
+            json={"dataset_id": ds, "search": {"strategy": "grid", "space": {"l2": [0.0]}}},
+        )
+        for response in (job, sweep):
+            assert response.status_code == 422, response.text
+            message = response.json()["detail"][0]["msg"]
+            assert "column 's'" in message and "5 distinct" in message, message
+            assert "MLP_MAX_COLUMN_CATEGORIES" in message, message
+    async with app_client(max_column_categories=5) as client:  # at the cap: accepted
+        upload = await client.post(
+            "/v1/datasets", content=text, headers={"content-type": "text/csv"}
+        )
+        job = await client.post(
+            "/v1/jobs", json={"dataset_id": upload.json()["id"], "training": FAST}
+        )
+        assert job.status_code == 202, job.text

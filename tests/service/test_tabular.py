@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import csv_cells, tabular
 from app.errors import InvalidInput
 from app.tabular import (
     MAX_CELL_BYTES,
@@ -134,6 +135,49 @@ def test_line_endings_bom_blank_lines_and_no_final_newline() -> None:
         for name in expected.columns:
             np.testing.assert_array_equal(t.columns[name], expected.columns[name])
         np.testing.assert_array_equal(t.y, expected.y)
+
+
+def test_a_csv_split_in_small_pieces_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are split a piece of ``PIECE_BYTES`` at a time: pieces that end mid-file, blank
+    lines and widths that differ per piece give the same table, and errors the same rows."""
+    rng = np.random.default_rng(0)
+    rows = [
+        f"{rng.integers(-99, 99)}, {rng.choice(['ab', 'c', 'NA', ''])} ,{i % 3}" for i in range(300)
+    ]
+    rows[17] = rows[200] = "  "  # blank lines
+    rows[250] = "1,longer-than-the-rest,2"
+
+    def csv_of(body: list[str]) -> str:
+        return "\n\na,b,y\n" + "\n".join(body) + "\n"
+
+    text = csv_of(rows)
+    whole = csv_table(text)
+    monkeypatch.setattr(tabular, "PIECE_BYTES", 16)
+    pieces = csv_table(text)
+    assert pieces.features == whole.features and pieces.n_rows == whole.n_rows == 298
+    for name in whole.columns:
+        np.testing.assert_array_equal(pieces.columns[name], whole.columns[name])
+    np.testing.assert_array_equal(pieces.y, whole.y)
+    ragged = csv_error(csv_of([*rows[:260], rows[260] + ",9", *rows[261:]]))
+    assert "data row 258 (line 264)" in ragged.message, ragged.message
+    cell = "1," + "x" * (MAX_CELL_BYTES + 1) + ",2"
+    long = csv_error(csv_of([*rows[:270], cell, *rows[271:]]))
+    assert "data row 268 (line 274)" in long.message, long.message
+    quoted = csv_of(
+        [f'"{row.split(",")[0]}",{row.split(",", 1)[1]}' if row.strip() else row for row in rows]
+    )
+    monkeypatch.setattr(csv_cells, "_PIECE_BYTES", 16)
+    assert csv_cells.without_quotes(quoted.encode()) is not None  # the fast path, piece by piece
+    for name in whole.columns:
+        np.testing.assert_array_equal(csv_table(quoted).columns[name], whole.columns[name])
+    many = csv_error(text, max_rows=100)
+    assert "more than 100 rows" in many.message and "MLP_MAX_ROWS" in many.message
+
+
+@pytest.mark.parametrize(("header", "said"), [("a;b;y", "';'"), ("a\tb\ty", "tab"), ("a|y", "'|'")])
+def test_a_csv_that_is_not_comma_separated_says_so(header: str, said: str) -> None:
+    error = csv_error(f"{header}\n1\n")
+    assert "comma-separated" in error.message and said in error.message, error.message
 
 
 def test_quoted_cells_keep_commas_newlines_and_quotes() -> None:
@@ -289,12 +333,12 @@ def test_features_of_describes_columns() -> None:
         ("y\n1\n", {}, ("body", "columns"), ["label"]),
         (b"a,y\n1,\xff\n", {}, ("body",), ["UTF-8", "line 2"]),
         (b"a,y\n1,2\x00\n", {}, ("body",), ["NUL", "line 2"]),
-        ("a,y\n" + "1,2\n" * 1001, {}, ("body",), ["1001 rows", "1000", "max_rows"]),
+        ("a,y\n" + "1,2\n" * 1001, {}, ("body",), ["1001 rows", "1000", "MLP_MAX_ROWS"]),
         (
             ",".join(f"c{i}" for i in range(52)) + "\n" + "1," * 51 + "1\n",
             {},
             ("body", "columns"),
-            ["51", "max_columns"],
+            ["51", "MLP_MAX_FEATURES"],
         ),
         (
             "t,y\n" + "x" * (MAX_CELL_BYTES + 1) + ",1\n",
