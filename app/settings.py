@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     max_queued_jobs: int = Field(32, ge=0, le=100_000)
     job_cancel_grace_seconds: float = Field(5.0, gt=0, le=300)
     job_timeout_seconds: float = Field(3600.0, gt=0)
+    # Embedded job processes run below requests: a nice value (0-19), or "idle" for Linux's
+    # SCHED_IDLE class, which yields to every other process on the machine, so a busy
+    # neighbour (or any CPU-bound program) can starve the jobs for as long as it runs.
+    job_priority: Literal["idle"] | Annotated[int, Field(ge=0, le=19)] = 10
     progress_interval_seconds: float = Field(PROGRESS_INTERVAL_SECONDS, ge=0, le=60)
     snapshot_every_epochs: int = Field(SNAPSHOT_EVERY_EPOCHS, ge=1)
 

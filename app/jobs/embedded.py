@@ -5,10 +5,11 @@ Process model
     none), never a bare fork of the server. The fork server preloads ``mlp_engine`` and
     :mod:`app.jobs.execute`, so a job process starts in a few milliseconds, and it is started with
     ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` = 1 so jobs and requests
-    do not fight over the cores. Each job process is moved to the ``SCHED_IDLE`` scheduling
-    class (nice 19 where that class does not exist): it trains on whatever CPU the server leaves
-    free, and a request waking the server preempts it at once (docs/benchmarks.md, HTTP: predict
-    p99 with two jobs training, 4x the idle p99 at the default priority, 2x with this). The
+    do not fight over the cores. Each job process runs at nice ``MLP_JOB_PRIORITY`` (10): the
+    server's requests get most of a contended core and preempt it on waking (docs/benchmarks.md,
+    HTTP: predict p99 with two jobs training, 4x the idle p99 at nice 0, 2x in ``SCHED_IDLE``).
+    ``SCHED_IDLE`` (``MLP_JOB_PRIORITY=idle``, the default until issue 18's loaded runs) yields
+    to any other process too: with both cores busy elsewhere a job got almost no CPU. The
     event loop never trains: the API calls the runner's synchronous methods from its thread
     pool, and :meth:`EmbeddedRunner.events` polls the database from a worker thread.
 
@@ -115,10 +116,13 @@ def _mp_context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
-def _lower_priority(pid: int) -> None:
-    """Put a job process below every request: ``SCHED_IDLE``, else nice 19 (best effort)."""
+def _lower_priority(pid: int, priority: int | str) -> None:
+    """Put a job process below every request (best effort): nice ``priority`` (0-19), or
+    ``"idle"`` for the ``SCHED_IDLE`` class (nice 19 where that class does not exist)."""
     try:
-        if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        if priority != "idle":
+            os.setpriority(os.PRIO_PROCESS, pid, int(priority))
+        elif hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
             os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
         else:  # pragma: no cover - not Linux
             os.setpriority(os.PRIO_PROCESS, pid, 19)
@@ -395,7 +399,7 @@ class EmbeddedRunner(RunnerCore):
         finally:
             child_end.close()  # only the child may hold it: its EOF must mean "server gone"
         pid = cast(int, process.pid)  # set by start()
-        _lower_priority(pid)
+        _lower_priority(pid, self.settings.job_priority)
         deadline = time.monotonic() + self.settings.job_timeout_seconds
         self._children[job_id] = _Child(job_id, run_id, process, server_end, deadline)
         self.store.set_pid(job_id, run_id, pid)

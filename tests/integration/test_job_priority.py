@@ -1,6 +1,7 @@
 """Training never gets in the way of requests.
 
-* ``[embedded]``: job processes are children of the server, moved to the ``SCHED_IDLE`` class.
+* ``[embedded]``: job processes are children of the server, at nice ``MLP_JOB_PRIORITY`` (10);
+  ``idle`` moves them to the ``SCHED_IDLE`` class instead (``test_idle_priority...``).
 * ``[rq]``: the job runs in a work horse forked by an RQ worker, a process of its own outside
   the API's process tree (on another core or host), so there is nothing to demote: the test
   asserts that the job's process (the PID recorded in Redis) descends from the worker and not
@@ -56,5 +57,7 @@ def test_job_processes_run_below_the_server(start_server: Any) -> None:
             assert worker.pid in chain, (pid, chain)
             assert server.pid not in chain, (pid, chain)
         else:
-            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+            assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+            assert os.getpriority(os.PRIO_PROCESS, pid) == 10
+            assert os.getpriority(os.PRIO_PROCESS, server.pid) == 0
         assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
