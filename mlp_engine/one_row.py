@@ -4,9 +4,9 @@ At one row every array operation costs its call (~1-3 us), not its arithmetic, s
 does the work of ``Network.predict(X, prepare)`` on a ``(1, n_inputs)`` row in fewer calls, with
 **the same bits**: the same standardisation, matrix products, bias adds and activations on the
 same shapes (transposed, ``(units, 1)``), and the output activation of a single logit in Python
-floats where that is exact. Measured on the (2, 5, 3, 1) float32 classifier: 17 NumPy calls and
-~165,000 instructions per ``predict_proba`` before, 11 calls and ~80,000 after (onnxruntime's
-``run``: ~77,000).
+floats where that is exact. Measured on the (2, 5, 3, 1) float32 classifier (callgrind): 22
+NumPy calls and ~167,000 instructions per ``predict_proba`` before, 14 calls and ~97,000 after
+(onnxruntime's ``run``: ~77,000).
 
 What is exact, and why:
 
