@@ -26,6 +26,7 @@ from mlp_engine.errors import ConfigError, DivergedError
 from mlp_engine.inputs import FitInputs, column_bounds, encode, features, read_fit_inputs
 from mlp_engine.losses import Output
 from mlp_engine.network import Network, Prepare, with_ones
+from mlp_engine.one_row import OneRow
 from mlp_engine.persistence import save_model_file
 from mlp_engine.preprocessing import Plan, fit_crosses, fit_plan, standardization
 from mlp_engine.restore import restore_fitted_state
@@ -418,8 +419,22 @@ class _BaseMLP:
         numeric = [step.column for step in self.plan_.numeric_steps]
         return cross_names(numeric, self.crosses_.kinds)
 
+    def _one_row(self) -> OneRow | None:
+        """The network's one-row pass (``mlp_engine.one_row``) for an array model without
+        crosses, else None."""
+        net = self._network()
+        if self.plan_ is not None or self.crosses_ is not None:
+            return None
+        return net.one_row(self.mean_, self.scale_)
+
     def _forward(self, X: Any) -> FloatArray:
         """Output activations ``(n, layers_[-1])`` for raw ``X`` (array or table)."""
+        row = self._one_row()
+        out = None if row is None else row.outputs(X)
+        return self._lean_forward(X) if out is None else out
+
+    def _lean_forward(self, X: Any) -> FloatArray:
+        """``_forward`` through ``Network.predict`` (any number of rows, tables, crosses)."""
         net = self._network()
         if self.crosses_ is not None and self.plan_ is None:  # crosses of the raw X: whole
             with np.errstate(all="ignore"):

@@ -194,7 +194,11 @@ class MLPClassifier(_BaseMLP):
 
         Binary models return two columns ``[1 - p, p]`` with ``p = P(classes_[1])``.
         """
-        out = self._forward(X)
+        row = self._one_row()
+        proba = None if row is None else row.probabilities(X)
+        if proba is not None:
+            return proba
+        out = self._lean_forward(X)
         if out.shape[1] == 1:
             return np.concatenate((1.0 - out, out), axis=1)  # hstack's checks cost 30% of a row
         return out

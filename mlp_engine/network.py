@@ -29,6 +29,7 @@ import numpy as np
 
 from mlp_engine.activations import Activation, FloatArray
 from mlp_engine.losses import Output
+from mlp_engine.one_row import OneRow
 
 __all__ = [
     "INITS",
@@ -111,6 +112,7 @@ class Network:
         # The lean pass's operands: live views, so they follow every update of ``params``.
         self._lean = [(w.T, b[:, None]) for w, b in zip(self.weights, self.biases, strict=True)]
         self._write = activation.writer()
+        self._row: OneRow | None = None
 
     @classmethod
     def initialized(
@@ -149,6 +151,14 @@ class Network:
         for block, w, b in zip(self.blocks, weights, biases, strict=True):
             block[:-1] = w
             block[-1] = b
+
+    def one_row(self, mean: FloatArray | None, scale: FloatArray | None) -> OneRow:
+        """The one-row pass (``mlp_engine.one_row``) for this standardisation (``(layers[0],)``
+        or None), kept while the estimator's ``mean_`` and ``scale_`` stay the same objects."""
+        row = self._row
+        if row is None or row.mean is not mean or row.scale is not scale:
+            row = self._row = OneRow(self, mean, scale)
+        return row
 
     def logits(self, X: FloatArray, prepare: Prepare | None = None) -> FloatArray:
         """Lean forward pass: ``X: (n_samples, layers[0])`` -> logits ``(n_samples, layers[-1])``.
