@@ -131,7 +131,7 @@ def test_malformed_data_is_422_naming_the_field(
 def test_body_over_the_limit_is_413_with_content_length(shared_server: Any) -> None:
     # Only the headers are sent: the 413 comes before any of the 10 MiB body.
     head = (
-        "POST /v1/datasets HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {10 * LIMIT}\r\n\r\n"
     )
     status, response = raw_request(shared_server.port, head)
@@ -144,7 +144,7 @@ def test_body_over_the_limit_is_413_when_chunked(shared_server: Any) -> None:
     piece = b" " * 65536
     chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (LIMIT // len(piece) + 1)
     head = (
-        "POST /v1/datasets HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     status, response = raw_request(shared_server.port, head, [*chunks, b"0\r\n\r\n"])
@@ -224,7 +224,7 @@ def test_compute_budget_422_states_the_budget(shared_server: Any, trained: dict[
     ],
 )
 def test_hostile_ids_are_404_or_422(shared_server: Any, target: str) -> None:
-    head = f"GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    head = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     status, response = raw_request(shared_server.port, head)
     assert status in (404, 422), (target[:40], status)
     assert b"root:" not in response and b"SQLite" not in response
