@@ -15,12 +15,13 @@ import json
 import logging
 import math
 import os
+import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from app.jobs.base import (
     PROGRESS_INTERVAL_SECONDS,
@@ -53,6 +54,7 @@ __all__ = [
     "estimate_retry_after",
     "from_timestamp",
     "process_alive",
+    "replace_snapshot",
     "snapshot_path",
 ]
 
@@ -68,6 +70,7 @@ DEFAULT_JOB_SECONDS = 10.0
 RETRY_AFTER_MAX = 600
 # Temp files of snapshots older than this are left-overs of a killed job (seconds).
 _STALE_TEMP_SECONDS = 600.0
+_TEMP_PREFIX = ".tmp-"
 
 Rows = Iterable[Mapping[str, Any]]
 Progress = Mapping[str, Any] | None
@@ -162,9 +165,35 @@ def snapshot_path(data_dir: Path, job_id: str) -> Path:
     return Path(data_dir) / "snapshots" / f"{job_id}.npz"
 
 
+def replace_snapshot(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Atomically replace the disposable file ``path`` in the snapshots directory (temp file +
+    ``os.replace``, not fsynced). The temp file is named after its job (``.tmp-<job>.<random>``)
+    so that :func:`clean_snapshots` can tell a killed job's left-over from a write under way."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    owner = path.name.split(".")[0]
+    fd, temp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{owner}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _snapshot_owner(name: str) -> str | None:
+    """The job a snapshot file (``<job>.npz``, ``<job>.frames.npz``) or a temp file named by
+    :func:`replace_snapshot` belongs to; None for a temp file without one (older versions)."""
+    if not name.startswith(_TEMP_PREFIX):
+        return name.split(".")[0]
+    parts = name[len(_TEMP_PREFIX) :].split(".")
+    return parts[0] if len(parts) == 3 else None
+
+
 def clean_snapshots(data_dir: Path, running: Iterable[str]) -> None:
-    """Remove the snapshots of jobs that are not ``running`` and temp files left by a job
-    killed while writing one (a temp file younger than 10 minutes may be a write under way)."""
+    """Remove the snapshots of jobs that are not ``running``, and the temp files left by such
+    a job killed while writing one. A temp file with no job in its name is removed when older
+    than 10 minutes (younger, it may be a write under way)."""
     directory = Path(data_dir) / "snapshots"
     if not directory.is_dir():
         return
@@ -172,10 +201,13 @@ def clean_snapshots(data_dir: Path, running: Iterable[str]) -> None:
     cutoff = time.time() - _STALE_TEMP_SECONDS
     for path in directory.iterdir():
         try:
-            if path.name.startswith(".tmp-"):
+            if path.suffix != ".npz":
+                continue
+            owner = _snapshot_owner(path.name)
+            if owner is None:
                 if path.stat().st_mtime < cutoff:
                     path.unlink(missing_ok=True)
-            elif path.suffix == ".npz" and path.name.split(".")[0] not in keep:  # + .frames
+            elif owner not in keep:
                 path.unlink(missing_ok=True)
         except OSError:
             logger.warning("could not remove stale snapshot file %s", path.name)

@@ -207,9 +207,9 @@ class EmbeddedRunner(RunnerCore):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         try:
-            self._clean_snapshots()
             self._heartbeat()
             self._recover()
+            self._clean_snapshots()  # after recovery: the jobs it released are not running
         except Exception:  # the supervisor retries; ready() stays False meanwhile
             logger.exception("job recovery at start-up failed")
         self._thread = threading.Thread(target=self._supervise, name="mlp-job-supervisor")

@@ -18,7 +18,6 @@ import errno
 import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -457,15 +456,7 @@ class _Snapshotter:
             return
         self.last_write = now
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    estimator.save(fh)
-                os.replace(temp, self.path)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            core.replace_snapshot(self.path, estimator.save)
             self.failures = 0
         except Exception as exc:
             self.failures += 1

@@ -14,15 +14,13 @@ model and are not part of its download. Both files are read with
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import mlp_engine
 from app.jobs.base import JobRecord, JobSpec
-from app.jobs.core import snapshot_path
+from app.jobs.core import replace_snapshot, snapshot_path
 from app.storage.datasets import DatasetStore
 from app.storage.models import ModelStore
 from mlp_engine.frames import (
@@ -109,16 +107,9 @@ class JobFrames:
 
     def _write_live(self) -> None:
         """Atomically replace the live frames file (not fsynced: it is disposable)."""
-        assert self.recorder is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                save_frames(fh, self.recorder.frames())
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        recorder = self.recorder
+        assert recorder is not None
+        replace_snapshot(self.path, lambda fh: save_frames(fh, recorder.frames()))
 
     def keep(self, data_dir: Path, model_id: str) -> None:
         """Write the frames durably beside the model about to be saved as ``model_id`` (call

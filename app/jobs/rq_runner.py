@@ -124,8 +124,8 @@ class RQRunner(RunnerCore):
             return
         self._stopping.clear()
         try:
-            self._clean_snapshots()
             self._reconcile()
+            self._clean_snapshots()  # after reconciling: the jobs it released are not running
         except Exception as exc:  # Redis down: the thread retries; ready() is False meanwhile
             logger.warning("RQ runner: start-up reconcile failed (%s)", exc)
         self._thread = threading.Thread(target=self._maintain, name="mlp-rq-maintenance")

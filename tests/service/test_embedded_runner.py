@@ -38,7 +38,7 @@ from helpers.waiting import TERMINAL, wait_for
 import mlp_engine
 from app.jobs.base import JobEvent, JobNotFound, JobRecord, JobStateError, QueueFull
 from app.jobs.core import snapshot_path
-from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner
+from app.jobs.embedded import JOB_ENVIRONMENT, EmbeddedRunner, _local_scope
 from app.jobs.execute import JobControl, RunOptions, execute_job
 from app.jobs.frames import job_frames_path, model_frames_path
 from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
@@ -440,4 +440,35 @@ def test_job_of_a_runner_that_stopped_heartbeating_is_recovered(
         conn.execute("UPDATE jobs SET heartbeat_at = heartbeat_at - 7200 WHERE id = ?", (job_id,))
     record = wait_terminal(runner, job_id)
     assert record.status == "succeeded" and record.attempts == 2
+    store.close()
+
+
+def test_start_removes_the_snapshot_temp_files_of_a_job_whose_runner_died(
+    make_runner: RunnerFactory, data_dir: Path, dataset_id: str
+) -> None:
+    """kill -9 during a snapshot write leaves ``.tmp-<job>.<random>.npz``: the next start
+    releases the job, then removes its left-overs (the CI failure of test_durability)."""
+    store = SQLiteJobStore(data_dir / DB_FILENAME)
+    job_id = "job_killed_mid_write"
+    store.insert(job_id, make_spec(dataset_id), capacity=10, concurrency=1)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    ghost = RunnerIdentity("ghost", _local_scope(), int(dead.stdout))  # a dead local PID
+    assert store.claim(ghost, max_running=1) is not None
+    snapshots = data_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    left_over = [snapshots / f".tmp-{job_id}.k1ll3d.npz", snapshots / f".tmp-{job_id}.fr4m3s.npz"]
+    other = snapshots / ".tmp-job_elsewhere.wr1t1ng.npz"  # a running job's write under way
+    for path in [*left_over, other]:
+        path.write_bytes(b"half a snapshot")
+    store.insert("job_elsewhere", make_spec(dataset_id), capacity=10, concurrency=2)
+    alive = RunnerIdentity("alive", "another-host|pid:[1]|boot", 1)  # judged by its heartbeat
+    assert store.claim(alive, max_running=2) is not None
+    make_runner(stale_after=3600.0, max_concurrent_jobs=1)
+    assert [path.exists() for path in left_over] == [False, False]
+    assert other.exists()
     store.close()
