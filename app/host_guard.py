@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 __all__ = [
     "LOCAL_HOSTS",
     "HostGuardMiddleware",
+    "declare_responses",
     "host_name",
     "normalise_host",
     "normalise_origin",
@@ -237,3 +239,34 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+_HOST_DOC = (
+    "`host_not_allowed`: the `Host` header is missing, repeated, or names a host that is not "
+    "localhost, the address the request arrived on, or in `MLP_ALLOWED_HOSTS`."
+)
+_ORIGIN_DOC = (
+    "`cross_origin`: a state-changing request from a browser page of another origin (`Origin` "
+    "not this service's and not in `MLP_ALLOWED_ORIGINS`, or `Sec-Fetch-Site` cross-site)."
+)
+
+
+def declare_responses(schema: dict[str, Any]) -> None:
+    """Declare this middleware's answers on every operation of an OpenAPI ``schema``: 400 on
+    each, 403 on each state-changing one (a status the route declares already gets the case
+    added to its description). Bodies: ``ErrorResponse``, or the V2 error under ``/v2``."""
+    for path, operations in schema.get("paths", {}).items():
+        v2 = path == "/v2" or path.startswith("/v2/")
+        body = "V2ErrorBody" if v2 else "ErrorResponse"
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            cases = [("400", _HOST_DOC)]
+            if method.upper() in _UNSAFE_METHODS:
+                cases.append(("403", _ORIGIN_DOC))
+            for status, text in cases:
+                if status in responses:
+                    described = responses[status].get("description", "")
+                    responses[status]["description"] = f"{described} Or {text}".strip()
+                else:
+                    responses[status] = {"description": text, "content": content}

@@ -25,7 +25,7 @@ from app.api.predict_fast import PredictFastPath
 from app.api.routes import datasets, health, jobs, models, playground, sweeps
 from app.api.v2 import routes as v2
 from app.api.v2.fast_path import InferFastPath
-from app.host_guard import HostGuardMiddleware
+from app.host_guard import HostGuardMiddleware, declare_responses
 from app.jobs.base import JobRunner
 from app.metrics import Metrics, StateCollector, StorageCollector
 from app.middleware import (
@@ -191,6 +191,7 @@ def _customise_openapi(app: FastAPI, settings: Settings) -> None:
                 _json_error_content(operation)
                 if settings.keys_enabled and requires_key(path):
                     operation["security"] = [{"bearerAuth": []}]
+        declare_responses(schema)  # HostGuardMiddleware's 400 and 403, on every route
         add_links(schema)
         apply_settings_bounds(schema, settings)
         app.openapi_schema = schema

@@ -408,3 +408,45 @@ def test_defaults_are_empty(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_malformed_entries_are_refused(field: str, value: str) -> None:
     with pytest.raises(ValidationError, match=field):
         Settings(_env_file=None, **{field: value})  # type: ignore[arg-type]
+
+
+# -------------------------------------------------------------------------------- OpenAPI
+
+
+def test_the_schema_declares_the_refusals_on_every_operation(settings: Settings) -> None:
+    """Every status the service can answer is declared: 400 (Host) everywhere, 403 (Origin) on
+    every state-changing operation, with the body each gets (/v2: the V2 error)."""
+    schema = create_app(settings).openapi()
+    writes = 0
+    for path, operations in schema["paths"].items():
+        body = "V2ErrorBody" if path.startswith("/v2") else "ErrorResponse"
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "host_not_allowed" in responses["400"]["description"], (path, method)
+            if method in ("post", "put", "patch", "delete"):
+                writes += 1
+                assert "cross_origin" in responses["403"]["description"], (path, method)
+            if "host_not_allowed" in responses["400"]["description"][:20]:  # added, not merged
+                ref = responses["400"]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith(f"/{body}"), (path, method, ref)
+    assert writes >= 10
+
+
+async def test_refusal_bodies_match_their_declared_schema(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    schema = create_app(settings).openapi()
+    required = {
+        name: set(schema["components"]["schemas"][name].get("required", []))
+        for name in ("ErrorResponse", "V2ErrorBody")
+    }
+    cases = [
+        ("/v1/jobs", {"host": EVIL}, "ErrorResponse"),
+        ("/v1/jobs", {"origin": FOREIGN}, "ErrorResponse"),
+        ("/v2/models/m/infer", {"host": EVIL}, "V2ErrorBody"),
+        ("/v2/models/m/infer", {"origin": FOREIGN}, "V2ErrorBody"),
+    ]
+    for path, headers, body in cases:
+        response = await client.post(path, json={}, headers=headers)
+        assert response.status_code in (400, 403)
+        assert required[body] <= set(response.json()), (path, headers, response.text)
