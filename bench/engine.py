@@ -261,6 +261,30 @@ def bench_grid(X: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     ]
 
 
+def step_products(dtype: str, batch: int = 128) -> Callable[[], None]:
+    """The eight matrix products of one (784, 512, 512, 10) training step, in the engine's own
+    layout (``Workspace``: activations transposed, a row of ones per layer input): three
+    forward products, three gradient products and two delta products. Timed alone, with the
+    same BLAS threads, they are the ceiling of the step: what the GEMMs of this size reach."""
+    rng = np.random.default_rng(1)
+    layers = (784, 512, 512, 10)
+    pairs = list(itertools.pairwise(layers))
+    w_t = [rng.standard_normal((b, a + 1)).astype(dtype) for a, b in pairs]  # forward (out, in+1)
+    ins = [rng.standard_normal((a + 1, batch)).astype(dtype) for a, _ in pairs]  # (in+1, m)
+    deltas = [rng.standard_normal((b, batch)).astype(dtype) for _, b in pairs]  # (out, m)
+    weights = [rng.standard_normal((a, b)).astype(dtype) for a, b in pairs[1:]]  # (in, out)
+
+    def run() -> None:
+        for w, a in zip(w_t, ins, strict=True):
+            w.dot(a)
+        for a, d in zip(ins, deltas, strict=True):
+            a.dot(d.T)
+        for w, d in zip(weights, deltas[1:], strict=True):
+            w.dot(d)
+
+    return run
+
+
 def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
     rows = []
     layers = (784, 512, 512, 10)
@@ -285,17 +309,26 @@ def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
             standardize=False,
         )
         timings = interleaved_medians(
-            {"gemm": lambda a=a, b=b: a @ b, "engine": fit}, repeat=3, number={"gemm": 10}
+            {"gemm": lambda a=a, b=b: a @ b, "engine": fit, "products": step_products(dtype)},
+            repeat=3,
+            number={"gemm": 10, "products": 20},
         )
         peak = 2 * n**3 / timings["gemm"].wall / 1e9
         # forward 2P + backward 4P flops per sample, plus the per-epoch loss pass (2P).
         flops = epochs * n_samples * 6 * n_params + epochs * n_samples * 2 * n_params
         achieved = flops / timings["engine"].wall / 1e9
+        # The step's eight products per sample: forward and gradient 2P each, the two delta
+        # products 2 x (in x out) of the upper layers (no bias row; the first layer needs none).
+        product_flops = 4 * n_params + 2 * (512 * 512 + 512 * 10)
+        own = 128 * product_flops / timings["products"].wall / 1e9
         rows.append(
             {
                 "case": f"(784,512,512,10) batch 128 {dtype}",
                 "gemm_gflops": peak,
+                "products_gflops": own,
+                "products_of_gemm": own / peak,
                 "engine_gflops": achieved,
+                "engine_of_products": achieved / own,
                 "fraction": achieved / peak,
                 "target": ">= 60% (2 threads)",
                 "met": achieved / peak >= 0.6,
@@ -410,7 +443,17 @@ def main() -> None:
         print_table(
             "Compute-bound network vs the machine's GEMM rate",
             results["compute_bound"],
-            ["case", "gemm_gflops", "engine_gflops", "fraction", "target", "met"],
+            [
+                "case",
+                "gemm_gflops",
+                "products_gflops",
+                "products_of_gemm",
+                "engine_gflops",
+                "engine_of_products",
+                "fraction",
+                "target",
+                "met",
+            ],
         )
     if "barrier" in only:
         results["barrier"] = bench_barrier(max(2, args.blas_threads or 2))
