@@ -392,6 +392,8 @@ class Workspace:
         self.grad_blocks = net.block_views(self.grads)
         self.transposed_blocks = [block.T for block in net.blocks]
         self.write_activation = net.activation.writer()
+        self.sample_plan: object = None
+        """``sample_epoch``'s buffers and prepared calls, kept from one epoch to the next."""
 
     def forward_backward(
         self,

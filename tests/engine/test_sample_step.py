@@ -179,3 +179,24 @@ def test_derivative_ufuncs_equal_the_activation_derivatives(name: str, dtype: st
     out = np.empty_like(a)
     DERIVATIVE_UFUNCS[name](a, out)
     assert out.tobytes() == ACTIVATIONS[name].derivative(a).tobytes()
+
+
+@pytest.mark.parametrize("hidden", [(5,), (5, 3)], ids=str)
+def test_a_new_step_or_order_is_not_served_the_kept_plan(hidden: tuple[int, ...]) -> None:
+    net = _network((2, *hidden, 1), "relu", "sigmoid", "float64")
+    X1, Y = _data(2, "sigmoid", 1, "float64", seed=0)
+    ws, calls = Workspace(net, 1), {"a": 0, "b": 0}
+
+    def counter(name: str) -> StepFn:
+        def step(params: FloatArray, grads: FloatArray) -> None:
+            calls[name] += 1
+
+        return step
+
+    a, b = counter("a"), counter("b")
+    sample_epoch(ws, X1, Y, a, layerwise=True)
+    sample_epoch(ws, X1, Y, b, layerwise=True)
+    layers = len(hidden) + 1
+    assert calls == {"a": len(X1) * layers, "b": len(X1) * layers}
+    sample_epoch(ws, X1, Y, b)
+    assert calls == {"a": len(X1) * layers, "b": len(X1) * (layers + 1)}
