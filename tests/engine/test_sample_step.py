@@ -30,6 +30,7 @@ StepFn = Callable[[FloatArray, FloatArray], None]
 LR = 0.003
 OUTPUT_CASES = [("sigmoid", 1), ("softmax", 3), ("identity", 1), ("identity", 2)]
 HIDDEN = [(), (5,), (5, 3), (4, 6, 3)]
+ROWS = 40
 
 
 def reference_epoch(
@@ -101,15 +102,15 @@ def _data(n_in: int, output: str, k: int, dtype: str, seed: int) -> tuple[FloatA
     """``(X1, Y)``: ``X1: (n, n_in + 1)`` with its ones column, ``Y: (n, k)`` for ``output``."""
     rng = np.random.default_rng(seed)
     if n_in == 2:
-        X, labels = datasets.make(("moons", "xor", "gaussians")[seed % 3], 60, seed=seed)
+        X, labels = datasets.make(("moons", "xor", "gaussians")[seed % 3], ROWS, seed=seed)
     else:
-        X, labels = rng.normal(size=(60, n_in)), rng.integers(0, 3, 60)
+        X, labels = rng.normal(size=(ROWS, n_in)), rng.integers(0, 3, ROWS)
     if output == "sigmoid":
         Y = (labels % 2).astype(float)[:, None]
     elif output == "softmax":
         Y = np.eye(k)[labels % k]
     else:
-        Y = rng.normal(size=(60, k))
+        Y = rng.normal(size=(ROWS, k))
     return with_ones(X, dtype), Y.astype(dtype)
 
 
@@ -153,7 +154,7 @@ def test_weights_are_bit_identical_to_the_reference_loop(
     for seed, ((output, k), weighted, kind) in enumerate(cases):
         layers = (n_in, *hidden, k)
         data = _data(n_in, output, k, dtype, seed)
-        weights = np.random.default_rng(seed).uniform(0.2, 3.0, 60) if weighted else None
+        weights = np.random.default_rng(seed).uniform(0.2, 3.0, ROWS) if weighted else None
         runs = [
             _train(
                 epoch,
