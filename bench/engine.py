@@ -1,6 +1,7 @@
 """Engine benchmark: every figure is a ratio against a baseline measured in the same run.
 
     python bench/engine.py [--quick] [--blas-threads N] [--only per-sample,grid,...]
+    python bench/engine.py --only sample-loop   # optional diagnostic, not in the default run
 
 Prints Markdown tables (pasted into docs/benchmarks.md) and writes bench/results/engine.json.
 Baselines: the teaching notebook's own per-sample loop and double-loop boundary map (copied
@@ -13,17 +14,22 @@ less on how busy a shared machine is, for single-threaded work).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import os
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _common import interleaved_medians, machine, median_time, print_table, write_json
 
 from mlp_engine import MLPClassifier, datasets, decision_grid
+from mlp_engine.activations import ACTIVATIONS
+from mlp_engine.losses import OUTPUTS
+from mlp_engine.network import Network, Workspace, sample_epoch, with_ones
 
 # --- The notebook's code, copied faithfully (dicts of layers, column-vector biases) -----------
 
@@ -173,6 +179,61 @@ def bench_per_sample(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str
                 "speedup_cpu": nb.cpu / eng.cpu,
                 "target": ">= 8x" if optimizer == "sgd" else ">= 5x",
                 "met": nb.wall / eng.wall >= (8 if optimizer == "sgd" else 5),
+            }
+        )
+    return rows
+
+
+def reference_sample_epoch() -> Callable[..., None]:
+    """``reference_epoch`` of tests/engine/test_sample_step.py, loaded by path: the per-sample
+    loop as it was before ``mlp_engine.sample_step`` (the test checks both give the same bits)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "engine" / "test_sample_step.py"
+    spec = importlib.util.spec_from_file_location("_sample_step_reference", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference_epoch  # type: ignore[no-any-return]
+
+
+def bench_sample_loop(X: np.ndarray, y: np.ndarray, epochs: int) -> list[dict[str, Any]]:
+    """Diagnostic: ``sample_epoch`` alone (no estimator around it) against the loop it replaced,
+    on the notebook's network, plain SGD and the notebook's order, timed in alternation."""
+    reference, X1 = reference_sample_epoch(), with_ones(X, np.float64)
+    Y = y.reshape(-1, 1).astype(np.float64)
+
+    def add(params: np.ndarray, grads: np.ndarray) -> None:
+        params += grads
+
+    def train(epoch: Callable[..., None], layerwise: bool) -> Callable[[], None]:
+        def run() -> None:
+            rng = np.random.default_rng(0)
+            layers, relu, sigmoid = (2, 5, 3, 1), ACTIVATIONS["relu"], OUTPUTS["sigmoid"]
+            net = Network.initialized(layers, relu, sigmoid, "notebook", rng, "float64")
+            ws = Workspace(net, 1)
+            for _ in range(epochs):
+                epoch(ws, X1, Y, add, -0.001, layerwise)
+
+        return run
+
+    rows, steps = [], epochs * len(X)
+    for order in ("sgd", "notebook"):
+        t = interleaved_medians(
+            {
+                "old": train(reference, order == "notebook"),
+                "new": train(sample_epoch, order == "notebook"),
+            },
+            repeat=9,
+        )
+        rows.append(
+            {
+                "case": f"sample_epoch alone, {order}, (2,5,3,1)",
+                "old_us": t["old"].wall / steps * 1e6,
+                "new_us": t["new"].wall / steps * 1e6,
+                "old_cpu_us": t["old"].cpu / steps * 1e6,
+                "new_cpu_us": t["new"].cpu / steps * 1e6,
+                "speedup": t["old"].wall / t["new"].wall,
+                "speedup_cpu": t["old"].cpu / t["new"].cpu,
             }
         )
     return rows
@@ -392,6 +453,8 @@ def machine_facts() -> dict[str, Any]:
 
 
 SECTIONS = ("per-sample", "batches", "grid", "compute", "barrier")
+OPTIONAL = ("sample-loop",)
+"""Diagnostics run only when ``--only`` names them."""
 
 
 def main() -> None:
@@ -404,7 +467,9 @@ def main() -> None:
         help="limit BLAS threads (needs threadpoolctl); the default leaves the library's own",
     )
     parser.add_argument(
-        "--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}"
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections of {SECTIONS + OPTIONAL}",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -424,6 +489,13 @@ def main() -> None:
             "Per-sample training (us per sample-step)",
             results["per_sample"],
             ["case", "optimizer", *speedups],
+        )
+    if "sample-loop" in only:
+        results["sample_loop"] = bench_sample_loop(X, y, epochs)
+        print_table(
+            "Per-sample epoch alone vs the loop it replaced (us per sample-step)",
+            results["sample_loop"],
+            ["case", "old_us", "new_us", "old_cpu_us", "new_cpu_us", "speedup", "speedup_cpu"],
         )
     if "batches" in only:
         results["batches"] = bench_batches(X, y, epochs * 4)

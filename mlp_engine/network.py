@@ -13,9 +13,9 @@ forward is one matrix product and its weight-and-bias gradient is another (``[a,
 
 Two passes: a lean one for prediction (``Network.logits``, in bounded-memory chunks) and a caching
 one for training (``Workspace.forward_backward``, which keeps each layer's activations for the
-backward pass). ``batch_size=1`` (the notebook's per-sample SGD) has its own loop in
-``sample_epoch``; it and ``batch_epoch`` preallocate their buffers and work in place because they
-are the measured hot paths.
+backward pass). ``batch_size=1`` (the notebook's per-sample SGD) has its own loop,
+``sample_epoch`` (in ``mlp_engine.sample_step``, re-exported here); it and ``batch_epoch``
+preallocate their buffers and work in place because they are the measured hot paths.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 from mlp_engine.activations import Activation, FloatArray
 from mlp_engine.losses import Output
 from mlp_engine.one_row import OneRow
+from mlp_engine.sample_step import sample_epoch
 
 __all__ = [
     "INITS",
@@ -391,6 +392,8 @@ class Workspace:
         self.grad_blocks = net.block_views(self.grads)
         self.transposed_blocks = [block.T for block in net.blocks]
         self.write_activation = net.activation.writer()
+        self.sample_plan: object = None
+        """``sample_epoch``'s buffers and prepared calls, kept from one epoch to the next."""
 
     def forward_backward(
         self,
@@ -463,67 +466,3 @@ def batch_epoch(
         batch_weights = None if weights is None else weights[start:stop]
         ws.forward_backward(X1[start:stop], Y[start:stop], scale, batch_weights)
         step(params, grads)
-
-
-def sample_epoch(
-    ws: Workspace,
-    X1: FloatArray,
-    Y: FloatArray,
-    step: StepFn,
-    scale: float = 1.0,
-    layerwise: bool = False,
-    weights: FloatArray | None = None,
-) -> None:
-    """One epoch of per-sample training (batch_size=1, the notebook's loop): the hot path.
-
-    Same contract as ``batch_epoch`` with ``ws.rows == 1``, and the same arithmetic as
-    ``Workspace.forward_backward`` with one row, written out flat: views are prepared once,
-    products use ``ndarray.dot`` (less call overhead than ``@`` on tiny arrays), and a single
-    output unit is handled with Python floats.
-
-    ``layerwise=True`` is the notebook's ``backwardn`` order: ``step(block, grad_block)`` runs on
-    each layer, from the output down, as soon as its gradient is computed, and the delta of the
-    layer below is then propagated through the updated weights (``transposed_weights`` are live
-    views of ``params``). Otherwise ``step(params, grads)`` runs once per sample after the whole
-    backward pass (the true gradient). ``weights: (n,)`` multiplies each sample's step.
-    """
-    net = ws.net
-    grads, gblocks = ws.grads, ws.grad_blocks
-    write, derivative, blocks = ws.write_activation, net.activation.derivative, net.blocks
-    # With one row, the workspace's (units + 1, 1) columns are also (1, units + 1) rows.
-    rows = [buf.T for buf in ws.buffers]
-    hidden = [row[:, :-1] for row in rows]
-    forward = list(zip(blocks[:-1], hidden, rows, strict=True))
-    backward = [
-        (blocks[i], gblocks[i], ws.buffers[i - 1], net.weights[i].T, hidden[i - 1])
-        for i in range(len(blocks) - 1, 0, -1)
-    ]
-    last, first_block, first_grad, params = blocks[-1], blocks[0], gblocks[0], net.params
-    scalar_fn = net.output.scalar_fn if net.layers[-1] == 1 else None
-    out_fn = net.output.fn
-    delta1 = np.zeros((1, 1), dtype=net.dtype)
-    targets: Sequence[Any] = Y[:, 0].tolist() if scalar_fn is not None else list(Y[:, None, :])
-    scales = itertools.repeat(scale) if weights is None else (scale * weights).tolist()
-    for x, x_col, y, s in zip(X1[:, None, :], X1[:, :, None], targets, scales, strict=False):
-        a = x
-        for block, h, buf in forward:
-            write(a.dot(block), h)
-            a = buf
-        logits = a.dot(last)
-        if scalar_fn is not None:
-            delta1[0, 0] = (scalar_fn(logits.item()) - y) * s
-            delta = delta1
-        else:
-            delta = out_fn(logits) - y
-            delta *= s
-        for block, grad, a_col, w_t, h in backward:
-            np.dot(a_col, delta, out=grad)
-            if layerwise:
-                step(block, grad)  # before the next line reads w_t: the notebook's order
-            delta = delta.dot(w_t)
-            delta *= derivative(h)
-        np.dot(x_col, delta, out=first_grad)
-        if layerwise:
-            step(first_block, first_grad)
-        else:
-            step(params, grads)
