@@ -375,8 +375,11 @@ def bench_compute_bound(n_samples: int, epochs: int) -> list[dict[str, Any]]:
             number={"gemm": 10, "products": 20},
         )
         peak = 2 * n**3 / timings["gemm"].wall / 1e9
-        # forward 2P + backward 4P flops per sample, plus the per-epoch loss pass (2P).
-        flops = epochs * n_samples * 6 * n_params + epochs * n_samples * 2 * n_params
+        # forward 2P + backward 4P flops per sample, plus the per-epoch loss pass (2P), plus
+        # the fit's one evaluation pass over the training rows at the end (``evaluation_``:
+        # 2P per sample; not counted before 2026-12-04, which understated the rate by 1/9
+        # at 2 epochs).
+        flops = epochs * n_samples * 8 * n_params + n_samples * 2 * n_params
         achieved = flops / timings["engine"].wall / 1e9
         # The step's eight products per sample: forward and gradient 2P each, the two delta
         # products 2 x (in x out) of the upper layers (no bias row; the first layer needs none).
