@@ -8,31 +8,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.tables import FRUIT_COLUMNS, fruit
 
 import mlp_engine
 from mlp_engine import MLPClassifier
 
 pytestmark = pytest.mark.integration
 
-COLUMNS = ["size", "weight", "colour"]
+COLUMNS = FRUIT_COLUMNS
 
 
 @pytest.fixture(scope="module")
 def backend() -> str:
     """No job runs here: the embedded back-end is enough."""
     return "embedded"
-
-
-def fruit(n: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
-    """Two numeric columns (``size`` with gaps) and a text column (with gaps); text labels."""
-    rng = np.random.default_rng(seed)
-    size = rng.normal(5.0, 1.5, n)
-    weight = rng.normal(150.0, 30.0, n)
-    colour = np.array(["green", "red", "yellow"])[rng.integers(0, 3, n)]
-    label = np.where((size > 5.0) ^ (colour == "red"), "apple", "pear")
-    size[rng.random(n) < 0.1] = np.nan
-    colour[rng.random(n) < 0.1] = ""
-    return {"size": size, "weight": weight, "colour": colour}, label
 
 
 def cells(table: dict[str, Any], i: int) -> list[Any]:

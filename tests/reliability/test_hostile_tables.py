@@ -280,6 +280,11 @@ def test_hostile_table_is_a_clear_4xx_or_bounded(server: Server, case: str) -> N
         assert client.get("/health").status_code == 200
 
 
+def small_job(dataset_id: str, training: dict[str, Any]) -> dict[str, Any]:
+    """A ``POST /v1/jobs`` body: one hidden layer of 4 units on ``dataset_id``."""
+    return {"dataset_id": dataset_id, "architecture": {"hidden_layers": [4]}, "training": training}
+
+
 def test_a_column_of_distinct_strings_gives_a_bounded_model(server: Server) -> None:
     """10,000 distinct strings (at ``MLP_MAX_COLUMN_CATEGORIES``) train a model whose one-hot
     block is ``max_categories`` wide and whose file is small; 100,000 distinct strings (at the
@@ -290,28 +295,14 @@ def test_a_column_of_distinct_strings_gives_a_bounded_model(server: Server) -> N
         over = client.post("/v1/datasets", content=distinct_csv(100_000), headers=CSV)
         assert over.status_code == 201, over.text[:300]
         training = {"epochs": 2, "max_categories": 20}
-        refused = client.post(
-            "/v1/jobs",
-            json={
-                "dataset_id": over.json()["id"],
-                "architecture": {"hidden_layers": [4]},
-                "training": training,
-            },
-        )
+        refused = client.post("/v1/jobs", json=small_job(over.json()["id"], training))
         assert refused.status_code == 422, refused.text[:300]
         message = refused.json()["detail"][0]["msg"]
         assert "column 's'" in message and "100,000 distinct" in message, message
         assert "MLP_MAX_COLUMN_CATEGORIES" in message and "10,000" in message, message
         reset_peak(server.pid)
         before = server.rss_bytes()
-        job = client.post(
-            "/v1/jobs",
-            json={
-                "dataset_id": at_cap.json()["id"],
-                "architecture": {"hidden_layers": [4]},
-                "training": training,
-            },
-        )
+        job = client.post("/v1/jobs", json=small_job(at_cap.json()["id"], training))
         assert job.status_code == 202, job.text[:300]
         done = wait_for_job(client, job.json()["id"], timeout=120)
         assert done["status"] == "succeeded", done

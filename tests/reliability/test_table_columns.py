@@ -25,31 +25,21 @@ import httpx
 import numpy as np
 import pytest
 from helpers.server import Server, ServerFactory
+from helpers.tables import FRUIT_COLUMNS, fruit
 
 import mlp_engine
 from mlp_engine import MLPClassifier
 
 pytestmark = pytest.mark.integration
 
-COLUMNS = ["size", "weight", "colour"]
+COLUMNS = FRUIT_COLUMNS
 ROW = {"size": 5.5, "weight": 150.0, "colour": "red"}
-
-
-def fruit(n: int, seed: int) -> tuple[dict[str, Any], np.ndarray]:
-    """Two numeric columns and a text column (``colour``, with gaps); text labels."""
-    rng = np.random.default_rng(seed)
-    size = rng.normal(5.0, 1.5, n)
-    weight = rng.normal(150.0, 30.0, n)
-    colour = np.array(["green", "red", "yellow"])[rng.integers(0, 3, n)]
-    label = np.where((size > 5.0) ^ (colour == "red"), "apple", "pear")
-    colour[rng.random(n) < 0.1] = ""
-    return {"size": size, "weight": weight, "colour": colour}, label
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, Any]]:
     """One server, the imported model's id, and the model itself (for expected answers)."""
-    table, y = fruit(200, seed=0)
+    table, y = fruit(200, seed=0, size_gaps=False)
     model = MLPClassifier(hidden_layers=(8,), epochs=40, seed=0).fit(table, y)
     buffer = io.BytesIO()
     model.save(buffer, metadata={"name": "fruit", "label": "kind"})
