@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from helpers.inprocess import files_under, generate, make_settings, serve, wait_for_job
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 
 import mlp_engine
 from app import middleware
@@ -320,7 +321,7 @@ async def test_no_error_response_contains_a_traceback_or_a_path(
 ) -> None:
     """Sweep error responses of every kind: 404/405/409/413/415/422/429 and a forced 500."""
     data_dir = tmp_path / "data"
-    settings = make_settings(data_dir, max_queued_jobs=0, max_body_bytes=4096)
+    settings = make_settings(data_dir, max_queued_jobs=0, max_body_bytes=4096, **LONG_JOB_LIMITS)
     async with serve(settings) as client:
         dataset = await generate(client, "xor", n_samples=100)
         # Damaged files planted in the data dir (409s that must not name the file).
@@ -364,9 +365,11 @@ async def test_no_error_response_contains_a_traceback_or_a_path(
             ("GET", "/v1/models?resoluton=5", {}),  # an unknown parameter is named, not ignored
             ("GET", "/v1/jobs?limit=x&limit=5", {}),  # so is a repeated one
         ]
-        # Capacity is one running job and no queue: this one runs, the sweep's one gets 429.
-        long_job = {"dataset_id": dataset["id"], "training": {"epochs": 400}}
-        assert (await client.post("/v1/jobs", json=long_job)).status_code == 202
+        # Capacity is one running job and no queue: this one runs until cancelled (a job that
+        # merely takes a while could finish first), so the sweep's one gets 429.
+        long_job = {"dataset_id": dataset["id"], "training": FOREVER}
+        held = await client.post("/v1/jobs", json=long_job)
+        assert held.status_code == 202, held.text
         seen: set[int] = set()
         for method, url, kwargs in requests:
             response = await client.request(method, url, **kwargs)
@@ -374,6 +377,8 @@ async def test_no_error_response_contains_a_traceback_or_a_path(
             seen.add(response.status_code)
             assert_no_leak(response, data_dir, tmp_path)
         assert {404, 405, 409, 413, 415, 422, 429} <= seen, seen
+        await client.post(f"/v1/jobs/{held.json()['id']}/cancel")
+        await wait_for_job(client, held.json()["id"], timeout=30)
 
         # A forced internal error whose message holds a path and a sentinel: a bare 500.
         def explode(*_args: Any, **_kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, get_args
 import httpx
 import pytest
 from helpers.assertions import assert_422
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 
 import mlp_engine
 from app.schemas.jobs import (
@@ -58,11 +59,12 @@ def job_body(dataset_id: str, **training: Any) -> dict[str, Any]:
 
 
 def slow_body(dataset_id: str) -> dict[str, Any]:
-    """A job that takes seconds: per-sample SGD over 300 rows for 400 epochs."""
+    """A job that runs until it is cancelled (an app with :data:`LONG_JOB_LIMITS` admits it): a
+    job that merely takes seconds may finish before the test's next request on a fast machine."""
     return {
         "dataset_id": dataset_id,
         "architecture": {"hidden_layers": [16, 16, 16]},
-        "training": {"epochs": 400, "batch_size": 1, "optimizer": "sgd", "seed": 0},
+        "training": {**FOREVER, "optimizer": "sgd", "seed": 0},
     }
 
 
@@ -225,20 +227,19 @@ async def test_list_newest_first_and_filter(
 # -- cancel, 409, 429 ---------------------------------------------------------------------------
 
 
-async def test_cancel_running_job_then_409(
-    client: httpx.AsyncClient, gen: Any, wait_job: Any
-) -> None:
-    dataset = await gen(client, "notebook", n_samples=300)
-    job = (await client.post("/v1/jobs", json=slow_body(dataset["id"]))).json()
-    await wait_job(client, job["id"], until={"running"})
-    response = await client.post(f"/v1/jobs/{job['id']}/cancel")
-    assert response.status_code == 202, response.text
-    done = await wait_job(client, job["id"], timeout=15)
-    assert done["status"] == "cancelled"
-    assert done["model_id"] is None
-    response = await client.post(f"/v1/jobs/{job['id']}/cancel")
-    assert response.status_code == 409
-    assert response.json()["code"] == "conflict"
+async def test_cancel_running_job_then_409(app_client: Any, gen: Any, wait_job: Any) -> None:
+    async with app_client(**LONG_JOB_LIMITS) as client:
+        dataset = await gen(client, "notebook", n_samples=300)
+        job = (await client.post("/v1/jobs", json=slow_body(dataset["id"]))).json()
+        await wait_job(client, job["id"], until={"running"})
+        response = await client.post(f"/v1/jobs/{job['id']}/cancel")
+        assert response.status_code == 202, response.text
+        done = await wait_job(client, job["id"], timeout=15)
+        assert done["status"] == "cancelled"
+        assert done["model_id"] is None
+        response = await client.post(f"/v1/jobs/{job['id']}/cancel")
+        assert response.status_code == 409
+        assert response.json()["code"] == "conflict"
 
 
 async def test_cancel_unknown_or_malformed_job(client: httpx.AsyncClient) -> None:
@@ -247,7 +248,7 @@ async def test_cancel_unknown_or_malformed_job(client: httpx.AsyncClient) -> Non
 
 
 async def test_queue_full_is_429_with_retry_after(app_client: Any, gen: Any, wait_job: Any) -> None:
-    async with app_client(max_concurrent_jobs=1, max_queued_jobs=0) as client:
+    async with app_client(max_concurrent_jobs=1, max_queued_jobs=0, **LONG_JOB_LIMITS) as client:
         dataset = await gen(client, "notebook", n_samples=300)
         first = await client.post("/v1/jobs", json=slow_body(dataset["id"]))
         assert first.status_code == 202
