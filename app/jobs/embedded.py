@@ -116,20 +116,6 @@ def _mp_context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
-def _lower_priority(pid: int, priority: int | str) -> None:
-    """Put a job process below every request (best effort): nice ``priority`` (0-19), or
-    ``"idle"`` for the ``SCHED_IDLE`` class (nice 19 where that class does not exist)."""
-    try:
-        if priority != "idle":
-            os.setpriority(os.PRIO_PROCESS, pid, int(priority))
-        elif hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-        else:  # pragma: no cover - not Linux
-            os.setpriority(os.PRIO_PROCESS, pid, 19)
-    except OSError as exc:  # e.g. the process is gone already; the job still runs
-        logger.warning("could not lower the priority of job process %d: %s", pid, exc)
-
-
 def _local_scope() -> str:
     """Host, PID namespace and boot: two runners with the same scope see the same PIDs."""
     parts = [socket.gethostname()]
@@ -379,6 +365,7 @@ class EmbeddedRunner(RunnerCore):
             snapshot_every_epochs=self.settings.snapshot_every_epochs,
             log_level=self.settings.log_level,
             log_json=self.settings.log_json,
+            priority=self.settings.job_priority,
         )
         child_end, server_end = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
@@ -399,7 +386,9 @@ class EmbeddedRunner(RunnerCore):
         finally:
             child_end.close()  # only the child may hold it: its EOF must mean "server gone"
         pid = cast(int, process.pid)  # set by start()
-        _lower_priority(pid, self.settings.job_priority)
+        # Both sides lower it, so that the PID is never seen at nice 0: the child before it
+        # says ``running`` (begin_run), this side before it records the PID (set_pid).
+        execute.lower_priority(pid, self.settings.job_priority)
         deadline = time.monotonic() + self.settings.job_timeout_seconds
         self._children[job_id] = _Child(job_id, run_id, process, server_end, deadline)
         self.store.set_pid(job_id, run_id, pid)

@@ -105,6 +105,9 @@ class RunOptions:
     snapshot_every_epochs: int = core.SNAPSHOT_EVERY_EPOCHS
     log_level: str = "info"
     log_json: bool = True
+    # Nice value (0-19) or "idle" (``MLP_JOB_PRIORITY``) the process takes before it says
+    # ``running``: whoever sees the job running sees it below the requests. None: unchanged.
+    priority: int | str | None = None
 
 
 @dataclass
@@ -128,6 +131,8 @@ def run_job(
 ) -> None:
     """Entry point of a job process: watchdog on ``conn``, then :func:`execute_job`."""
     _configure_logging(options)
+    if options.priority is not None:
+        lower_priority(0, options.priority)
     control = JobControl()
     # Ctrl-C reaches the whole process group: the server decides what happens to its jobs.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -146,6 +151,23 @@ def run_job(
     finally:
         control.done.set()
         store.close()
+
+
+def lower_priority(pid: int, priority: int | str) -> None:
+    """Put process ``pid`` (0: this one) below every request, best effort: nice ``priority``
+    (0-19), or ``"idle"`` for the ``SCHED_IDLE`` class (nice 19 where that class does not exist).
+    """
+    try:
+        if priority != "idle":
+            os.setpriority(os.PRIO_PROCESS, pid, int(priority))
+        elif hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        else:  # pragma: no cover - not Linux
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
+    except OSError as exc:  # e.g. the process is gone already; the job still runs
+        logger.warning(
+            "could not lower the priority of job process %d: %s", pid or os.getpid(), exc
+        )
 
 
 def _configure_logging(options: RunOptions) -> None:

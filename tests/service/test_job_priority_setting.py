@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.jobs.embedded import _lower_priority
+from app.jobs.execute import lower_priority
 from app.settings import Settings
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux scheduling")
@@ -32,14 +32,24 @@ def child() -> Iterator[int]:
 
 
 def test_the_default_is_nice_10_in_the_normal_class(child: int) -> None:
-    _lower_priority(child, Settings().job_priority)
+    lower_priority(child, Settings().job_priority)
     assert os.sched_getscheduler(child) == os.SCHED_OTHER
     assert os.getpriority(os.PRIO_PROCESS, child) == 10
 
 
 def test_idle_moves_the_process_to_sched_idle(child: int) -> None:
-    _lower_priority(child, Settings(job_priority="idle").job_priority)
+    lower_priority(child, Settings(job_priority="idle").job_priority)
     assert os.sched_getscheduler(child) == os.SCHED_IDLE
+
+
+def test_a_job_process_lowers_its_own_priority() -> None:
+    """``run_job`` calls it with pid 0 before the job says ``running`` (no window at nice 0)."""
+    code = (
+        "import os; from app.jobs.execute import lower_priority; lower_priority(0, 10); "
+        "print(os.getpriority(os.PRIO_PROCESS, 0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "10"
 
 
 @pytest.mark.parametrize("value", ["0", "19", "idle"])
