@@ -78,12 +78,15 @@ def test_the_binary_sigmoid_of_one_logit_is_the_array_sigmoid(dtype: str) -> Non
     ).astype(dtype)
     logits = np.concatenate([logits, -logits])[:, None]
     row = OneRow(net, None, None)
-    for i in range(logits.shape[0]):
-        got = row.probabilities(logits[i : i + 1])
-        expected = net.predict(logits[i : i + 1])
-        assert got is not None
-        np.testing.assert_array_equal(got[:, 1:], expected)
-        np.testing.assert_array_equal(got[:, :1], 1.0 - expected)
+    got = np.empty((logits.shape[0], 2), dtype=dtype)
+    expected = np.empty((logits.shape[0], 1), dtype=dtype)
+    for i in range(logits.shape[0]):  # one row at a time on both sides; compared at the end
+        probabilities = row.probabilities(logits[i : i + 1])
+        assert probabilities is not None
+        got[i] = probabilities[0]
+        expected[i] = net.predict(logits[i : i + 1])[0]
+    np.testing.assert_array_equal(got[:, 1:], expected)
+    np.testing.assert_array_equal(got[:, :1], 1.0 - expected)
 
 
 def test_anything_but_a_finite_row_of_the_right_width_goes_the_general_way() -> None:
