@@ -12,6 +12,7 @@ import httpx
 import pytest
 from client_support import Recorder, blobs
 from helpers.server import Server
+from helpers.specs import LONG_JOB_ENV
 
 from mlp_client import AsyncClient, Client
 
@@ -20,10 +21,12 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real ``mlp-service`` (embedded job runner) for this module's tests."""
+    """A real ``mlp-service`` (embedded job runner) for this module's tests; it admits
+    :data:`~helpers.specs.FOREVER` jobs (a job to be cancelled must not be able to end first)."""
     root = tmp_path_factory.mktemp("client-server")
     (root / "logs").mkdir()
-    server = Server(root / "data", root / "logs", {"MLP_MAX_QUEUED_JOBS": "50"})
+    env = {"MLP_MAX_QUEUED_JOBS": "50", **{k.upper(): v for k, v in LONG_JOB_ENV.items()}}
+    server = Server(root / "data", root / "logs", env)
     try:
         server.start()
         yield server
