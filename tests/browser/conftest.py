@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
+from helpers.server import cancel_unfinished
 from helpers.specs import LONG_JOB_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,3 +143,4 @@ def open_page(browser: Any, server: Any) -> Iterator[Callable[..., tuple[Any, Pa
     yield factory
     for context in contexts:
         context.close()
+    cancel_unfinished(server.base_url)  # an endless job a failed test left must not block

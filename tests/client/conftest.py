@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from client_support import Recorder, blobs
-from helpers.server import Server
+from helpers.server import Server, cancel_unfinished
 from helpers.specs import LONG_JOB_ENV
 
 from mlp_client import AsyncClient, Client
@@ -32,6 +32,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the module's server: cancel what it left unfinished (an endless job
+    of a test that failed before its cancel would block every later test of the module)."""
+    yield
+    if "live_server" in request.fixturenames:
+        cancel_unfinished(request.getfixturevalue("live_server").base_url)
 
 
 @pytest.fixture

@@ -276,6 +276,21 @@ def wait_for_epoch(
     return record
 
 
+def cancel_unfinished(base_url: str) -> None:
+    """Cancel every sweep and job of the server at ``base_url`` that has not ended: the
+    teardown of a test on a shared server, so that an endless job a failed test left behind
+    cannot hold the slot the module's next tests need."""
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        sweeps = client.get("/v1/sweeps", params={"limit": 1000}).raise_for_status().json()
+        for sweep in sweeps["data"]:
+            if sweep["status"] not in TERMINAL:
+                client.post(f"/v1/sweeps/{sweep['id']}/cancel")
+        jobs = client.get("/v1/jobs", params={"limit": 1000}).raise_for_status().json()
+        for job in jobs["data"]:
+            if job["status"] not in TERMINAL:
+                client.post(f"/v1/jobs/{job['id']}/cancel")
+
+
 class ServerFactory:
     """``factory(data_dir=None, *, workers=None, **env)`` -> a started :class:`Server`; ``env``
     keys are upper-cased (``mlp_max_rows="10"``). With ``rq`` (a callable returning a fresh
