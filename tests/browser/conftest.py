@@ -17,9 +17,14 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
+from helpers.server import cancel_unfinished
+from helpers.specs import LONG_JOB_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
+# Limits that admit FOREVER jobs and sweeps of FOREVER trials (a job or sweep a test cancels
+# must not be able to end before the cancel).
+LONG_ENV = {**{k.upper(): v for k, v in LONG_JOB_ENV.items()}, "MLP_SWEEP_COMPUTE_BUDGET": "1e18"}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -50,12 +55,13 @@ def _integration_support() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real service for the module's tests (snapshots every 5 epochs: the default)."""
+    """One real service for the module's tests (snapshots every 5 epochs: the default); it
+    admits endless jobs (:data:`LONG_ENV`)."""
     support = _integration_support()
     root = tmp_path_factory.mktemp("browser")
     logs = root / "logs"
     logs.mkdir()
-    live = support.Server(root / "data", logs, {"MLP_LOG_JSON": "false"})
+    live = support.Server(root / "data", logs, {"MLP_LOG_JSON": "false", **LONG_ENV})
     live.start()
     yield live
     live.stop()
@@ -137,3 +143,4 @@ def open_page(browser: Any, server: Any) -> Iterator[Callable[..., tuple[Any, Pa
     yield factory
     for context in contexts:
         context.close()
+    cancel_unfinished(server.base_url)  # an endless job a failed test left must not block

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.specs import FOREVER
 
 from app.palette import CLASS_COLOURS, heat_tint
 
@@ -60,8 +61,9 @@ def wait_for_data(page: Any) -> None:
     wait_until(page, "document.getElementById('dataset-info').textContent", "the dataset")
 
 
-def start_notebook_training(page: Any) -> None:
-    """Notebook dataset (the default) + the notebook setup preset, then Train."""
+def start_notebook_training(page: Any, epochs: int | None = None) -> None:
+    """Notebook dataset (the default) + the notebook setup preset (with ``epochs`` instead of
+    its 200 if given), then Train."""
     wait_for_data(page)
     assert page.input_value("#dataset") == "gen:notebook"
     assert "1000 rows" in page.inner_text("#dataset-info")
@@ -76,6 +78,8 @@ def start_notebook_training(page: Any) -> None:
     assert page.input_value("#init") == "notebook"
     assert not page.is_checked("#shuffle")
     assert not page.is_checked("#standardize")
+    if epochs is not None:
+        page.fill("#epochs", str(epochs))
     page.click("#train")
 
 
@@ -228,7 +232,8 @@ def test_api_errors_are_shown_next_to_the_field(open_page: OpenPage) -> None:
 
 def test_cancel_stops_training(open_page: OpenPage) -> None:
     page, problems = open_page(DESKTOP)
-    start_notebook_training(page)
+    # Endless: the preset's 200 epochs take seconds and could end before the cancel.
+    start_notebook_training(page, epochs=FOREVER["epochs"])
     live_frame(page, None)
     page.click("#cancel")  # asks first: keep what was learnt, or discard it
     assert page.evaluate("() => document.activeElement.id") == "cancel-keep"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.specs import FOREVER, LONG_JOB_ENV
 from test_playground import (
     DESKTOP,
     PHONE,
@@ -210,8 +211,8 @@ def test_a_link_can_name_a_stored_dataset(open_page: OpenPage, server: Any) -> N
 def test_reload_reattaches_to_the_running_job(open_page: OpenPage, server: Any) -> None:
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
-    page.click("#preset-notebook")  # one row per step: a long job at 4000 epochs
-    page.fill("#epochs", "4000")
+    page.click("#preset-notebook")  # one row per step, endless: it runs until cancelled
+    page.fill("#epochs", str(FOREVER["epochs"]))
     page.click("#train")
     wait_until(page, f"{STATUS} === 'running'", "the job to run", TRAINING_TIMEOUT)
     job_id = page.evaluate("() => document.body.dataset.jobId")
@@ -240,7 +241,9 @@ def one_slot_server(tmp_path: Path) -> Iterator[Any]:
     support = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(support)
     (tmp_path / "logs").mkdir()
-    live = support.Server(tmp_path / "data", tmp_path / "logs", {"MLP_MAX_CONCURRENT_JOBS": "1"})
+    long_jobs = {k.upper(): v for k, v in LONG_JOB_ENV.items()}  # the blocker is endless
+    env = {"MLP_MAX_CONCURRENT_JOBS": "1", **long_jobs}
+    live = support.Server(tmp_path / "data", tmp_path / "logs", env)
     live.start()
     yield live
     live.stop()
@@ -252,7 +255,7 @@ def test_a_queued_job_says_how_many_are_ahead(browser: Any, one_slot_server: Any
         dataset = api.post("/v1/datasets/generate", json={"kind": "xor", "n_samples": 400})
         body = {
             "dataset_id": dataset.raise_for_status().json()["id"],
-            "training": {"epochs": 5000, "batch_size": 1, "seed": 0},
+            "training": {**FOREVER, "seed": 0},  # holds the slot until cancelled
         }
         blocker = api.post("/v1/jobs", json=body).raise_for_status().json()["id"]
         context = browser.new_context(viewport=DESKTOP)
@@ -274,7 +277,7 @@ def test_cancel_can_keep_what_was_learnt(open_page: OpenPage, server: Any) -> No
     page, problems = open_page(DESKTOP)
     wait_for_data(page)
     page.click("#preset-notebook")
-    page.fill("#epochs", "4000")
+    page.fill("#epochs", str(FOREVER["epochs"]))  # endless: it must still run at the cancel
     page.click("#train")
     wait_until(
         page, f"{CANVAS}.dataset.boundarySource === 'snapshot'", "a live frame", TRAINING_TIMEOUT

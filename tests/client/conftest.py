@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from client_support import Recorder, blobs
-from helpers.server import Server
+from helpers.server import Server, cancel_unfinished
+from helpers.specs import LONG_JOB_ENV
 
 from mlp_client import AsyncClient, Client
 
@@ -20,15 +21,26 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real ``mlp-service`` (embedded job runner) for this module's tests."""
+    """A real ``mlp-service`` (embedded job runner) for this module's tests; it admits
+    :data:`~helpers.specs.FOREVER` jobs (a job to be cancelled must not be able to end first)."""
     root = tmp_path_factory.mktemp("client-server")
     (root / "logs").mkdir()
-    server = Server(root / "data", root / "logs", {"MLP_MAX_QUEUED_JOBS": "50"})
+    env = {"MLP_MAX_QUEUED_JOBS": "50", **{k.upper(): v for k, v in LONG_JOB_ENV.items()}}
+    server = Server(root / "data", root / "logs", env)
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the module's server: cancel what it left unfinished (an endless job
+    of a test that failed before its cancel would block every later test of the module)."""
+    yield
+    if "live_server" in request.fixturenames:
+        cancel_unfinished(request.getfixturevalue("live_server").base_url)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from client_support import blobs
 from helpers.server import Server, free_port
+from helpers.specs import FOREVER
 
 from mlp_client import (
     AsyncClient,
@@ -58,7 +59,8 @@ async def test_async_errors(async_client: AsyncClient) -> None:
             await c.jobs.create(blobs(20), hidden_layers=[0])
         assert caught.value.field == "architecture.hidden_layers[0]"
         dataset = await c.datasets.generate("spirals", n_samples=400, seed=1)
-        job = await c.jobs.create(dataset, hidden_layers=[32, 32], epochs=2000, batch_size=1)
+        # Endless: a job that merely takes a while could end before the cancel (then a 409).
+        job = await c.jobs.create(dataset, hidden_layers=[32, 32], **FOREVER)
         await job.cancel()
         with pytest.raises(JobFailed):
             await job.wait(timeout=120)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from client_support import blobs
 from helpers.server import Server, free_port
+from helpers.specs import FOREVER
 
 from mlp_client import (
     Client,
@@ -110,7 +111,8 @@ def test_wait_with_a_callback_sees_rows(client: Client) -> None:
 
 def test_cancelled_job_raises_job_failed(client: Client) -> None:
     dataset = client.datasets.generate("spirals", n_samples=400, seed=1)
-    job = client.jobs.create(dataset, hidden_layers=[32, 32], epochs=2000, batch_size=1)
+    # Endless: a job that merely takes a while could end before the cancel (then a 409).
+    job = client.jobs.create(dataset, hidden_layers=[32, 32], **FOREVER)
     job.cancel()
     with pytest.raises(JobFailed) as caught:
         job.wait(timeout=120)

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from helpers.server import Server
+from helpers.specs import FOREVER
 
 from mlp_client import AsyncClient, Client, JobFailed
 from mlp_client.cli import cli
@@ -39,12 +40,11 @@ def test_create_with_cv_waits_for_the_refit_and_lists(client: Client, live_serve
 
 def test_cancelled_sweep_raises_job_failed(client: Client) -> None:
     ds = client.datasets.generate("xor", n_samples=60, seed=0)
-    sweep = client.sweeps.create(
-        ds, space={"learning_rate": [0.05, 0.005]}, training={"epochs": 3000, "batch_size": 1}
-    )
+    # Endless trials: a sweep that merely takes a while could end before the cancel.
+    sweep = client.sweeps.create(ds, space={"learning_rate": [0.05, 0.005]}, training=FOREVER)
     sweep.cancel()
     with pytest.raises(JobFailed):
-        sweep.wait(timeout=60)
+        sweep.wait(timeout=120)
     assert client.sweeps.get(sweep.id).status == "cancelled"
 
 

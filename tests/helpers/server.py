@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
 START_TIMEOUT = 60.0  # generous: CI machines with 2 busy cores
+PORT_ATTEMPTS = 3  # a port free when chosen may be taken (any process's socket) before the bind
 
 
 def free_port() -> int:
@@ -61,6 +62,10 @@ class RQBackend:
     redis_url: str
     queue: str = "mlp-jobs"
     workers: int | None = None
+
+
+class _PortTaken(RuntimeError):
+    """The server could not bind the port :func:`free_port` chose: something took it since."""
 
 
 class Server:
@@ -170,11 +175,22 @@ class Server:
         return "\n".join(parts)[-20_000:]
 
     def start(self) -> None:
-        """Start the server and wait until ``/ready`` answers 200."""
-        self.port = free_port()
+        """Start the server and wait until ``/ready`` answers 200 (again on a new port if the
+        one chosen was taken before the server could bind it)."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_on(free_port())
+                return
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
         self.starts += 1
         self._start_workers()  # they start while the server does
-        log = open(self.log_dir / f"server-{self.starts}.log", "wb")  # noqa: SIM115
+        log_path = self.log_dir / f"server-{self.starts}.log"
+        log = open(log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
             cwd=self.log_dir,  # no stray .env file is read
@@ -189,7 +205,9 @@ class Server:
 
         def ready() -> bool:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{self.log()}")
+                taken = "address already in use" in log_path.read_text(errors="replace").lower()
+                error = _PortTaken if taken else RuntimeError
+                raise error(f"server exited with {process.returncode}:\n{self.log()}")
             for worker in self.workers:
                 if not worker.alive():
                     raise RuntimeError(f"an RQ worker exited:\n{self.worker_log()}")
@@ -274,6 +292,21 @@ def wait_for_epoch(
 
     record: dict[str, Any] = wait_for(reached, timeout, f"job {job_id} to train {epoch} epochs")
     return record
+
+
+def cancel_unfinished(base_url: str) -> None:
+    """Cancel every sweep and job of the server at ``base_url`` that has not ended: the
+    teardown of a test on a shared server, so that an endless job a failed test left behind
+    cannot hold the slot the module's next tests need."""
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        sweeps = client.get("/v1/sweeps", params={"limit": 1000}).raise_for_status().json()
+        for sweep in sweeps["data"]:
+            if sweep["status"] not in TERMINAL:
+                client.post(f"/v1/sweeps/{sweep['id']}/cancel")
+        jobs = client.get("/v1/jobs", params={"limit": 1000}).raise_for_status().json()
+        for job in jobs["data"]:
+            if job["status"] not in TERMINAL:
+                client.post(f"/v1/jobs/{job['id']}/cancel")
 
 
 class ServerFactory:

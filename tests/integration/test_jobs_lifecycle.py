@@ -8,11 +8,16 @@ On both back-ends (``[embedded]``, ``[rq]``); where the meaning differs, so does
   attempt) and the restarted API shows it finished.
 * a concurrency of one: embedded, ``MLP_MAX_CONCURRENT_JOBS=1``; on RQ exactly one worker
   process. The 429 rule (running + queued >= concurrency + ``MLP_MAX_QUEUED_JOBS``) is the same.
+
+No test depends on the machine's speed: a job that must still run when the test acts is endless
+(``FOREVER``) and is cancelled, or given a finite epoch count for its next run, by the test.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +26,10 @@ import redis
 from helpers.jobdb import job_row
 from helpers.processes import group_pids
 from helpers.server import wait_for_epoch
-from helpers.specs import notebook_job
+from helpers.specs import FOREVER, LONG_JOB_ENV, notebook_job
 from helpers.waiting import wait_for
+
+from app.jobs.sqlite_store import DB_FILENAME
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +48,28 @@ def redis_record(server: Any, job_id: str) -> dict[str, str]:
     return record
 
 
+def finite(data_dir: Path, job_id: str, epochs: int) -> None:
+    """Give an endless embedded job ``epochs`` epochs from its next run on (a run reads the
+    job's spec from the database when it begins; only while no server runs it)."""
+    with sqlite3.connect(data_dir / DB_FILENAME, timeout=10) as conn:
+        conn.execute(
+            "UPDATE jobs SET spec = json_set(spec, '$.training.epochs', ?) WHERE id = ?",
+            (epochs, job_id),
+        )
+    conn.close()
+
+
 def test_kill_9_mid_job_then_restart_finishes_the_job(
     start_server: Any, wait_job: Any, backend: str
 ) -> None:
-    server = start_server()
+    server = start_server(**LONG_JOB_ENV)
+    # Embedded: the job must still be running at the kill, so it is endless until then (it
+    # gets 400 epochs for its run after the restart). RQ: the worker trains the same run on
+    # through the outage, so that run is finite from the start (ending early is harmless).
+    epochs = FOREVER["epochs"] if backend == "embedded" else 400
     with server.client() as client:
         dataset_id = notebook_dataset(client)
-        job = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=400)).json()
+        job = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=epochs)).json()
         running = wait_for_epoch(client, job["id"], 3)
 
     old_group = server.groups[-1]
@@ -68,6 +90,7 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
         assert worker.alive()
     else:  # the job was killed mid-run: nobody could record its end
         assert job_row(server.data_dir, job["id"])["status"] == "running"
+        finite(server.data_dir, job["id"], 400)
 
     server.start()  # same data directory
     with server.client() as client:
@@ -87,17 +110,25 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
 
 def test_fifo_behind_one_slot_and_429_when_full(start_server: Any, wait_job: Any) -> None:
     # On RQ the concurrency is the number of workers: exactly one (and the same capacity rule).
-    server = start_server(workers=1, mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="1")
+    server = start_server(
+        workers=1, mlp_max_concurrent_jobs="1", mlp_max_queued_jobs="2", **LONG_JOB_ENV
+    )
     with server.client() as client:
         dataset_id = notebook_dataset(client)
+        # The slot is held until the test cancels it (a job that merely takes a while could end
+        # before the request that must get 429), so the two behind it wait, in order.
+        blocker = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=FOREVER["epochs"]))
         first = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=40))
         second = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=20, seed=3))
-        assert (first.status_code, second.status_code) == (202, 202)
-        # One running + one queued = capacity: the next one is refused with Retry-After.
+        assert [r.status_code for r in (blocker, first, second)] == [202] * 3
+        # One running (or about to) + two queued = capacity: the next one is refused.
         third = client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=20))
         assert third.status_code == 429, third.text
         assert int(third.headers["retry-after"]) >= 1
         assert "queue" in third.json()["detail"]
+        held = blocker.json()["id"]
+        assert client.post(f"/v1/jobs/{held}/cancel").status_code == 202
+        assert wait_job(client, held)["status"] == "cancelled"
 
         a = wait_job(client, first.json()["id"])
         b = wait_job(client, second.json()["id"])
@@ -108,5 +139,5 @@ def test_fifo_behind_one_slot_and_429_when_full(start_server: Any, wait_job: Any
         )
         assert finished <= started, (finished, started)
         jobs = client.get("/v1/jobs").json()["data"]
-        assert [j["id"] for j in jobs] == [b["id"], a["id"]]  # newest first; the 429 left none
+        assert [j["id"] for j in jobs] == [b["id"], a["id"], held]  # newest first; no 429 one
         assert client.post("/v1/jobs", json=notebook_job(dataset_id, epochs=1)).status_code == 202

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.specs import FOREVER, LONG_JOB_ENV
 from helpers.waiting import wait_for
 
 from mlp_client import Client, JobFailed
@@ -63,12 +64,14 @@ def test_client_grid_with_cv_then_random_by_accuracy(start_server: Any) -> None:
 
 
 def test_cancel_leaves_no_job_running(start_server: Any) -> None:
-    server = start_server(**SWEEP_ENV)
+    # Endless trials (admitted by these limits): a sweep that merely takes a while could end
+    # before the cancel, which would then be a 409.
+    server = start_server(**SWEEP_ENV, **LONG_JOB_ENV, mlp_sweep_compute_budget="1e18")
     with server.client() as client, Client(server.base_url) as c:
         ds = client.post("/v1/datasets/generate", json={"kind": "notebook"}).json()
         body = {
             "dataset_id": ds["id"],
-            "training": {"epochs": 2000, "batch_size": 1},
+            "training": FOREVER,
             "search": {"space": {"learning_rate": [0.01, 0.001, 0.0001]}},
             "cv_folds": 2,
             "max_parallel": 2,

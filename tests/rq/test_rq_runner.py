@@ -65,7 +65,7 @@ def wait_status(
     return result
 
 
-def wait_epoch(runner: RQRunner, job_id: str, epoch: int, timeout: float = 30.0) -> JobRecord:
+def wait_epoch(runner: RQRunner, job_id: str, epoch: int, timeout: float = 90.0) -> JobRecord:
     """Poll until the running job has reported ``epoch`` epochs."""
 
     def reached() -> JobRecord | None:
@@ -99,7 +99,7 @@ def collect_events(runner: RQRunner, job_id: str) -> list[JobEvent]:
     async def collect() -> list[JobEvent]:
         return [event async for event in runner.events(job_id)]
 
-    return asyncio.run(asyncio.wait_for(collect(), 60))
+    return asyncio.run(asyncio.wait_for(collect(), 120))
 
 
 def test_job_runs_on_a_worker_with_progress_events_and_a_model(
@@ -116,7 +116,7 @@ def test_job_runs_on_a_worker_with_progress_events_and_a_model(
     assert [row["epoch"] for row in running.history] == list(range(1, len(running.history) + 1))
     assert runner.counts()["running"] == 1
     assert [r.id for r in runner.list("running")] == [live.id]
-    snapshot = wait_for(lambda: runner.snapshot(live.id), 10, "a weights snapshot")
+    snapshot = wait_for(lambda: runner.snapshot(live.id), 60, "a weights snapshot")
     assert mlp_engine.load(io.BytesIO(snapshot)).predict(np.zeros((1, 2))).shape == (1,)
     streamed: list[JobEvent] = []
     stream = threading.Thread(target=lambda: streamed.extend(collect_events(runner, live.id)))
@@ -352,7 +352,8 @@ def test_a_queued_job_cancelled_after_delivery_is_skipped(
     runner.store.request_cancel(record.id)  # the record only: RQ still delivers the job
     worker = start_worker()
     rq_job = Job.fetch(record.id, connection=runner.connection, serializer=JSONSerializer)
-    wait_for(lambda: rq_job.get_status() == "finished", 20, "the worker to skip the job")
+    # The worker has to start first (seconds on a loaded machine).
+    wait_for(lambda: rq_job.get_status() == "finished", 90, "the worker to skip the job")
     assert "not run (skip, cancelled)" in worker.log()
     skipped = runner.get(record.id)
     assert skipped.status == "cancelled" and skipped.started_at is None
@@ -400,7 +401,7 @@ def test_job_timeout_fails_the_job(
     runner = make_runner(job_timeout_seconds=1.0)
     start_worker()
     record = runner.submit(make_spec(dataset_id, "model_slow", **FOREVER))
-    done = wait_status(runner, record.id, timeout=20)
+    done = wait_status(runner, record.id, timeout=90)  # a worker start, then the 1 s
     assert done.status == "failed" and done.error is not None
     assert done.error["code"] == "timeout" and done.attempts == 1
     assert done.history  # it did train until the deadline

@@ -1,16 +1,23 @@
 """Sweeps over real RQ workers (RELIABILITY.md item 30): the sweep service as the API runs it
 (its advancing loop included) over :class:`RQRunner`, real redis-server, real worker processes.
 A worker killed with -9 mid-sweep costs its job one attempt and the sweep still finishes, with
-exactly one job per trial and fold; cancelling leaves no job running."""
+exactly one job per trial and fold; cancelling leaves no job running.
+
+No test depends on the machine's speed: the job whose worker is killed is frozen (SIGSTOP) first,
+so it is still mid-run at the kill; the sweep that is cancelled has endless trials (FOREVER)."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.processes import ancestors
 from helpers.rq_backend import WorkerProcess
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 from helpers.waiting import TERMINAL, wait_for
 
 from app.jobs.rq_runner import RQRunner
@@ -66,6 +73,26 @@ def running_job(service: SweepService, sweep_id: str) -> str:
     return wait_for(found, 60, "a trial's job to run")
 
 
+def freeze_a_running_job(runner: RQRunner, service: SweepService, sweep_id: str) -> tuple[str, int]:
+    """A trial's job frozen mid-run with SIGSTOP (so it cannot end before the test acts): its
+    ID and its job process's PID. A job seen running may end before the signal: then another."""
+
+    def frozen() -> tuple[str, int] | None:
+        job_id = running_job(service, sweep_id)
+        pid = runner.store.fields(job_id, "pid")["pid"]
+        if pid is None:
+            return None
+        os.kill(int(pid), signal.SIGSTOP)
+        if runner.get(job_id).status == "running" and (
+            runner.store.fields(job_id, "pid")["pid"] == pid
+        ):
+            return job_id, int(pid)
+        os.kill(int(pid), signal.SIGCONT)  # it ended (or moved on) first: not this one
+        return None
+
+    return wait_for(frozen, 120, "a running trial's job to freeze")
+
+
 def test_kill9_of_a_worker_mid_sweep_then_the_sweep_finishes(
     make_runner: Callable[..., RQRunner],
     start_worker: Callable[..., WorkerProcess],
@@ -76,12 +103,10 @@ def test_kill9_of_a_worker_mid_sweep_then_the_sweep_finishes(
     workers = [start_worker(), start_worker()]
     service = sweeps(runner)
     sweep_id = create(service, dataset_id, epochs=40)
-    job_id = running_job(service, sweep_id)
-    wait_for(lambda: (runner.get(job_id).progress or {}).get("epoch", 0) >= 2, 60, "epochs")
-    for worker in workers:
-        if job_id in worker.log() or worker is workers[-1]:
-            worker.kill9()
-            break
+    # 40 epochs take well under a second: frozen, the job is sure to be mid-run at the kill.
+    job_id, horse = freeze_a_running_job(runner, service, sweep_id)
+    (owner,) = [worker for worker in workers if worker.pid in ancestors(horse)]
+    owner.kill9()  # its job process dies with it (SIGKILL ends a stopped process too)
     start_worker()
     done = wait_for(
         lambda: (d := service.get(sweep_id))["status"] in TERMINAL and d, 300, "the sweep"
@@ -101,10 +126,13 @@ def test_cancel_on_rq_leaves_no_job_running(
     sweeps: Service,
     dataset_id: str,
 ) -> None:
-    runner = make_runner(max_concurrent_jobs=2, max_queued_jobs=20)
+    runner = make_runner(
+        max_concurrent_jobs=2, max_queued_jobs=20, sweep_compute_budget=1e18, **LONG_JOB_LIMITS
+    )
     start_worker()
     service = sweeps(runner)
-    sweep_id = create(service, dataset_id, epochs=5000)
+    # Endless trials: a sweep that merely takes a while could end before the cancel.
+    sweep_id = create(service, dataset_id, epochs=FOREVER["epochs"])
     running_job(service, sweep_id)
     service.cancel(sweep_id)
     done = wait_for(
