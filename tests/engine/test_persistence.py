@@ -279,8 +279,12 @@ def test_remove_stale_temp_files(tmp_path: Path) -> None:
     os.utime(tmp_path / ".tmp-older", (old, old))
 
     assert remove_stale_temp_files(tmp_path, min_age_seconds=60) == [tmp_path / ".tmp-older"]
-    # Fresher than the creation grace (its writer may not have locked it yet): spared.
+    # Fresher than the creation grace (its writer may not have locked it yet): spared. Dated
+    # ahead, as a stalled test could pass the 0.25 s grace between the write and this call.
+    ahead = time.time() + 3600
+    os.utime(tmp_path / ".tmp-abc123", (ahead, ahead))
     assert remove_stale_temp_files(tmp_path) == []
+    os.utime(tmp_path / ".tmp-abc123")  # now: no longer younger than a grace of 0
     assert remove_stale_temp_files(tmp_path, min_age_seconds=0) == [tmp_path / ".tmp-abc123"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".tmp-a-directory",

@@ -1,5 +1,6 @@
 """The embedded back-end's job database read straight from disk (read-only), for what the API
-does not show: a job's process ID and attempts, the ID its model will have."""
+does not show: a job's process ID and attempts, the ID its model will have; and one write,
+:func:`set_epochs`, which makes an endless (``FOREVER``) job finite for its next run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from app.jobs.sqlite_store import DB_FILENAME
 
-__all__ = ["future_model_id", "job_row", "running_count", "running_pid"]
+__all__ = ["future_model_id", "job_row", "running_count", "running_pid", "set_epochs"]
 
 
 def _connect(data_dir: Path) -> contextlib.closing[sqlite3.Connection]:
@@ -53,3 +54,14 @@ def future_model_id(data_dir: Path, job_id: str) -> str:
         (spec,) = conn.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
     model_id: str = json.loads(spec)["model_id"]
     return model_id
+
+
+def set_epochs(data_dir: Path, job_id: str, epochs: int) -> None:
+    """Give job ``job_id`` ``epochs`` epochs from its next run on: a run reads the job's spec
+    when it begins, so a run going on now keeps its own (e.g. endless) count. Safe while a
+    server uses the database (SQLite locks it for the write)."""
+    with contextlib.closing(sqlite3.connect(data_dir / DB_FILENAME, timeout=30)) as conn, conn:
+        (raw,) = conn.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        spec = json.loads(raw)
+        spec["training"]["epochs"] = epochs
+        conn.execute("UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(spec), job_id))

@@ -22,11 +22,11 @@ import httpx
 import numpy as np
 import pytest
 from helpers.disk import fill_disk
-from helpers.jobdb import job_row
+from helpers.jobdb import job_row, set_epochs
 from helpers.processes import group_pids, pid_alive
 from helpers.server import Server, wait_for_epoch, wait_for_job
 from helpers.soak import kill_cycles
-from helpers.specs import notebook_job
+from helpers.specs import FOREVER, LONG_JOB_ENV, notebook_job
 from helpers.waiting import wait_for
 
 import mlp_engine
@@ -40,14 +40,29 @@ DATA_SUBDIRS = ("datasets", "models", "snapshots")
 # ------------------------------------------------------------------------------- helpers
 
 
-def temp_files(data_dir: Path) -> list[Path]:
-    return [p for sub in DATA_SUBDIRS for p in (data_dir / sub).glob(f"{TEMP_PREFIX}*")]
+def temp_files(data_dir: Path, before: float | None = None) -> list[Path]:
+    """The temp files of the data directory; with ``before`` (a ``time.time()``) only those
+    last written before then (a write begun later may be under way, not left over)."""
+    found = [p for sub in DATA_SUBDIRS for p in (data_dir / sub).glob(f"{TEMP_PREFIX}*")]
+    if before is None:
+        return found
+    return [p for p in found if _mtime(p, before) < before]
 
 
-def running_job(server: Server, client: httpx.Client, epochs: int = 400) -> tuple[str, int]:
-    """Start a notebook job and wait until it has trained a few epochs; (job ID, its PID)."""
+def _mtime(path: Path, default: float) -> float:
+    """``path``'s modification time; ``default`` if it is gone (renamed: a finished write)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return default
+
+
+def running_job(server: Server, client: httpx.Client) -> tuple[str, int]:
+    """Start an endless notebook job (the server needs :data:`LONG_JOB_ENV`) and wait until it
+    has trained a few epochs; (job ID, its PID). A test that needs it to end after a re-run
+    gives it an epoch count with :func:`set_epochs` once the run that must not end is over."""
     dataset = client.post("/v1/datasets/generate", json={"kind": "notebook"}).json()
-    job = client.post("/v1/jobs", json=notebook_job(dataset["id"], epochs)).json()
+    job = client.post("/v1/jobs", json=notebook_job(dataset["id"], FOREVER["epochs"])).json()
     wait_for_epoch(client, job["id"], 3)
     pid = job_row(server.data_dir, job["id"])["pid"]
     assert pid and pid_alive(pid)
@@ -100,9 +115,11 @@ class Writer(threading.Thread):
                     time.sleep(0.05)
 
 
-def check_store(server: Server, client: httpx.Client) -> int:
-    """Every model file present loads (here and through the API); no temp file is left."""
-    assert temp_files(server.data_dir) == [], temp_files(server.data_dir)
+def check_store(server: Server, client: httpx.Client, restarted: float | None = None) -> int:
+    """Every model file present loads (here and through the API); no temp file is left (with
+    ``restarted``, the time the server was started again: re-run jobs may be writing since)."""
+    left = temp_files(server.data_dir, restarted)
+    assert left == [], left
     # Re-run jobs may still be adding models: list first, then look at the files.
     listed = {m["id"] for m in client.get("/v1/models").json()["data"]}
     models = (server.data_dir / "models").glob("*.npz")
@@ -139,10 +156,11 @@ def test_kill_9_during_model_writes_leaves_only_loadable_models(start_server: An
         for writer in writers:
             writer.join(timeout=15)
         # Every process of the dead server exits by itself (job processes, fork server).
-        wait_for(lambda group=group: not group_pids(group), 20, "the dead server's processes")
+        wait_for(lambda group=group: not group_pids(group), 60, "the dead server's processes")
+        restarted = time.time()
         server.start()
         with server.client() as client:
-            models_seen = check_store(server, client)
+            models_seen = check_store(server, client, restarted)
     assert models_seen > 0, "no model was ever written: the test did not exercise writes"
     # Interrupted jobs are re-run after the restart and none is left stuck in `running`.
     with server.client() as client:
@@ -155,13 +173,14 @@ def test_kill_9_during_model_writes_leaves_only_loadable_models(start_server: An
 
 
 def test_kill_9_of_the_server_mid_training_reruns_the_job_once(start_server: Any) -> None:
-    server = start_server()
+    server = start_server(**LONG_JOB_ENV)
     with server.client() as client:
-        job_id, pid = running_job(server, client, epochs=250)
+        job_id, pid = running_job(server, client)
     server.kill9()
     # The orphaned job process notices its server is gone and exits: it never runs on alone.
-    wait_for(lambda: not pid_alive(pid), 10, "the orphaned job process to exit")
+    wait_for(lambda: not pid_alive(pid), 60, "the orphaned job process to exit")
     assert job_row(server.data_dir, job_id)["status"] == "running"  # nobody could record it
+    set_epochs(server.data_dir, job_id, 250)  # for its re-run
     server.start()
     with server.client() as client:
         done = wait_for_job(client, job_id, timeout=120)
@@ -173,9 +192,10 @@ def test_kill_9_of_the_server_mid_training_reruns_the_job_once(start_server: Any
 
 
 def test_kill_9_of_the_job_process_reruns_it_once(start_server: Any) -> None:
-    server = start_server()
+    server = start_server(**LONG_JOB_ENV)
     with server.client() as client:
-        job_id, pid = running_job(server, client, epochs=200)
+        job_id, pid = running_job(server, client)
+        set_epochs(server.data_dir, job_id, 200)  # for its re-run; the killed run is endless
         os.kill(pid, signal.SIGKILL)
         done = wait_for_job(client, job_id, timeout=120)
         assert done["status"] == "succeeded", done["error"]
@@ -191,9 +211,9 @@ def test_kill_9_of_the_job_process_reruns_it_once(start_server: Any) -> None:
 def test_sigterm_mid_training_exits_within_the_grace_and_loses_no_job(
     start_server: Any,
 ) -> None:
-    server = start_server()
+    server = start_server(**LONG_JOB_ENV)
     with server.client() as client:
-        job_id, pid = running_job(server, client, epochs=250)
+        job_id, pid = running_job(server, client)
     assert server.process is not None
     group = server.groups[-1]
     server.process.send_signal(signal.SIGTERM)
@@ -213,6 +233,7 @@ def test_sigterm_mid_training_exits_within_the_grace_and_loses_no_job(
     assert (row["status"], row["attempts"]) == ("queued", 0), row
     assert temp_files(server.data_dir) == []
     assert list((server.data_dir / "models").glob("*.npz")) == []
+    set_epochs(server.data_dir, job_id, 250)  # for the run after the restart
     server.start()
     with server.client() as client:
         done = wait_for_job(client, job_id, timeout=120)

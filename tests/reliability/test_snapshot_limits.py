@@ -22,22 +22,27 @@ import pytest
 from helpers.inprocess import make_settings, serve, wait_for_job
 from helpers.jobdb import running_pid
 from helpers.model_files import write_consistent_zip_bomb
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 
 from app.jobs.core import snapshot_path
 
 LIMIT = 1 * 2**20  # MLP_MAX_MODEL_BYTES for these tests
 BOMB_UNITS = 300 * 2**20 // 16  # W0 (1, units) + b0 (units,) float64: 300 MB once inflated
 MEMORY_BOUND = 32 * 2**20
+# Runs until cancelled: a job that merely takes seconds could end between its first snapshot
+# and the SIGSTOP (no process to stop, or a final model in place of the snapshot).
 LONG_JOB: dict[str, Any] = {
     "architecture": {"hidden_layers": [16, 16]},
-    "training": {"epochs": 400, "batch_size": 1, "optimizer": "sgd", "seed": 0},
+    "training": {**FOREVER, "optimizer": "sgd", "seed": 0},
 }
 
 
 @asynccontextmanager
 async def stopped_running_job(data_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """A client and a running job that has written a snapshot, its process stopped."""
-    settings = make_settings(data_dir, max_model_bytes=LIMIT, snapshot_every_epochs=1)
+    settings = make_settings(
+        data_dir, max_model_bytes=LIMIT, snapshot_every_epochs=1, **LONG_JOB_LIMITS
+    )
     async with serve(settings) as client:
         generated = await client.post(
             "/v1/datasets/generate", json={"kind": "xor", "n_samples": 200}

@@ -7,9 +7,9 @@ divergence; missing dataset; disk full; timeout; kill -9 of a job process (re-ru
 SIGTERM-style stop re-queues and the next start resumes; SSE events.
 
 No test depends on the machine's speed: a job that must still run when the test acts is
-endless (``FOREVER``) and is made finite (:func:`finite`) only once the run that must not end
-is gone; a job that must ignore its cancel is frozen with SIGSTOP; what must not happen is
-checked after an event that would have followed it (a log record, a recovery pass).
+endless (``FOREVER``) and is made finite (:func:`helpers.jobdb.set_epochs`) only once the run
+that must not end is gone; a job that must ignore its cancel is frozen with SIGSTOP; what must
+not happen is checked after an event that would have followed it (a log record, a recovery pass).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
-import json
 import logging
 import os
 import signal
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers.jobdb import running_pid
+from helpers.jobdb import running_pid, set_epochs
 from helpers.processes import pid_gone
 from helpers.specs import FOREVER, make_spec, settings_for, stored_dataset
 from helpers.waiting import TERMINAL, wait_for
@@ -45,16 +44,6 @@ from app.jobs.sqlite_store import DB_FILENAME, RunnerIdentity, SQLiteJobStore
 from app.storage.models import ModelStore
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def finite(data_dir: Path, job_id: str, epochs: int) -> None:
-    """Give an endless job ``epochs`` epochs from its next run on (a run reads the job's spec
-    when it begins; the run going on now stays endless)."""
-    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
-        (raw,) = conn.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        spec = json.loads(raw)
-        spec["training"]["epochs"] = epochs
-        conn.execute("UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(spec), job_id))
 
 
 def warnings_with(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
@@ -98,7 +87,12 @@ def make_runner(data_dir: Path) -> Iterator[RunnerFactory]:
         runner.stop(timeout=5.0)
 
 
-def wait_terminal(runner: EmbeddedRunner, job_id: str, timeout: float = 30.0) -> JobRecord:
+# Waits only turn a hang into a failure: a job start is a process spawn plus imports, which on
+# a loaded 2-core machine (busy neighbours, a parallel suite) can take many seconds.
+WAIT = 120.0
+
+
+def wait_terminal(runner: EmbeddedRunner, job_id: str, timeout: float = WAIT) -> JobRecord:
     def ended() -> JobRecord | None:
         record = runner.get(job_id)
         return record if record.status in TERMINAL else None
@@ -108,7 +102,7 @@ def wait_terminal(runner: EmbeddedRunner, job_id: str, timeout: float = 30.0) ->
 
 def wait_running(runner: EmbeddedRunner, data_dir: Path, job_id: str) -> int:
     """Wait until the job runs and has reported an epoch; return its process ID."""
-    wait_for(lambda: runner.get(job_id).progress is not None, what=f"job {job_id} to report")
+    wait_for(lambda: runner.get(job_id).progress is not None, WAIT, f"job {job_id} to report")
     pid = running_pid(data_dir, job_id)
     assert pid is not None
     return pid
@@ -199,7 +193,7 @@ def test_queue_full_and_cancel_of_queued_and_running_jobs(
     for key, value in JOB_ENVIRONMENT.items():
         assert f"{key}={value}".encode() in environ
     # A snapshot of the live weights is a loadable model file.
-    snapshot = wait_for(lambda: runner.snapshot(running.id), 10.0, "a snapshot")
+    snapshot = wait_for(lambda: runner.snapshot(running.id), WAIT, "a snapshot")
     assert mlp_engine.load(io.BytesIO(snapshot)).layers_[0] == 2
 
     cancelled = runner.cancel(queued.id)
@@ -208,7 +202,7 @@ def test_queue_full_and_cancel_of_queued_and_running_jobs(
         runner.cancel(queued.id)
 
     assert runner.cancel(running.id).cancel_requested
-    record = wait_terminal(runner, running.id, timeout=60.0)  # stopped at an epoch end
+    record = wait_terminal(runner, running.id)  # stopped at an epoch end
     assert record.status == "cancelled" and record.model_id is None
     assert record.history and record.error is None
     assert not (data_dir / "models" / "m_running.npz").exists()
@@ -230,12 +224,12 @@ def test_cancel_kills_a_job_that_does_not_stop_within_the_grace(
         job_cancel_grace_seconds=0.3, progress_interval_seconds=60, snapshot_every_epochs=1
     )
     job = runner.submit(make_spec(dataset_id, **FOREVER))
-    wait_for(snapshot_path(data_dir, job.id).exists, 60.0, "the first epoch's snapshot")
+    wait_for(snapshot_path(data_dir, job.id).exists, WAIT, "the first epoch's snapshot")
     pid = running_pid(data_dir, job.id)
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # frozen mid-epoch: it can never see the cancel
     runner.cancel(job.id)
-    record = wait_terminal(runner, job.id, timeout=60.0)
+    record = wait_terminal(runner, job.id)
     assert record.status == "cancelled" and record.model_id is None
     wait_for(lambda: pid_gone(pid), 30.0, "the frozen job process to be killed")
     assert warnings_with(caplog, "did not stop within 0.3 s; killing")
@@ -248,14 +242,14 @@ def test_cancel_keep_of_a_job_killed_after_the_grace_keeps_its_snapshot(
         job_cancel_grace_seconds=0.3, progress_interval_seconds=60, snapshot_every_epochs=1
     )
     job = runner.submit(make_spec(dataset_id, **FOREVER))
-    wait_for(snapshot_path(data_dir, job.id).exists, 60.0, "the first epoch's snapshot")
-    wait_for(job_frames_path(data_dir, job.id).exists, 60.0, "the first frames")
+    wait_for(snapshot_path(data_dir, job.id).exists, WAIT, "the first epoch's snapshot")
+    wait_for(job_frames_path(data_dir, job.id).exists, WAIT, "the first frames")
     pid = running_pid(data_dir, job.id)
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # frozen mid-epoch: it can never save its model itself
     snapshot = mlp_engine.load(snapshot_path(data_dir, job.id))
     assert runner.cancel(job.id, keep=True).cancel_keep
-    record = wait_terminal(runner, job.id, timeout=60.0)
+    record = wait_terminal(runner, job.id)
     assert record.status == "cancelled" and record.model_id == job.spec.model_id
     model = ModelStore(data_dir).load(record.model_id)
     X = np.array([[0.1, 0.2], [-0.3, 0.4]])
@@ -269,7 +263,7 @@ def test_cancel_keep_of_a_job_killed_after_the_grace_keeps_its_snapshot(
 def test_timeout(make_runner: RunnerFactory, dataset_id: str) -> None:
     runner = make_runner(job_timeout_seconds=0.5)
     job = runner.submit(make_spec(dataset_id, **FOREVER))
-    record = wait_terminal(runner, job.id, timeout=10.0)
+    record = wait_terminal(runner, job.id)
     assert record.status == "failed" and record.error is not None
     assert record.error["code"] == "timeout"
 
@@ -345,12 +339,13 @@ def test_killed_job_process_is_rerun_once_then_interrupted(
     twice = runner.submit(make_spec(dataset_id, "m_twice", **FOREVER))
     pid_once = wait_running(runner, data_dir, once.id)
     pid_twice = wait_running(runner, data_dir, twice.id)
-    finite(data_dir, once.id, 150)  # for its re-run
+    set_epochs(data_dir, once.id, 150)  # for its re-run
     os.kill(pid_once, signal.SIGKILL)
     os.kill(pid_twice, signal.SIGKILL)
     new_pid = wait_for(
         lambda: (p := running_pid(data_dir, twice.id)) not in (None, pid_twice) and p,
-        what="the re-run",
+        WAIT,
+        "the re-run",
     )
     assert runner.get(twice.id).attempts == 2
     os.kill(new_pid, signal.SIGKILL)
@@ -391,7 +386,7 @@ def test_job_process_exits_when_its_server_is_killed_and_a_restart_finishes_the_
         wait_for(lambda: pid_gone(pid), 30.0, "the orphaned job process to exit")
         record = submitter.get(job.id)
         assert record.status == "running"  # nobody finished it; recovery's turn
-        finite(data_dir, job.id, 300)  # for its re-run
+        set_epochs(data_dir, job.id, 300)  # for its re-run
     finally:
         if server.poll() is None:
             server.kill()
@@ -417,7 +412,7 @@ def test_stop_requeues_running_jobs_and_the_next_start_resumes_them(
     record = first.get(job.id)
     assert (record.status, record.attempts) == ("queued", 0)  # a clean stop is no attempt
 
-    finite(data_dir, job.id, 200)
+    set_epochs(data_dir, job.id, 200)
     second = make_runner()
     record = wait_terminal(second, job.id)
     assert record.status == "succeeded" and record.attempts == 1

@@ -234,7 +234,7 @@ async def test_cancel_running_job_then_409(app_client: Any, gen: Any, wait_job: 
         await wait_job(client, job["id"], until={"running"})
         response = await client.post(f"/v1/jobs/{job['id']}/cancel")
         assert response.status_code == 202, response.text
-        done = await wait_job(client, job["id"], timeout=15)
+        done = await wait_job(client, job["id"])
         assert done["status"] == "cancelled"
         assert done["model_id"] is None
         response = await client.post(f"/v1/jobs/{job['id']}/cancel")
@@ -262,7 +262,7 @@ async def test_queue_full_is_429_with_retry_after(app_client: Any, gen: Any, wai
         assert (await client.post("/v1/jobs", json=inline)).status_code == 429
         assert await counts(client) == before
         await client.post(f"/v1/jobs/{first.json()['id']}/cancel")
-        await wait_job(client, first.json()["id"], timeout=15)
+        await wait_job(client, first.json()["id"])
         assert (await client.post("/v1/jobs", json=job_body(dataset["id"]))).status_code == 202
 
 

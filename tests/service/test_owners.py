@@ -226,7 +226,7 @@ async def test_sweeps_and_their_jobs_belong_to_their_key(client: httpx.AsyncClie
         doc: dict[str, Any] = (await client.get(f"/v1/sweeps/{sweep}", headers=auth(ALICE))).json()
         return doc if doc["status"] in TERMINAL else None
 
-    doc = await wait_for_async(ended, 60, f"sweep {sweep} to end", 0.05)
+    doc = await wait_for_async(ended, 120, f"sweep {sweep} to end", 0.05)
     assert doc["status"] == "succeeded", doc
     assert await ids(client, BOB, "sweeps") == set()
     assert await ids(client, ALICE, "sweeps") == await ids(client, ROOT, "sweeps") == {sweep}

@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 
 from app.api.deps import get_jobs
 from app.api.routes.playground import STATIC_DIR
@@ -26,10 +27,11 @@ WaitJob = Any  # the conftest's ``wait_job`` fixture: ``await wait_job(client, j
 AppClient = Any  # the conftest's ``app_client`` fixture: ``async with app_client(**settings)``
 
 GRID_KEYS = {"task", "x", "y", "features", "fixed", "classes", "probabilities"}
-# A job that runs for many seconds (cancelled by the tests once they have seen what they need).
+# A job that runs until it is cancelled (an app with LONG_JOB_LIMITS admits it): the tests
+# cancel it once they have seen what they need; one that merely ran for seconds could end first.
 LONG_JOB: dict[str, Any] = {
     "architecture": {"hidden_layers": [16, 16], "activation": "tanh"},
-    "training": {"epochs": 400, "batch_size": 1, "optimizer": "sgd", "seed": 0},
+    "training": {**FOREVER, "optimizer": "sgd", "seed": 0},
 }
 QUICK_JOB: dict[str, Any] = {
     "architecture": {"hidden_layers": [8], "activation": "tanh"},
@@ -192,7 +194,7 @@ async def test_unknown_job_is_404(client: httpx.AsyncClient) -> None:
 async def test_running_job_boundary_comes_from_its_snapshot(
     app_client: AppClient, wait_job: WaitJob
 ) -> None:
-    async with app_client(snapshot_every_epochs=1) as client:
+    async with app_client(snapshot_every_epochs=1, **LONG_JOB_LIMITS) as client:
         job = await _start_job(client, LONG_JOB)
         url = f"/v1/jobs/{job['id']}/boundary"
         try:

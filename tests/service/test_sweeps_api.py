@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.assertions import assert_422
+from helpers.specs import FOREVER, LONG_JOB_LIMITS
 from helpers.waiting import wait_for_async
 
 from app.settings import Settings
@@ -120,25 +121,34 @@ async def test_random_without_cv_orders_accuracy_higher_first(
     assert model["evaluation"]["validation"]["accuracy"] == best["score"]
 
 
-async def test_cancel_stops_every_job(client: httpx.AsyncClient, gen: Any) -> None:
-    ds = await gen(client, "xor", n_samples=60, seed=1)
-    doc = await start(
-        client,
-        dataset_id=ds["id"],
-        training={"epochs": 400, "batch_size": 1},
-        search={"space": {"learning_rate": [0.1, 0.01, 0.001]}},
-        cv_folds=2,
-        max_parallel=2,
-    )
-    response = await client.post(f"/v1/sweeps/{doc['id']}/cancel")
-    assert response.status_code == 202, response.text
-    done = await wait_sweep(client, doc["id"])
-    assert done["status"] == "cancelled"
-    jobs = (await client.get("/v1/jobs")).json()["data"]
-    mine = [j for j in jobs if j["sweep_id"] == doc["id"]]
-    assert mine and all(j["status"] in TERMINAL for j in mine)
-    assert all(t["status"] == "cancelled" for t in done["trials"])
-    assert (await client.post(f"/v1/sweeps/{doc['id']}/cancel")).status_code == 409
+async def test_cancel_stops_every_job(app_client: Any, gen: Any) -> None:
+    # Trials that run until cancelled (a sweep of trials that merely take a while could have
+    # finished some of them before the cancel), and one of them seen running when it comes.
+    async with app_client(**LONG_JOB_LIMITS, sweep_compute_budget=1e15) as client:
+        ds = await gen(client, "xor", n_samples=60, seed=1)
+        doc = await start(
+            client,
+            dataset_id=ds["id"],
+            training=FOREVER,
+            search={"space": {"learning_rate": [0.1, 0.01, 0.001]}},
+            cv_folds=2,
+            max_parallel=2,
+        )
+
+        async def running() -> list[Any]:
+            jobs = (await client.get("/v1/jobs", params={"status": "running"})).json()["data"]
+            return [j for j in jobs if j["sweep_id"] == doc["id"]]
+
+        await wait_for_async(running, 60, f"a job of sweep {doc['id']} to run", 0.05)
+        response = await client.post(f"/v1/sweeps/{doc['id']}/cancel")
+        assert response.status_code == 202, response.text
+        done = await wait_sweep(client, doc["id"])
+        assert done["status"] == "cancelled"
+        jobs = (await client.get("/v1/jobs")).json()["data"]
+        mine = [j for j in jobs if j["sweep_id"] == doc["id"]]
+        assert mine and all(j["status"] in TERMINAL for j in mine)
+        assert all(t["status"] == "cancelled" for t in done["trials"])
+        assert (await client.post(f"/v1/sweeps/{doc['id']}/cancel")).status_code == 409
 
 
 async def test_events_stream_trials_then_status(client: httpx.AsyncClient, gen: Any) -> None:
