@@ -15,21 +15,17 @@ No test depends on the machine's speed: a job that must still run when the test 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
-from helpers.jobdb import job_row
+from helpers.jobdb import job_row, set_epochs
 from helpers.processes import group_pids
 from helpers.server import wait_for_epoch
 from helpers.specs import FOREVER, LONG_JOB_ENV, notebook_job
 from helpers.waiting import wait_for
-
-from app.jobs.sqlite_store import DB_FILENAME
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +42,6 @@ def redis_record(server: Any, job_id: str) -> dict[str, str]:
     with redis.Redis.from_url(server.rq.redis_url, decode_responses=True) as client:
         record: dict[str, str] = client.hgetall(f"mlp:job:{job_id}")
     return record
-
-
-def finite(data_dir: Path, job_id: str, epochs: int) -> None:
-    """Give an endless embedded job ``epochs`` epochs from its next run on (a run reads the
-    job's spec from the database when it begins; only while no server runs it)."""
-    with sqlite3.connect(data_dir / DB_FILENAME, timeout=10) as conn:
-        conn.execute(
-            "UPDATE jobs SET spec = json_set(spec, '$.training.epochs', ?) WHERE id = ?",
-            (epochs, job_id),
-        )
-    conn.close()
 
 
 def test_kill_9_mid_job_then_restart_finishes_the_job(
@@ -90,7 +75,7 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
         assert worker.alive()
     else:  # the job was killed mid-run: nobody could record its end
         assert job_row(server.data_dir, job["id"])["status"] == "running"
-        finite(server.data_dir, job["id"], 400)
+        set_epochs(server.data_dir, job["id"], 400)
 
     server.start()  # same data directory
     with server.client() as client:
