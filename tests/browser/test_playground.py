@@ -50,6 +50,17 @@ def wait_until(page: Any, expression: str, what: str, timeout: float = 60.0) -> 
         time.sleep(0.05)
 
 
+def painted(page: Any, canvas: str = CANVAS) -> str:
+    """The pixels of ``canvas`` (a JavaScript expression) once every redraw already asked for
+    has run. A canvas redraws on the next animation frame (``app/static/canvas.js``), so the data
+    attributes of a new grid can be seen before its pixels; a frame callback queued now runs
+    after the pending redraw, in the same frame."""
+    frame: str = page.evaluate(
+        f"() => new Promise((done) => requestAnimationFrame(() => done({canvas}.toDataURL())))"
+    )
+    return frame
+
+
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name

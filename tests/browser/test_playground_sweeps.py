@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.specs import FOREVER
-from test_playground import ARTIFACTS, DESKTOP, PHONE, OpenPage, screenshot, wait_until
+from test_playground import ARTIFACTS, DESKTOP, PHONE, OpenPage, painted, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -114,7 +114,7 @@ def filled_in_live(page: Any) -> None:
 
 def show_row(page: Any, trial: int, *, keyboard: bool) -> None:
     """Show `trial` by clicking its row, or by focusing its button and pressing Enter."""
-    before = page.evaluate(f"() => {CANVAS}.toDataURL()")
+    before = painted(page)
     row = page.locator(f'#sweep-rows tr[data-trial="{trial}"]')
     if keyboard:
         row.locator(".sweep-show").focus()
@@ -126,7 +126,7 @@ def show_row(page: Any, trial: int, *, keyboard: bool) -> None:
         f"{CANVAS}.dataset.sweepTrial === '{trial}' && {CANVAS}.dataset.boundarySource === 'model'",
         f"trial {trial} on the map",
     )
-    after = page.evaluate(f"() => {CANVAS}.toDataURL()")
+    after = painted(page)
     assert after != before, "the map did not change"
     classes = page.get_attribute(f'#sweep-rows tr[data-trial="{trial}"]', "class")
     assert classes == "sweep-row active"

@@ -20,6 +20,7 @@ from test_playground import (
     PHONE,
     TRAINING_TIMEOUT,
     OpenPage,
+    painted,
     screenshot,
     wait_for_data,
     wait_for_success,
@@ -29,6 +30,7 @@ from test_playground import (
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CANVAS = "document.getElementById('boundary')"
+FIRST_NEURON = "document.querySelector('#neurons canvas.neuron')"
 STATUS = "document.body.dataset.jobStatus"
 VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
 
@@ -62,11 +64,6 @@ def model_of(server: Any, page: Any) -> str:
     return model_id
 
 
-def map_pixels(page: Any) -> str:
-    frame: str = page.evaluate(f"() => {CANVAS}.toDataURL()")
-    return frame
-
-
 def cancel_discarding(page: Any) -> None:
     page.click("#cancel")
     page.click("#cancel-discard")
@@ -86,14 +83,14 @@ def test_replay_scrubbing_changes_the_map_and_moves_the_curve_marker(
     frames = int(page.get_attribute("#replay", "data-frames") or "0")
     assert frames == 30  # min(epochs, 100) frames, the first and the last epoch among them
     assert page.is_enabled("#replay-scrubber")
-    final = map_pixels(page)
+    final = painted(page)
     assert page.inner_text("#replay-epoch") == "epoch 30"
 
     page.locator("#replay-scrubber").scroll_into_view_if_needed()
     page.fill("#replay-scrubber", "0")  # the first frame: epoch 1
     wait_until(page, f"{CANVAS}.dataset.boundaryEpoch === '1'", "the first frame")
     wait_until(page, f"{CANVAS}.dataset.boundarySource === 'snapshot'", "a replayed frame")
-    assert map_pixels(page) != final
+    assert painted(page) != final
     assert "Replay · epoch 1" in page.inner_text("#map-source")
     assert page.get_attribute("#loss-chart", "data-marker") == "1"
     assert page.get_attribute("#accuracy-chart", "data-marker") == "1"
@@ -394,7 +391,7 @@ def test_discretize_changes_the_map_and_l1_is_sent(open_page: OpenPage) -> None:
         page.click("#train")
     assert json.loads(sent.value.post_data or "{}")["training"]["l1"] == 0.0005
     wait_for_success(page)
-    gradient = map_pixels(page)
+    gradient = painted(page)
     page.check("#discretize")
     wait_until(page, f"{CANVAS}.dataset.discrete === 'true'", "the switch")
     wait_until(page, f"{CANVAS}.toDataURL() !== {gradient!r}", "the class regions drawn")
@@ -420,7 +417,7 @@ def test_neuron_previews_render_beside_the_network(
     )
     label = page.get_attribute("#neurons canvas.neuron", "aria-label") or ""
     assert label.startswith("Layer 1, unit 1: activation from")
-    final = page.evaluate("() => document.querySelector('#neurons canvas.neuron').toDataURL()")
+    final = painted(page, FIRST_NEURON)
     page.fill("#replay-scrubber", "0")  # the previews follow the replayed frame
     wait_until(
         page,
@@ -428,7 +425,7 @@ def test_neuron_previews_render_beside_the_network(
         ".every(c => c.dataset.epoch === '1')",
         "the previews at epoch 1",
     )
-    first = page.evaluate("() => document.querySelector('#neurons canvas.neuron').toDataURL()")
+    first = painted(page, FIRST_NEURON)
     assert first != final
     page.locator("#neurons").scroll_into_view_if_needed()
     screenshot(page, f"playground-teaching-neurons-{viewport['width']}.png")
