@@ -128,6 +128,16 @@ def wait_for_success(page: Any) -> None:
     )
     assert status == "succeeded", page.inner_text("#error")
     wait_until(page, f"{CANVAS}.dataset.boundarySource === 'model'", "the final boundary")
+    # Written once the model's figures are shown (training-panel.js finishSucceeded): the
+    # evaluation may arrive after the final map.
+    done = "document.getElementById('status').textContent.startsWith('Done after')"
+    wait_until(page, done, "the model's figures")
+
+
+def wait_listed(page: Any, model_id: str) -> None:
+    """Wait for ``model_id`` in My runs (the list is refreshed apart from the map)."""
+    selector = f'.model[data-model-id="{model_id}"]'
+    wait_until(page, f"document.querySelector({selector!r}) !== null", f"{model_id} listed")
 
 
 def test_train_notebook_and_watch_the_boundary_form(open_page: OpenPage, server: Any) -> None:
@@ -176,6 +186,7 @@ def test_train_notebook_and_watch_the_boundary_form(open_page: OpenPage, server:
     )
     assert float(page.input_value("#predict-y")) < y
 
+    wait_listed(page, model_id)
     assert page.locator(f'.model[data-model-id="{model_id}"]').is_visible()
     assert page.is_enabled("#download-model") and page.is_enabled("#download-png")
     with page.expect_download() as download:

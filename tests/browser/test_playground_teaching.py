@@ -24,6 +24,7 @@ from test_playground import (
     screenshot,
     wait_for_data,
     wait_for_success,
+    wait_listed,
     wait_until,
 )
 
@@ -286,6 +287,7 @@ def test_cancel_can_keep_what_was_learnt(open_page: OpenPage, server: Any) -> No
     model_id = model_of(server, page)
     assert model_id
     wait_until(page, f"{CANVAS}.dataset.boundarySource === 'model'", "the kept model's map")
+    wait_listed(page, model_id)
     assert page.locator(f'.model[data-model-id="{model_id}"]').is_visible()
     assert page.is_enabled("#download-model")
     assert problems.errors == []
@@ -305,6 +307,8 @@ def test_only_my_runs_are_listed_and_can_be_deleted(open_page: OpenPage, server:
         train(page, epochs=5)
         wait_for_success(page)
         second = model_of(server, page)
+        wait_listed(page, mine)
+        wait_listed(page, second)
         listed = page.eval_on_selector_all(".model", "items => items.map(i => i.dataset.modelId)")
         assert sorted(listed) == sorted([mine, second])
         options = page.eval_on_selector_all("#stored-datasets option", "os => os.map(o => o.value)")
@@ -391,6 +395,8 @@ def test_discretize_changes_the_map_and_l1_is_sent(open_page: OpenPage) -> None:
         page.click("#train")
     assert json.loads(sent.value.post_data or "{}")["training"]["l1"] == 0.0005
     wait_for_success(page)
+    # The held-out rows are drawn hollow once their own request answers: before the capture.
+    wait_until(page, f"Number({CANVAS}.dataset.testPoints) > 0", "the held-out rows drawn")
     gradient = painted(page)
     page.check("#discretize")
     wait_until(page, f"{CANVAS}.dataset.discrete === 'true'", "the switch")
